@@ -1,0 +1,36 @@
+# Two commands on a fresh machine with python3 and make: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench bench-quick sample-data clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/eegmon demo
+
+test: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --json bench-results/$$(basename $$b .py).json || exit 1; done
+
+bench-quick: $(STAMP)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick --json bench-results/$$(basename $$b .py)-quick.json || exit 1; done
+
+# Regenerates the committed sample recording (see sample_data/README.md).
+sample-data: $(STAMP)
+	rm -rf sample_data/sim
+	$(BIN)/eegmon simulate sample_data/sim --days 2 --seed 7 --seizures-per-day 3
+
+clean:
+	rm -rf $(VENV) bench-results

@@ -1,0 +1,1 @@
+"""Seizure detectors: the Detector interface, bundled detectors and post-processing (``eegmon.detectors``)."""

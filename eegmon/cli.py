@@ -1,0 +1,92 @@
+"""The ``eegmon`` command line: one entry point, one subcommand per module in ``eegmon.commands``.
+
+Exit codes (see CONVENTIONS.md): 0 success; 1 the job ran but found a problem the user asked to be
+told about; 2 bad input or usage (one line on stderr); 3 internal error (traceback with ``--debug``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from . import __version__
+from .commands import COMMANDS
+from .errors import EegmonError
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line and exit code 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 (argparse API)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show full tracebacks and debug logging")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars and only warnings on stderr")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with every subcommand."""
+    common = _common_options()
+    parser = _Parser(
+        prog="eegmon",
+        description="Home seizure monitoring with ultra-long-term subscalp EEG. "
+        "Research software, not a certified medical device.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"eegmon {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        module = importlib.import_module(f"eegmon.commands.{name}")
+        doc = (module.__doc__ or "").strip()
+        cmd = sub.add_parser(
+            name, help=doc.splitlines()[0] if doc else None, description=doc, parents=[common],
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(cmd)
+        cmd.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.debug = getattr(args, "debug", False)
+    args.quiet = getattr(args, "quiet", False)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    try:
+        return int(args._run(args) or EXIT_OK)
+    except EegmonError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"eegmon {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"eegmon {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as err:  # a bug: say so in one line, traceback only on request
+        if args.debug:
+            traceback.print_exc()
+        print(f"eegmon {args.command}: internal error: {type(err).__name__}: {err} "
+              "(run with --debug for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""CLI subcommands: each module defines ``add_arguments(parser)`` and ``run(args) -> int``.
+
+The module docstring's first line is the subcommand's one-line help; the rest is its description.
+Modules are imported only to build the parser, so keep their top-level imports light.
+"""
+
+COMMANDS: tuple[str, ...] = ("simulate", "demo")

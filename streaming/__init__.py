@@ -1,0 +1,1 @@
+"""Live sources, the streaming engine and caregiver alerts (``eegmon.streaming``)."""

@@ -1,0 +1,1 @@
+"""The clinician review application (``eegmon.viewer``); imports Qt only when opened."""
