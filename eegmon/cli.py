@@ -47,8 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"eegmon {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMANDS:
-        module = importlib.import_module(f"eegmon.commands.{name}")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"eegmon.commands.{module_name}")
         doc = (module.__doc__ or "").strip()
         cmd = sub.add_parser(
             name, help=doc.splitlines()[0] if doc else None, description=doc, parents=[common],

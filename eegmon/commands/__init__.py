@@ -4,4 +4,8 @@ The module docstring's first line is the subcommand's one-line help; the rest is
 Modules are imported only to build the parser, so keep their top-level imports light.
 """
 
-COMMANDS: tuple[str, ...] = ("simulate", "demo")
+#: subcommand name -> module in eegmon.commands, in --help order.
+COMMANDS: dict[str, str] = {
+    "simulate": "simulate",
+    "demo": "demo",
+}
