@@ -30,7 +30,8 @@ bench-quick: $(STAMP)
 # Regenerates the committed sample recording (see sample_data/README.md).
 sample-data: $(STAMP)
 	rm -rf sample_data/sim
-	$(BIN)/eegmon simulate sample_data/sim --days 2 --seed 7 --seizures-per-day 3
+	$(BIN)/eegmon simulate sample_data/sim --days 0.1667 --start 2025-01-06T21:00:00Z --seed 17 \
+		--seizures-per-day 30 --config sample_data/demo_config.json --jobs 1
 
 clean:
 	rm -rf $(VENV) bench-results

@@ -25,17 +25,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", default="2025-01-06T09:00:00+00:00",
                         help="absolute start, ISO 8601 (default: 2025-01-06T09:00:00+00:00; UTC if no offset)")
     parser.add_argument("--subject", default="sim01", help="subject code used in file names (default: sim01)")
+    parser.add_argument("--config", default=None, metavar="JSON",
+                        help="JSON object overriding simulator parameters (see SimulationConfig in the README)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of CPUs)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous simulation in OUT_DIR")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simulate import simulate
+    from ..simulate import SimulationConfig, simulate
 
+    config = SimulationConfig.from_json(args.config) if args.config else None
     result = simulate(
         args.out_dir, days=args.days, fs=args.fs, n_channels=args.channels,
         seizures_per_day=args.seizures_per_day, seed=args.seed, start=args.start,
-        subject=args.subject, n_jobs=args.jobs, overwrite=args.overwrite, quiet=args.quiet,
+        subject=args.subject, config=config, n_jobs=args.jobs, overwrite=args.overwrite, quiet=args.quiet,
     )
     if not args.quiet:
         print(result.summary())

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from .._checks import check_option
+from ..errors import EegmonError
 
 #: Artifact types the simulator writes, with the label used in ``*_artifacts.tsv``.
 ARTIFACT_TYPES: dict[str, str] = {
@@ -114,3 +121,33 @@ class SimulationConfig:
     )
     line_freq: float = 50.0
     physical_range_uv: float = 1000.0
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike) -> SimulationConfig:
+        """Defaults overridden by the fields of a JSON object (unknown names are an error)."""
+        path = Path(path)
+        try:
+            values = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as err:
+            raise EegmonError(f"cannot read simulator config: {err.strerror or err}", path) from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise EegmonError(f"simulator config is not valid JSON: {err}", path) from None
+        if not isinstance(values, dict):
+            raise EegmonError(f"simulator config must be a JSON object, got {type(values).__name__}.", path)
+        defaults = cls()
+        names = [f.name for f in dataclasses.fields(cls)]
+        kwargs = {}
+        for name, value in values.items():
+            try:
+                check_option("config field", name, names)
+            except EegmonError as err:
+                raise EegmonError(err.message, path) from None
+            default = getattr(defaults, name)
+            if isinstance(default, tuple):
+                value = tuple(value)
+            elif isinstance(default, dict):
+                value = {**default, **{k: tuple(v) for k, v in value.items()}}
+            if isinstance(default, float) and not isinstance(value, int | float):
+                raise EegmonError(f"config field {name!r} must be a number, got {value!r}.", path)
+            kwargs[name] = float(value) if isinstance(default, float) else value
+        return cls(**kwargs)
