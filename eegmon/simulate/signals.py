@@ -148,14 +148,14 @@ def seizure(rng: np.random.Generator, kind: str, duration: float, fs: float, pea
         x = _discharge(rng, fs, n, freq, amp, 0.8 * late)
     elif kind == "spike_wave":
         freq = rng.uniform(3.2, 3.8) + (rng.uniform(2.3, 2.7) - 3.5) * tau
-        x = _discharge(rng, fs, n, freq, np.full(n, 1.2), np.full(n, 0.9))
+        x = _discharge(rng, fs, n, freq, 0.8 + 0.5 * tau, np.full(n, 0.9))
     elif kind == "tonic_clonic":
         tonic = tau < 0.3
         emg = signal.sosfilt(edge_sos(fs, min(20.0, 0.3 * fs), "highpass"), rng.standard_normal(n))
         freq = np.where(tonic, rng.uniform(9.0, 12.0), 5.0 * (1.5 / 5.0) ** np.clip((tau - 0.3) / 0.7, 0, 1))
-        amp = np.where(tonic, 0.4, 1.4)
+        amp = np.where(tonic, 0.4, 2.0)
         x = _discharge(rng, fs, n, freq, amp, np.where(tonic, 0.0, 1.0))
-        x += emg * np.where(tonic, 0.9, 0.35 * (1 - tau)) * 1.0
+        x += emg * np.where(tonic, 0.7, 0.35 * (1 - tau))
     elif kind == "subtle_focal":
         freq = 5.0 + (3.5 - 5.0) * tau
         amp = 0.35 * np.clip(tau / 0.4, 0.15, 1.0)
