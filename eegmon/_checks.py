@@ -49,6 +49,8 @@ def check_number(
     if not (lo_ok and hi_ok):
         lo = "-inf" if low is None else low
         hi = "inf" if high is None else high
-        interval = f"{'[' if low_inclusive and low is not None else '('}{lo}, {hi}{']' if high_inclusive and high is not None else ')'}"
+        left = "[" if low_inclusive and low is not None else "("
+        right = "]" if high_inclusive and high is not None else ")"
+        interval = f"{left}{lo}, {hi}{right}"
         raise EegmonError(f"{name} must be {kind} in the range {interval}, got {value!r}.")
     return int(value) if integer else float(value)
