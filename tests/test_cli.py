@@ -101,3 +101,29 @@ def test_parser_builds_without_importing_heavy_modules():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.stdout.strip() == "False", proc.stderr
     assert build_parser().prog == "eegmon"
+
+
+class _FakeTerminal:
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_and_silent_when_quiet(monkeypatch):
+    from eegmon._logging import progress
+
+    term = _FakeTerminal()
+    monkeypatch.setattr("sys.stderr", term)
+    assert list(progress(range(3), desc="work")) == [0, 1, 2]
+    assert "work" in term.text and "3/3" in term.text
+    term.text = ""
+    assert list(progress(range(3), desc="work", quiet=True)) == [0, 1, 2]
+    assert term.text == ""
