@@ -123,7 +123,7 @@ def test_progress_bar_on_a_terminal_and_silent_when_quiet(monkeypatch):
     term = _FakeTerminal()
     monkeypatch.setattr("sys.stderr", term)
     assert list(progress(range(3), desc="work")) == [0, 1, 2]
-    assert "work" in term.text and "3/3" in term.text
+    assert "work:" in term.text and "0/3" in term.text
     term.text = ""
     assert list(progress(range(3), desc="work", quiet=True)) == [0, 1, 2]
     assert term.text == ""
