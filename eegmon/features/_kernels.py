@@ -1,0 +1,209 @@
+"""Numba kernels for windowed features: plain arrays in, feature columns out, no checks.
+
+Windows are given by their start indices into a (n_samples, n_channels) array; each
+(window, channel) pair is independent, so the kernels run them in parallel. The column order
+is fixed by ``TIME_FEATURES`` and ``SPECTRAL_FEATURES`` below.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import prange
+
+from ..dsp._jit import jit
+
+TIME_FEATURES = (
+    "line_length", "rms", "energy", "teager_energy", "hjorth_activity", "hjorth_mobility",
+    "hjorth_complexity", "zero_crossing_rate", "skewness", "kurtosis",
+    "flat_fraction", "clip_fraction", "line_noise_ratio", "artifact_score", "nan_fraction",
+)
+SPECTRAL_FEATURES = (
+    "power_delta", "power_theta", "power_alpha", "power_beta", "power_gamma",
+    "rel_power_delta", "rel_power_theta", "rel_power_alpha", "rel_power_beta", "rel_power_gamma",
+    "spectral_edge_frequency", "spectral_entropy", "dominant_frequency",
+)
+N_TIME = len(TIME_FEATURES)
+NAN_FRACTION = TIME_FEATURES.index("nan_fraction")
+
+
+@jit(parallel=True)
+def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshold,
+                  line_cos, line_sin, line_weight, hann, out, fft_rows):  # pragma: no cover
+    """Time-domain and quality features of every (window, channel); fill the FFT rows.
+
+    ``out[j, c, :N_TIME]`` gets the features of ``filt[starts[j]:starts[j] + win, c]`` (quality
+    ones from ``raw``); ``fft_rows[j * n_ch + c]`` gets ``hann * (window - mean)`` for the
+    spectral kernel. A window holding a NaN gets NaN features except ``nan_fraction``.
+    ``line_cos/line_sin`` (n_bins, win) are the Hann-weighted DFT rows of the line-noise bins.
+    """
+    n_win = starts.shape[0]
+    n_ch = raw.shape[1]
+    nan = np.nan
+    for jc in prange(n_win * n_ch):
+        j = jc // n_ch
+        c = jc % n_ch
+        s0 = starts[j]
+        o = out[j, c]
+        # Pass 1: means (the centre for the moments) and NaN count.
+        n_nan = 0
+        sx = 0.0
+        sr = 0.0
+        for n in range(win):
+            v = filt[s0 + n, c]
+            r = raw[s0 + n, c]
+            if r != r or v != v:
+                n_nan += 1
+            else:
+                sx += v
+                sr += r
+        o[NAN_FRACTION] = n_nan / win
+        if n_nan > 0:
+            for k in range(N_TIME):
+                if k != NAN_FRACTION:
+                    o[k] = nan
+            for n in range(win):
+                fft_rows[jc, n] = nan
+            continue
+        mu = sx / win
+        mu_r = sr / win
+        # Pass 2: every sum in one sweep over the window.
+        ll = 0.0
+        s2 = 0.0
+        m2 = 0.0
+        m3 = 0.0
+        m4 = 0.0
+        d1 = 0.0
+        d1s = 0.0
+        d2s = 0.0
+        tk = 0.0
+        zc = 0.0
+        flat = 0.0
+        clip = 0.0
+        peak = 0.0
+        rd2 = 0.0
+        rd0 = 0.0
+        prev = filt[s0, c]
+        prev_d = 0.0
+        prev_r = raw[s0, c]
+        for n in range(win):
+            v = filt[s0 + n, c]
+            r = raw[s0 + n, c]
+            e = v - mu
+            e2 = e * e
+            s2 += v * v
+            m2 += e2
+            m3 += e2 * e
+            m4 += e2 * e2
+            a = abs(v)
+            if a > peak:
+                peak = a
+            if abs(r) >= clip_level:
+                clip += 1.0
+            hr = hann[n] * (r - mu_r)
+            rd2 += hr * hr
+            rd0 += hr
+            fft_rows[jc, n] = hann[n] * e
+            if n > 0:
+                d = v - prev
+                ll += abs(d)
+                d1 += d
+                d1s += d * d
+                if (prev - mu) * e < 0.0:
+                    zc += 1.0
+                if abs(r - prev_r) <= flat_tol:
+                    flat += 1.0
+                if n > 1:
+                    dd = d - prev_d
+                    d2s += dd * dd
+                if n < win - 1:
+                    tk += v * v - prev * filt[s0 + n + 1, c]
+                prev_d = d
+            prev = v
+            prev_r = r
+        var = m2 / win
+        # Differences of a window of W samples: W - 1 first and W - 2 second differences.
+        var_d = d1s / (win - 1) - (d1 / (win - 1)) ** 2
+        d2_mean = (prev_d - (filt[s0 + 1, c] - filt[s0, c])) / (win - 2)
+        var_dd = d2s / (win - 2) - d2_mean * d2_mean
+        mob = math.sqrt(var_d / var) if var > 0.0 else nan
+        mob_d = math.sqrt(var_dd / var_d) if var_d > 0.0 else nan
+        o[0] = ll
+        o[1] = math.sqrt(s2 / win)
+        o[2] = s2 / fs
+        o[3] = tk / (win - 2)
+        o[4] = var
+        o[5] = mob
+        o[6] = mob_d / mob
+        o[7] = zc * fs / win
+        o[8] = (m3 / win) / var**1.5 if var > 0.0 else nan
+        o[9] = (m4 / win) / (var * var) - 3.0 if var > 0.0 else nan
+        o[10] = flat / (win - 1)
+        o[11] = clip / win
+        # Line-noise ratio without an FFT of the raw signal: by Parseval the one-sided
+        # periodogram summed over bins >= 1 is proportional to N * sum(d^2) - |D_0|^2.
+        total = win * rd2 - rd0 * rd0
+        line = 0.0
+        for b in range(line_cos.shape[0]):
+            re = 0.0
+            im = 0.0
+            for n in range(win):
+                hr = raw[s0 + n, c] - mu_r
+                re += line_cos[b, n] * hr
+                im += line_sin[b, n] * hr
+            line += line_weight[b] * (re * re + im * im)
+        o[12] = line / total if total > 0.0 else 0.0
+        o[13] = peak / amp_threshold
+
+
+@jit(parallel=True)
+def spectral_features(spec, scale, bands, k_lo, k_hi, df, nan_flag, out):  # pragma: no cover
+    """Band powers and spectral shape from rFFT rows ``spec`` (n_win * n_ch, n_bins).
+
+    ``scale[k]`` turns ``|X_k|^2`` into a one-sided PSD (µV²/Hz); ``bands`` (5, 2) are bin
+    ranges [lo, hi); the total band, over which the shape features are taken, is bins
+    [k_lo, k_hi). Writes ``out[j, c, N_TIME:]``; rows with ``nan_flag[j, c] > 0`` get NaN.
+    """
+    n_win, n_ch = nan_flag.shape
+    n_bands = bands.shape[0]
+    nan = np.nan
+    for jc in prange(n_win * n_ch):
+        j = jc // n_ch
+        c = jc % n_ch
+        o = out[j, c]
+        if nan_flag[j, c] > 0:
+            for k in range(N_TIME, out.shape[2]):
+                o[k] = nan
+            continue
+        x = spec[jc]
+        total = 0.0
+        best = -1.0
+        k_best = k_lo
+        for k in range(k_lo, k_hi):
+            p = (x[k].real * x[k].real + x[k].imag * x[k].imag) * scale[k]
+            total += p
+            if p > best:
+                best = p
+                k_best = k
+        for b in range(n_bands):
+            bp = 0.0
+            for k in range(bands[b, 0], bands[b, 1]):
+                bp += (x[k].real * x[k].real + x[k].imag * x[k].imag) * scale[k]
+            o[N_TIME + b] = bp * df
+            o[N_TIME + n_bands + b] = bp / total if total > 0.0 else nan
+        cum = 0.0
+        edge = -1
+        ent = 0.0
+        for k in range(k_lo, k_hi):
+            p = (x[k].real * x[k].real + x[k].imag * x[k].imag) * scale[k]
+            cum += p
+            if edge < 0 and cum >= 0.95 * total:
+                edge = k
+            if p > 0.0:
+                q = p / total
+                ent -= q * math.log(q)
+        n_bins = k_hi - k_lo
+        o[N_TIME + 2 * n_bands] = edge * df if edge >= 0 else nan
+        o[N_TIME + 2 * n_bands + 1] = ent / math.log(n_bins) if total > 0.0 and n_bins > 1 else nan
+        o[N_TIME + 2 * n_bands + 2] = k_best * df
