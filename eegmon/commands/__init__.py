@@ -8,4 +8,5 @@ Modules are imported only to build the parser, so keep their top-level imports l
 COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "demo": "demo",
+    "evaluate": "evaluate",
 }
