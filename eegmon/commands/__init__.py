@@ -8,5 +8,7 @@ Modules are imported only to build the parser, so keep their top-level imports l
 COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "demo": "demo",
+    "import": "import_",
+    "info": "info",
     "evaluate": "evaluate",
 }

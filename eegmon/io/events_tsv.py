@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import EegmonError
 from ..events import Annotation, to_datetime
+from .labels import map_label
 
 COLUMNS = ("onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration")
 _REQUIRED = ("onset", "duration", "eventType")
@@ -63,10 +64,19 @@ def write_events_tsv(
     for ev in events:
         conf = "n/a" if ev.confidence is None else f"{ev.confidence:.2f}"
         chans = ",".join(ev.channels) if ev.channels else "n/a"
-        rows.append("\t".join([
-            _fmt_seconds(ev.onset - recording_start), _fmt_seconds(ev.duration), ev.label, conf, chans,
-            start_text, _fmt_seconds(recording_duration),
-        ]))
+        rows.append(
+            "\t".join(
+                [
+                    _fmt_seconds(ev.onset - recording_start),
+                    _fmt_seconds(ev.duration),
+                    ev.label,
+                    conf,
+                    chans,
+                    start_text,
+                    _fmt_seconds(recording_duration),
+                ]
+            )
+        )
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
@@ -172,7 +182,7 @@ def read_events_tsv(
             raise EegmonError(
                 f"line {lineno}: event {onset}-{onset + dur} s ends after the recording ({duration} s).", path
             )
-        if label == "bckg":
+        if map_label(label) == "bckg":
             continue
         conf = None
         if "confidence" in col:
@@ -185,8 +195,17 @@ def read_events_tsv(
             if ctext.lower() not in ("", "n/a"):
                 chans = tuple(c.strip() for c in ctext.split(",") if c.strip())
         base = 0.0 if start is None else start
-        events.append(Annotation(onset=base + onset, duration=dur, label=label, channels=tuple(chans),
-                                 confidence=conf, original_label=label, source=source))
+        events.append(
+            Annotation(
+                onset=base + onset,
+                duration=dur,
+                label=map_label(label),
+                channels=tuple(chans),
+                confidence=conf,
+                original_label=label,
+                source=source,
+            )
+        )
     if start is None and events:
         raise EegmonError("no 'dateTime' column and no recording_start given: onsets cannot be placed in time.", path)
     return EventsTsv(events=events, recording_start=start, recording_duration=duration)

@@ -1,0 +1,46 @@
+"""Small file helpers shared by the readers: readable-file checks and content fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from ..errors import EegmonError
+
+_FINGERPRINT_BLOCK = 1 << 20
+
+
+def check_file(path: str | os.PathLike, *, what: str = "file") -> Path:
+    """Return ``path`` as a Path if it is a readable, non-empty regular file, else raise EegmonError."""
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise EegmonError(f"no such {what}.", path) from None
+    except OSError as err:
+        raise EegmonError(f"cannot access {what}: {err.strerror or err}.", path) from None
+    if not path.is_file():
+        raise EegmonError(f"expected a {what}, got a directory or special file.", path)
+    if st.st_size == 0:
+        raise EegmonError(f"empty {what} (0 bytes).", path)
+    if not os.access(path, os.R_OK):
+        raise EegmonError(f"cannot read {what}: permission denied.", path)
+    return path
+
+
+def fingerprint(path: str | os.PathLike) -> str:
+    """SHA-256 over the size, the first and the last MiB of a file.
+
+    Cheap enough to run on every file of a device folder before import, and it tells apart two
+    recordings even when they share a header (different data or length).
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    h = hashlib.sha256(str(size).encode())
+    with path.open("rb") as f:
+        h.update(f.read(_FINGERPRINT_BLOCK))
+        if size > _FINGERPRINT_BLOCK:
+            f.seek(max(size - _FINGERPRINT_BLOCK, _FINGERPRINT_BLOCK))
+            h.update(f.read(_FINGERPRINT_BLOCK))
+    return h.hexdigest()
