@@ -1,1 +1,16 @@
-"""Seizure detectors: the Detector interface, bundled detectors and post-processing (``eegmon.detectors``)."""
+"""Seizure detectors (``eegmon.detectors``): scikit-learn style estimators on windowed features, a
+registry by name, safe model files, post-processing to events and the streaming runner.
+"""
+
+from .estimators import FeatureClassifier, LineLengthDetector
+from .features import DETECTOR_COLUMNS, AdaptiveFeatures
+from .model import DetectionModel, load_model, save_model
+from .postprocess import PostProcessor, events_from_proba
+from .registry import DETECTORS, make_detector
+from .runner import DetectionChunk, StreamingDetector
+
+__all__ = [
+    "DETECTORS", "DETECTOR_COLUMNS", "AdaptiveFeatures", "DetectionChunk", "DetectionModel", "FeatureClassifier",
+    "LineLengthDetector", "PostProcessor", "StreamingDetector", "events_from_proba", "load_model", "make_detector",
+    "save_model",
+]

@@ -1,0 +1,45 @@
+"""Numba kernel of the patient-adaptive baseline (plain arrays, no checks)."""
+
+from __future__ import annotations
+
+import math
+
+from eegmon.dsp._jit import jit
+
+
+@jit()
+def adaptive_baseline(x, state, count, alpha_min, step_max, prior, prior_windows, out):  # pragma: no cover
+    """Running baseline of log-features, one row (window) at a time, state updated in place.
+
+    For each column the baseline given for row ``i`` is computed *before* row ``i`` is taken in,
+    so a sudden rise is measured against the past. It blends a population ``prior`` (weight
+    ``exp(-count / prior_windows)``; no prior when ``prior_windows`` is 0) with a running mean
+    that is a cumulative mean at first and an exponential mean with rate ``alpha_min`` later.
+    Each update moves by at most ``step_max`` (log10 units), so a seizure barely shifts the
+    baseline. NaN rows leave the state unchanged.
+    """
+    n, k = x.shape
+    for i in range(n):
+        for j in range(k):
+            c = count[j]
+            if prior_windows > 0.0:
+                w = math.exp(-c / prior_windows)
+                if c == 0.0:
+                    out[i, j] = prior[j]
+                else:
+                    out[i, j] = w * prior[j] + (1.0 - w) * state[j]
+            else:
+                out[i, j] = state[j] if c > 0.0 else math.nan
+            v = x[i, j]
+            if v == v:
+                if c == 0.0:
+                    state[j] = v
+                else:
+                    a = max(1.0 / (c + 1.0), alpha_min)
+                    d = v - state[j]
+                    if d > step_max:
+                        d = step_max
+                    elif d < -step_max:
+                        d = -step_max
+                    state[j] += a * d
+                count[j] = c + 1.0

@@ -1,0 +1,159 @@
+"""The bundled detectors, scikit-learn style: ``fit(X, y)`` and ``predict_proba(X)`` on detector rows.
+
+Rows are (window, channel) pairs with the columns of ``eegmon.detectors.features.DETECTOR_COLUMNS``
+(any 2-D float array works for the scikit-learn API itself). ``predict_proba`` returns the
+usual (n, 2) array; column 1 is the seizure probability.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+
+class LineLengthDetector(ClassifierMixin, BaseEstimator):
+    """Line length against a patient-adaptive baseline (after Esteller et al. 2001); no training.
+
+    The probability is a logistic function of the log10 ratio of the window's line length to
+    the channel's running baseline: ``p = 1 / (1 + exp(-(r - log10(threshold_ratio)) / softness))``.
+
+    Parameters
+    ----------
+    threshold_ratio : float
+        Line-length ratio to the baseline at which p = 0.5.
+    softness : float
+        Width of the logistic transition, in log10 units.
+    column : int
+        Column of X holding log10(line length / baseline) (0 in detector rows).
+    emg_column : int | None
+        Column holding the relative gamma power; when given, windows where it exceeds
+        ``max_emg`` (muscle activity) get probability 0. ``None`` disables the check.
+    max_emg : float
+        Relative gamma power above which a window is taken as muscle artifact.
+
+    Notes
+    -----
+    ``fit`` learns nothing but the classes and the input width (the detector needs no
+    training); it exists so the detector plugs into scikit-learn tools.
+    """
+
+    _parameter_constraints: dict = {
+        "threshold_ratio": [Interval(Real, 1.0, None, closed="neither")],
+        "softness": [Interval(Real, 0.0, None, closed="neither")],
+        "column": [Interval(Integral, 0, None, closed="left")],
+        "emg_column": [Interval(Integral, 0, None, closed="left"), None],
+        "max_emg": [Interval(Real, 0.0, 1.0, closed="right")],
+    }
+
+    def __init__(self, threshold_ratio: float = 2.6, softness: float = 0.08, column: int = 0,
+                 emg_column: int | None = None, max_emg: float = 0.35) -> None:
+        self.threshold_ratio = threshold_ratio
+        self.softness = softness
+        self.column = column
+        self.emg_column = emg_column
+        self.max_emg = max_emg
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Check the inputs and record the classes; nothing is learned."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        for name in ("column", "emg_column"):
+            value = getattr(self, name)
+            if value is not None and value >= X.shape[1]:
+                raise ValueError(f"{name}={value} is out of range for X with {X.shape[1]} columns.")
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, n_classes) probabilities; the last class is the seizure class."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        z = (X[:, self.column] - np.log10(self.threshold_ratio)) / self.softness
+        p = 1.0 / (1.0 + np.exp(-np.clip(np.nan_to_num(z, nan=-50.0), -50, 50)))
+        if self.emg_column is not None:
+            p[~(X[:, self.emg_column] <= self.max_emg)] = 0.0
+        if len(self.classes_) == 1:
+            return np.ones((X.shape[0], 1))
+        out = np.zeros((X.shape[0], len(self.classes_)))
+        out[:, -1] = p
+        out[:, 0] += 1.0 - p
+        return out
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class FeatureClassifier(ClassifierMixin, BaseEstimator):
+    """A random forest on detector rows, trained patient-specifically or across patients.
+
+    Parameters
+    ----------
+    n_estimators, max_depth, min_samples_leaf : int
+        Forest size and tree limits (see ``sklearn.ensemble.RandomForestClassifier``).
+    class_weight : {'balanced_subsample', 'balanced'} | None
+        Seizure windows are rare; the default re-weights them per tree.
+    random_state : int | None
+        Seed of the forest.
+    n_jobs : int | None
+        Cores for fitting and prediction.
+    """
+
+    _parameter_constraints: dict = {
+        "n_estimators": [Interval(Integral, 1, None, closed="left")],
+        "max_depth": [Interval(Integral, 1, None, closed="left"), None],
+        "min_samples_leaf": [Interval(Integral, 1, None, closed="left")],
+        "class_weight": [StrOptions({"balanced", "balanced_subsample"}), dict, None],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(self, n_estimators: int = 60, max_depth: int | None = 12, min_samples_leaf: int = 5,
+                 class_weight: str | None = "balanced_subsample", random_state=0, n_jobs: int | None = None) -> None:
+        self.n_estimators = n_estimators
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.class_weight = class_weight
+        self.random_state = random_state
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the forest on rows ``X`` with labels ``y``."""
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
+        check_classification_targets(y)
+        self.forest_ = RandomForestClassifier(
+            n_estimators=self.n_estimators, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+            class_weight=self.class_weight, random_state=self.random_state, n_jobs=self.n_jobs,
+        ).fit(X, y)
+        self.classes_ = self.forest_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, n_classes) probabilities; the last class is the seizure class."""
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
+        return self.forest_.predict_proba(X)
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags

@@ -1,0 +1,152 @@
+"""A detection model: a detector plus everything needed to run it, in a file that is safe to load.
+
+The file is a ZIP archive holding ``metadata.json`` (the processing chain, post-processing,
+feature set, sampling rate, eegmon version, training summary) and, for trained detectors,
+``estimator.skops`` (the fitted estimator in the skops format, loaded with an explicit list of
+trusted types: no pickle is ever loaded from a user's path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eegmon.errors import EegmonError
+
+from .features import DETECTOR_COLUMNS
+from .registry import DETECTORS, make_detector
+
+FORMAT = "eegmon-model/1"
+#: Types a model file may contain beyond skops' defaults (a random forest's trees).
+TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+
+
+def default_filters(line_freq: float = 50.0) -> list[dict[str, Any]]:
+    """The processing chain's filters: 0.5-40 Hz band-pass and a notch at the mains frequency."""
+    return [{"kind": "bandpass", "low": 0.5, "high": 40.0, "order": 2},
+            {"kind": "notch", "line_freq": line_freq}]
+
+
+DEFAULT_POSTPROCESS: dict[str, Any] = {
+    "threshold": 0.5, "threshold_off": 0.35, "smooth_windows": 5, "min_duration_s": 12.0,
+    "merge_gap_s": 30.0, "refractory_s": 60.0, "max_duration_s": 300.0,
+}
+
+
+@dataclass
+class DetectionModel:
+    """A detector with its processing chain and post-processing.
+
+    Attributes
+    ----------
+    detector : str
+        Registry name of the detector (``eegmon.detectors.DETECTORS``).
+    estimator : object
+        The (fitted, if trained) scikit-learn-style estimator.
+    fs : float | None
+        Processing rate: input is resampled to it when it differs; None keeps the input rate.
+    window_s, hop_s : float
+        Feature windows.
+    filters : list of dict
+        ``eegmon.dsp.design_filter`` arguments applied in cascade.
+    postprocess : dict
+        ``PostProcessor`` parameters.
+    prior : list of float | None
+        Population baseline of the amplitude features (log10), from the training data.
+    baseline_minutes, prior_minutes : float
+        Time constants of the patient-adaptive baseline.
+    quality : dict
+        Signal-quality gate: a channel's window with more than ``max_flat`` flat samples,
+        ``max_clip`` clipped samples or any missing sample cannot raise a detection.
+    training : dict
+        What it was trained on (free-form summary).
+    """
+
+    detector: str
+    estimator: Any
+    fs: float | None = None
+    window_s: float = 2.0
+    hop_s: float = 1.0
+    filters: list[dict[str, Any]] = field(default_factory=default_filters)
+    postprocess: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_POSTPROCESS))
+    prior: list[float] | None = None
+    baseline_minutes: float = 30.0
+    prior_minutes: float = 5.0
+    quality: dict[str, float] = field(default_factory=lambda: {"max_flat": 0.5, "max_clip": 0.002})
+    training: dict[str, Any] = field(default_factory=dict)
+
+    def metadata(self) -> dict[str, Any]:
+        """Everything but the estimator, as JSON-ready data."""
+        from eegmon import __version__
+
+        meta = {k: v for k, v in asdict(self).items() if k != "estimator"}
+        meta.update(format=FORMAT, eegmon_version=__version__, feature_columns=list(DETECTOR_COLUMNS),
+                    params=self.estimator.get_params())
+        return meta
+
+
+def save_model(model: DetectionModel, path: str | os.PathLike) -> None:
+    """Write ``model`` to ``path`` (a ZIP file; see the module docstring)."""
+    import skops.io as sio
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("metadata.json", json.dumps(model.metadata(), indent=1))
+        if DETECTORS[model.detector].trained:
+            zf.writestr("estimator.skops", sio.dumps(model.estimator))
+    os.replace(tmp, path)
+
+
+def load_model(path: str | os.PathLike) -> DetectionModel:
+    """Read a model file, refusing anything but eegmon's format and trusted estimator types."""
+    import skops.io as sio
+
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("metadata.json"))
+            blob = zf.read("estimator.skops") if "estimator.skops" in zf.namelist() else None
+    except FileNotFoundError:
+        raise EegmonError("model file not found.", path) from None
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as err:
+        raise EegmonError(f"not an eegmon model file ({err}).", path) from None
+    if meta.get("format") != FORMAT:
+        raise EegmonError(f"unknown model format {meta.get('format')!r}; expected {FORMAT!r}.", path)
+    if list(meta.get("feature_columns", [])) != list(DETECTOR_COLUMNS):
+        raise EegmonError("the model was trained on another feature set than this eegmon computes; retrain it.", path)
+    name = meta["detector"]
+    if name not in DETECTORS:
+        raise EegmonError(f"unknown detector {name!r} in the model; known: {sorted(DETECTORS)}.", path)
+    if DETECTORS[name].trained:
+        if blob is None:
+            raise EegmonError("the model has no fitted estimator.", path)
+        untrusted = set(sio.get_untrusted_types(data=blob)) - set(TRUSTED_TYPES)
+        if untrusted:
+            raise EegmonError(f"the model contains types eegmon does not trust: {sorted(untrusted)}.", path)
+        try:
+            estimator = sio.loads(blob, trusted=TRUSTED_TYPES)
+        except Exception as err:  # skops raises many types for damaged content
+            raise EegmonError(f"cannot load the estimator: {err}", path) from None
+    else:
+        estimator = make_detector(name, **meta.get("params", {}))
+    fields = {k: meta[k] for k in ("fs", "window_s", "hop_s", "filters", "postprocess", "prior", "baseline_minutes",
+                                   "prior_minutes", "quality", "training") if k in meta}
+    return DetectionModel(detector=name, estimator=estimator, **fields)
+
+
+def model_from_bytes(data: bytes) -> DetectionModel:
+    """Load a model held in memory (e.g. package data)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".eegmon-model") as tmp:
+        tmp.write(data)
+        tmp.flush()
+        return load_model(tmp.name)
+
+
+__all__ = ["DEFAULT_POSTPROCESS", "DetectionModel", "load_model", "save_model"]
