@@ -96,9 +96,10 @@ def test_gap_reset_leaves_no_ringing(rng, reset):
     np.testing.assert_array_equal(after, alone)
 
 
-def test_nan_sample_restarts_the_state(rng):
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_sample_restarts_the_state(rng, bad):
     x = rng.standard_normal((800, 2))
-    x[300, 0] = np.nan
+    x[300, 0] = bad
     sos = np.vstack(chain())
     y = SosFilter(sos, 2, reset="zero").process(x)
     assert np.isnan(y[300, 0]) and np.isfinite(np.delete(y, 300, axis=0)).all()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ._jit import jit
@@ -11,8 +13,8 @@ from ._jit import jit
 def sosfilt_chunk(sos, x, out, zi, zi_steady, pending, warm):  # pragma: no cover - compiled
     """Filter ``x`` (n, n_ch) into ``out`` (may be ``x``) through ``sos`` (n_sec, 6), DF-II-T.
 
-    ``zi`` (n_ch, n_sec, 2) is the state, updated in place. A NaN sample gives a NaN output and
-    zeroes the state; ``pending[c]`` then marks that channel's next finite sample as a restart,
+    ``zi`` (n_ch, n_sec, 2) is the state, updated in place. A NaN (or infinite) sample gives a
+    NaN output and zeroes the state; ``pending[c]`` then marks that channel's next finite sample as a restart,
     which starts from zero state or, if ``warm``, from the steady state ``zi_steady * x``.
     The arithmetic per finite sample is the one of ``scipy.signal.sosfilt``.
     """
@@ -25,28 +27,36 @@ def sosfilt_chunk(sos, x, out, zi, zi_steady, pending, warm):  # pragma: no cove
         for c in range(n_ch):
             z[s, 2 * c] = zi[c, s, 0]
             z[s, 2 * c + 1] = zi[c, s, 1]
-    for i in range(n):
+    for b0 in range(0, n, 256):
+        b1 = min(b0 + 256, n)
+        # A block whose sum is finite holds no NaN: run it without per-sample checks.
+        total = 0.0
+        for k in range(b0, b1):
+            for c in range(n_ch):
+                total += x[k, c]
+        clean = math.isfinite(total)
         for c in range(n_ch):
-            v = x[i, c]
-            if v != v:
+            clean = clean and pending[c] == 0
+        for k in range(b0, b1):
+            for c in range(n_ch):
+                v = x[k, c]
+                if not clean:  # loop-invariant: the compiler unswitches it
+                    if not math.isfinite(v):
+                        z[:, 2 * c:2 * c + 2] = 0.0
+                        pending[c] = 1
+                        out[k, c] = np.nan
+                        continue
+                    if pending[c]:
+                        pending[c] = 0
+                        for s in range(n_sec):
+                            z[s, 2 * c] = zi_steady[s, 0] * v if warm else 0.0
+                            z[s, 2 * c + 1] = zi_steady[s, 1] * v if warm else 0.0
                 for s in range(n_sec):
-                    z[s, 2 * c] = 0.0
-                    z[s, 2 * c + 1] = 0.0
-                pending[c] = 1
-                out[i, c] = v
-                continue
-            if pending[c]:
-                pending[c] = 0
-                if warm:
-                    for s in range(n_sec):
-                        z[s, 2 * c] = zi_steady[s, 0] * v
-                        z[s, 2 * c + 1] = zi_steady[s, 1] * v
-            for s in range(n_sec):
-                y = sos[s, 0] * v + z[s, 2 * c]
-                z[s, 2 * c] = sos[s, 1] * v - sos[s, 4] * y + z[s, 2 * c + 1]
-                z[s, 2 * c + 1] = sos[s, 2] * v - sos[s, 5] * y
-                v = y
-            out[i, c] = v
+                    y = sos[s, 0] * v + z[s, 2 * c]
+                    z[s, 2 * c] = sos[s, 1] * v - sos[s, 4] * y + z[s, 2 * c + 1]
+                    z[s, 2 * c + 1] = sos[s, 2] * v - sos[s, 5] * y
+                    v = y
+                out[k, c] = v
     for s in range(n_sec):
         for c in range(n_ch):
             zi[c, s, 0] = z[s, 2 * c]

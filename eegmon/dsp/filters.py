@@ -95,6 +95,10 @@ def _check_sos(sos: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
 
 def _check_samples(x: np.ndarray, n_channels: int | None = None) -> np.ndarray:
     """Return ``x`` as a C-contiguous float64 (n_samples, n_channels) array."""
+    # Fast path for what a stream normally sends: per-chunk latency matters.
+    if (type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 2
+            and x.flags.c_contiguous and (n_channels is None or x.shape[1] == n_channels)):
+        return x
     x = np.asarray(x)
     if x.ndim != 2 or not np.issubdtype(x.dtype, np.number) or np.iscomplexobj(x):
         raise EegmonError(f"Expected real samples of shape (n_samples, n_channels), got "
@@ -113,7 +117,8 @@ class SosFilter:
 
     Gaps: :meth:`reset` (call it at a discontinuity) restarts the state, so no ringing crosses
     the gap: the output after it is the filter applied to the post-gap data alone. A NaN sample
-    is a gap of one sample: its output is NaN and the state restarts at the next finite sample.
+    (or infinite) is a gap of one sample: its output is NaN and the state restarts at the next
+    finite sample.
 
     Parameters
     ----------
@@ -131,6 +136,7 @@ class SosFilter:
         self.sos = _check_sos(sos)
         self.n_channels = check_number("n_channels", n_channels, low=1, integer=True)
         self.reset_mode = check_option("reset", reset, ["zero", "steady"])
+        self._warm = self.reset_mode == "steady"
         self._zi_steady = signal.sosfilt_zi(self.sos)
         self._zi = np.zeros((self.n_channels, self.sos.shape[0], 2))
         self._pending = np.ones(self.n_channels, dtype=np.int8)
@@ -144,8 +150,7 @@ class SosFilter:
         """Filter one chunk of shape (n_samples, n_channels) and return the filtered copy."""
         x = _check_samples(x, self.n_channels)
         y = np.empty_like(x)
-        sosfilt_chunk(self.sos, x, y, self._zi, self._zi_steady, self._pending,
-                      self.reset_mode == "steady")
+        sosfilt_chunk(self.sos, x, y, self._zi, self._zi_steady, self._pending, self._warm)
         return y
 
 

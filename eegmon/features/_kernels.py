@@ -145,14 +145,18 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
         # periodogram summed over bins >= 1 is proportional to N * sum(d^2) - |D_0|^2.
         total = win * rd2 - rd0 * rd0
         line = 0.0
-        for b in range(line_cos.shape[0]):
-            re = 0.0
-            im = 0.0
+        if line_cos.shape[0] > 0:
+            # A contiguous copy lets the few DFT sums below run as SIMD dot products.
+            rc = np.empty(win)
             for n in range(win):
-                hr = raw[s0 + n, c] - mu_r
-                re += line_cos[b, n] * hr
-                im += line_sin[b, n] * hr
-            line += line_weight[b] * (re * re + im * im)
+                rc[n] = raw[s0 + n, c] - mu_r
+            for b in range(line_cos.shape[0]):
+                re = 0.0
+                im = 0.0
+                for n in range(win):
+                    re += line_cos[b, n] * rc[n]
+                    im += line_sin[b, n] * rc[n]
+                line += line_weight[b] * (re * re + im * im)
         o[12] = line / total if total > 0.0 else 0.0
         o[13] = peak / amp_threshold
 
