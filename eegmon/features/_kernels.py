@@ -68,25 +68,16 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
             continue
         mu = sx / win
         mu_r = sr / win
-        # Pass 2: every sum in one sweep over the window.
-        ll = 0.0
+        # Three branch-free sweeps (samples, first differences, second differences) that the
+        # compiler can vectorise; every sum of the window features comes from them.
         s2 = 0.0
         m2 = 0.0
         m3 = 0.0
         m4 = 0.0
-        d1 = 0.0
-        d1s = 0.0
-        d2s = 0.0
-        tk = 0.0
-        zc = 0.0
-        flat = 0.0
-        clip = 0.0
         peak = 0.0
+        clip = 0.0
         rd2 = 0.0
         rd0 = 0.0
-        prev = filt[s0, c]
-        prev_d = 0.0
-        prev_r = raw[s0, c]
         for n in range(win):
             v = filt[s0 + n, c]
             r = raw[s0 + n, c]
@@ -96,36 +87,40 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
             m2 += e2
             m3 += e2 * e
             m4 += e2 * e2
-            a = abs(v)
-            if a > peak:
-                peak = a
-            if abs(r) >= clip_level:
-                clip += 1.0
+            peak = max(peak, abs(v))
+            clip += 1.0 if abs(r) >= clip_level else 0.0
             hr = hann[n] * (r - mu_r)
             rd2 += hr * hr
             rd0 += hr
             fft_rows[jc, n] = hann[n] * e
-            if n > 0:
-                d = v - prev
-                ll += abs(d)
-                d1 += d
-                d1s += d * d
-                if (prev - mu) * e < 0.0:
-                    zc += 1.0
-                if abs(r - prev_r) <= flat_tol:
-                    flat += 1.0
-                if n > 1:
-                    dd = d - prev_d
-                    d2s += dd * dd
-                if n < win - 1:
-                    tk += v * v - prev * filt[s0 + n + 1, c]
-                prev_d = d
-            prev = v
-            prev_r = r
+        ll = 0.0
+        d1s = 0.0
+        zc = 0.0
+        flat = 0.0
+        for n in range(1, win):
+            v = filt[s0 + n, c]
+            u = filt[s0 + n - 1, c]
+            d = v - u
+            ll += abs(d)
+            d1s += d * d
+            zc += 1.0 if (u - mu) * (v - mu) < 0.0 else 0.0
+            flat += 1.0 if abs(raw[s0 + n, c] - raw[s0 + n - 1, c]) <= flat_tol else 0.0
+        d2s = 0.0
+        tk = 0.0
+        for n in range(1, win - 1):
+            u = filt[s0 + n - 1, c]
+            v = filt[s0 + n, c]
+            w = filt[s0 + n + 1, c]
+            dd = (w - v) - (v - u)
+            d2s += dd * dd
+            tk += v * v - u * w
+        d_first = filt[s0 + 1, c] - filt[s0, c]
+        d_last = filt[s0 + win - 1, c] - filt[s0 + win - 2, c]
+        d1 = filt[s0 + win - 1, c] - filt[s0, c]  # the first differences telescope
         var = m2 / win
         # Differences of a window of W samples: W - 1 first and W - 2 second differences.
         var_d = d1s / (win - 1) - (d1 / (win - 1)) ** 2
-        d2_mean = (prev_d - (filt[s0 + 1, c] - filt[s0, c])) / (win - 2)
+        d2_mean = (d_last - d_first) / (win - 2)
         var_dd = d2s / (win - 2) - d2_mean * d2_mean
         mob = math.sqrt(var_d / var) if var > 0.0 else nan
         mob_d = math.sqrt(var_dd / var_d) if var_d > 0.0 else nan
