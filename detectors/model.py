@@ -21,8 +21,8 @@ from .features import DETECTOR_COLUMNS
 from .registry import DETECTORS, make_detector
 
 FORMAT = "eegmon-model/1"
-#: Types a model file may contain beyond skops' defaults (a random forest's trees).
-TRUSTED_TYPES = ["sklearn.tree._tree.Tree"]
+#: Types a model file may contain beyond skops' defaults: our forest wrapper and its trees.
+TRUSTED_TYPES = ["sklearn.tree._tree.Tree", "eegmon.detectors.estimators.FeatureClassifier"]
 
 
 def default_filters(line_freq: float = 50.0) -> list[dict[str, Any]]:
