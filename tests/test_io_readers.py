@@ -166,3 +166,27 @@ def test_missing_path(tmp_path):
         read_edf(tmp_path / "nope.edf")
     with pytest.raises(EegmonError, match="directory"):
         read_edf(tmp_path)
+
+
+def test_float_array_source(tmp_path):
+    from eegmon.archive import Archive
+    from eegmon.io import from_float_array
+
+    x = np.random.default_rng(1).normal(0, 50, (2, FS * 20))
+    rec = from_float_array(x, FS, START.timestamp(), ["A", "B"])
+    seg = rec.segments[0]
+    np.testing.assert_allclose(seg.read_digital() * seg.gain[:, None], x, rtol=0, atol=1e-6)
+    with Archive.create(tmp_path / "f.h5", rec.channels, rec.fs) as arc:
+        arc.import_recording(rec)
+        _, back = arc.read(START.timestamp(), START.timestamp() + 20)
+    np.testing.assert_allclose(back, x, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_float_array_refuses_non_finite(bad):
+    from eegmon.io import from_float_array
+
+    x = np.zeros((2, 100))
+    x[1, 42] = bad
+    with pytest.raises(EegmonError, match=r"channel 'B' has .* at sample 42"):
+        from_float_array(x, FS, START.timestamp(), ["A", "B"], source="live:dev")

@@ -12,8 +12,9 @@ import numpy as np
 
 FORMAT = "eegmon-archive"
 FORMAT_VERSION = 1
-#: Samples per HDF5 chunk along time (per channel); 16384 samples is ~80 s at 207 Hz.
-CHUNK_SAMPLES = 16384
+#: Samples per HDF5 chunk along time (per channel); 4096 samples is ~20 s at 207 Hz, so a 30-s
+#: read decompresses 2-3 small chunks.
+CHUNK_SAMPLES = 4096
 #: Samples per write/read step of the importer; a multiple of every pyramid block.
 IO_SAMPLES = 8**6
 #: Decimation between pyramid levels.

@@ -61,6 +61,17 @@ class StoredAnnotation(Annotation):
 
 
 @dataclass(frozen=True)
+class _SegmentHandle:
+    """An open segment file with its datasets and scaling looked up once."""
+
+    file: h5py.File
+    data: h5py.Dataset
+    levels: list[h5py.Dataset]
+    gain: np.ndarray
+    offset: np.ndarray
+
+
+@dataclass(frozen=True)
 class SegmentInfo:
     """One row of the segments table (times in seconds since the epoch)."""
 
@@ -159,7 +170,7 @@ class Archive:
         self.seg_dir = path.with_name(path.name + ".d")
         self._state = state
         self._writable = writable
-        self._files: OrderedDict[str, tuple[h5py.File, np.ndarray, np.ndarray]] = OrderedDict()
+        self._files: OrderedDict[str, _SegmentHandle] = OrderedDict()
         self._index()
 
     # ------------------------------------------------------------------ opening
@@ -217,8 +228,8 @@ class Archive:
 
     def close(self) -> None:
         """Close cached segment files."""
-        for f, _, _ in self._files.values():
-            f.close()
+        for h in self._files.values():
+            h.file.close()
         self._files.clear()
 
     def __enter__(self) -> Archive:
@@ -686,7 +697,7 @@ class Archive:
         self._starts = np.array([r["start_ns"] for r in self._segs], dtype=np.int64)
         self._stops = np.array([r["stop_ns"] for r in self._segs], dtype=np.int64)
 
-    def _handle(self, name: str) -> tuple[h5py.File, np.ndarray, np.ndarray]:
+    def _handle(self, name: str) -> _SegmentHandle:
         if name in self._files:
             self._files.move_to_end(name)
             return self._files[name]
@@ -694,10 +705,12 @@ class Archive:
             f = h5py.File(self.seg_dir / name, "r")
         except OSError as err:
             raise EegmonError(f"cannot open segment file {name}: {err}", self.seg_dir / name) from None
-        entry = (f, f["data"].attrs["gain"][()], f["data"].attrs["offset"][()])
+        data = f["data"]
+        levels = [f[f"minmax/L{k}"] for k in range(1, len(f["minmax"]) + 1)]
+        entry = _SegmentHandle(f, data, levels, data.attrs["gain"][()], data.attrs["offset"][()])
         self._files[name] = entry
         if len(self._files) > _OPEN_FILES:
-            self._files.popitem(last=False)[1][0].close()
+            self._files.popitem(last=False)[1].file.close()
         return entry
 
     def _channel_index(self, channels: Sequence[str] | str | None) -> np.ndarray:
@@ -756,8 +769,9 @@ class Archive:
             j0, j1 = max(0, -off), min(int(row["n_samples"]), n - off)
             if j1 <= j0:
                 continue
-            f, gain, offset = self._handle(row["file"])
-            block = f["data"][:, j0:j1]
+            h = self._handle(row["file"])
+            gain, offset = h.gain, h.offset
+            block = h.data[:, j0:j1]
             if not all_ch:
                 block = block[ch]
             out[:, off + j0 : off + j1] = block * gain[ch, None] + offset[ch, None]
@@ -800,12 +814,13 @@ class Archive:
             if j1 <= j0:
                 continue
             b0, b1 = j0 // block, -(-j1 // block)
-            f, gain, offset = self._handle(row["file"])
+            h = self._handle(row["file"])
+            gain, offset = h.gain, h.offset
             if level == 0:
-                raw = f["data"][:, b0:b1][ch]
+                raw = h.data[:, b0:b1][ch]
                 lo = hi = raw
             else:
-                pyr = f[f"minmax/L{level}"][:, b0:b1, :][ch]
+                pyr = h.levels[level - 1][:, b0:b1, :][ch]
                 lo, hi = pyr[..., 0], pyr[..., 1]
             g, o = gain[ch, None], offset[ch, None]
             lo_uv, hi_uv = lo * g + o, hi * g + o
@@ -843,10 +858,9 @@ class Archive:
         while t < end:
             a = t if first else t - overlap_s
             b = min(t + chunk_s, end)
-            if len(self._overlapping(to_ns(a), to_ns(b))) and any(
-                r["start_ns"] < to_ns(b) and r["stop_ns"] > to_ns(a)
-                for r in (self._segs[i] for i in self._overlapping(to_ns(a), to_ns(b)))
-            ):
+            a_ns, b_ns = to_ns(a), to_ns(b)
+            rows = (self._segs[i] for i in self._overlapping(a_ns, b_ns))
+            if any(r["start_ns"] < b_ns and r["stop_ns"] > a_ns for r in rows):
                 yield self.read(a, b, channels)
             first = False
             t += chunk_s

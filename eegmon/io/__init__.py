@@ -6,6 +6,7 @@ onto one label vocabulary (:func:`map_label`), the original label kept.
 """
 
 from .annotations import annotation_format, read_annotation_file
+from .arrays import from_float_array
 from .bids import BidsRun, read_bids
 from .chbmit import ChbmitFile, chbmit_annotations, read_chbmit_summary, write_chbmit_summary
 from .device_folder import read_device_folder
@@ -22,6 +23,7 @@ __all__ = [
     "VOCABULARY",
     "annotation_format",
     "chbmit_annotations",
+    "from_float_array",
     "map_label",
     "read_annotation_file",
     "read_bids",
