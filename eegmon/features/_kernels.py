@@ -33,26 +33,29 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
                   line_cos, line_sin, line_weight, hann, out, fft_rows):  # pragma: no cover
     """Time-domain and quality features of every (window, channel); fill the FFT rows.
 
-    ``out[j, c, :N_TIME]`` gets the features of ``filt[starts[j]:starts[j] + win, c]`` (quality
-    ones from ``raw``); ``fft_rows[j * n_ch + c]`` gets ``hann * (window - mean)`` for the
-    spectral kernel. A window holding a NaN gets NaN features except ``nan_fraction``.
-    ``line_cos/line_sin`` (n_bins, win) are the Hann-weighted DFT rows of the line-noise bins.
+    ``raw`` and ``filt`` are channel-major (n_ch, n): each window is a contiguous run, so the
+    sweeps vectorise. ``out[j, c, :N_TIME]`` gets the features of
+    ``filt[c, starts[j]:starts[j] + win]`` (quality ones from ``raw``);
+    ``fft_rows[j * n_ch + c]`` gets ``hann * (window - mean)`` for the spectral kernel.
+    A window holding a NaN gets NaN features except ``nan_fraction``.
     """
     n_win = starts.shape[0]
-    n_ch = raw.shape[1]
+    n_ch = raw.shape[0]
     nan = np.nan
     for jc in prange(n_win * n_ch):
         j = jc // n_ch
         c = jc % n_ch
         s0 = starts[j]
+        xf = filt[c, s0:s0 + win]
+        xr = raw[c, s0:s0 + win]
         o = out[j, c]
         # Pass 1: means (the centre for the moments) and NaN count.
         n_nan = 0
         sx = 0.0
         sr = 0.0
         for n in range(win):
-            v = filt[s0 + n, c]
-            r = raw[s0 + n, c]
+            v = xf[n]
+            r = xr[n]
             if r != r or v != v:
                 n_nan += 1
             else:
@@ -79,8 +82,8 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
         rd2 = 0.0
         rd0 = 0.0
         for n in range(win):
-            v = filt[s0 + n, c]
-            r = raw[s0 + n, c]
+            v = xf[n]
+            r = xr[n]
             e = v - mu
             e2 = e * e
             s2 += v * v
@@ -98,25 +101,25 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
         zc = 0.0
         flat = 0.0
         for n in range(1, win):
-            v = filt[s0 + n, c]
-            u = filt[s0 + n - 1, c]
+            v = xf[n]
+            u = xf[n - 1]
             d = v - u
             ll += abs(d)
             d1s += d * d
             zc += 1.0 if (u - mu) * (v - mu) < 0.0 else 0.0
-            flat += 1.0 if abs(raw[s0 + n, c] - raw[s0 + n - 1, c]) <= flat_tol else 0.0
+            flat += 1.0 if abs(xr[n] - xr[n - 1]) <= flat_tol else 0.0
         d2s = 0.0
         tk = 0.0
         for n in range(1, win - 1):
-            u = filt[s0 + n - 1, c]
-            v = filt[s0 + n, c]
-            w = filt[s0 + n + 1, c]
+            u = xf[n - 1]
+            v = xf[n]
+            w = xf[n + 1]
             dd = (w - v) - (v - u)
             d2s += dd * dd
             tk += v * v - u * w
-        d_first = filt[s0 + 1, c] - filt[s0, c]
-        d_last = filt[s0 + win - 1, c] - filt[s0 + win - 2, c]
-        d1 = filt[s0 + win - 1, c] - filt[s0, c]  # the first differences telescope
+        d_first = xf[1] - xf[0]
+        d_last = xf[win - 1] - xf[win - 2]
+        d1 = xf[win - 1] - xf[0]  # the first differences telescope
         var = m2 / win
         # Differences of a window of W samples: W - 1 first and W - 2 second differences.
         var_d = d1s / (win - 1) - (d1 / (win - 1)) ** 2
@@ -144,7 +147,7 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
             # A contiguous copy lets the few DFT sums below run as SIMD dot products.
             rc = np.empty(win)
             for n in range(win):
-                rc[n] = raw[s0 + n, c] - mu_r
+                rc[n] = xr[n] - mu_r
             for b in range(line_cos.shape[0]):
                 re = 0.0
                 im = 0.0

@@ -232,9 +232,12 @@ class Pipeline:
         idx = (self._w + x.shape[0] - keep + np.arange(keep)) % cap
         ring[idx] = x[x.shape[0] - keep:]
 
-    def _history(self, ring: np.ndarray, n_valid: int) -> np.ndarray:
-        """The last ``n_valid`` samples remembered, oldest first."""
-        return ring[(self._w - n_valid + np.arange(n_valid)) % ring.shape[0]]
+    def _channel_major(self, ring: np.ndarray, n_valid: int, x: np.ndarray) -> np.ndarray:
+        """The last ``n_valid`` remembered samples then ``x``, as (n_channels, n) for kernels."""
+        out = np.empty((self.n_channels, n_valid + x.shape[0]))
+        out[:, :n_valid] = ring[(self._w - n_valid + np.arange(n_valid)) % ring.shape[0]].T
+        out[:, n_valid:] = x.T
+        return out
 
     def _features(self, x: np.ndarray, y: np.ndarray) -> FeatureTable:
         """Features of the windows that end within this chunk (raw ``x``, filtered ``y``)."""
@@ -245,8 +248,8 @@ class Pipeline:
         if i_last < i_first:
             return FeatureTable.empty(FEATURE_NAMES, self.channel_names)
         n_valid = min(n0, win - 1)
-        raw = np.concatenate([self._history(self._ring_raw, n_valid), x])
-        filt = np.concatenate([self._history(self._ring_filt, n_valid), y])
+        raw = self._channel_major(self._ring_raw, n_valid, x)
+        filt = self._channel_major(self._ring_filt, n_valid, y)
         index = np.arange(i_first, i_last + 1, dtype=np.int64)
         starts = index * hop - (n0 - n_valid)
         values = np.empty((index.size, self.n_channels, len(FEATURE_NAMES)))
