@@ -38,6 +38,7 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
     ``filt[c, starts[j]:starts[j] + win]`` (quality ones from ``raw``);
     ``fft_rows[j * n_ch + c]`` gets ``hann * (window - mean)`` for the spectral kernel.
     A window holding a NaN gets NaN features except ``nan_fraction``.
+    ``line_cos/line_sin`` (n_bins, win) are the Hann-weighted DFT rows of the line-noise bins.
     """
     n_win = starts.shape[0]
     n_ch = raw.shape[0]
