@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick sample-data clean
+.PHONY: demo test lint bench bench-quick sample-data generic-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,10 @@ sample-data: $(STAMP)
 	rm -rf sample_data/sim
 	$(BIN)/eegmon simulate sample_data/sim --days 0.1667 --start 2025-01-06T21:00:00Z --seed 17 \
 		--seizures-per-day 30 --config sample_data/demo_config.json --jobs 1
+
+# Re-trains the bundled generic model (see detectors/generic.py for the recipe).
+generic-model: $(STAMP)
+	$(BIN)/python -c "from eegmon.detectors.generic import train_generic_model as t; t('detectors/models/generic.eegmon-model', quiet=False)"
 
 clean:
 	rm -rf $(VENV) bench-results

@@ -51,8 +51,8 @@ class LineLengthDetector(ClassifierMixin, BaseEstimator):
         "max_emg": [Interval(Real, 0.0, 1.0, closed="right")],
     }
 
-    def __init__(self, threshold_ratio: float = 2.6, softness: float = 0.08, column: int = 0,
-                 emg_column: int | None = None, max_emg: float = 0.35) -> None:
+    def __init__(self, threshold_ratio: float = 2.2, softness: float = 0.08, column: int = 0,
+                 emg_column: int | None = None, max_emg: float = 0.25) -> None:
         self.threshold_ratio = threshold_ratio
         self.softness = softness
         self.column = column

@@ -32,7 +32,7 @@ def default_filters(line_freq: float = 50.0) -> list[dict[str, Any]]:
 
 
 DEFAULT_POSTPROCESS: dict[str, Any] = {
-    "threshold": 0.5, "threshold_off": 0.35, "smooth_windows": 5, "min_duration_s": 12.0,
+    "threshold": 0.5, "threshold_off": 0.35, "smooth_windows": 5, "min_duration_s": 16.0,
     "merge_gap_s": 30.0, "refractory_s": 60.0, "max_duration_s": 300.0,
 }
 

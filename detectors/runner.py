@@ -14,7 +14,7 @@ import numpy as np
 from eegmon.dsp import design_filter
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
-from eegmon.features import Pipeline
+from eegmon.features import FeatureTable, Pipeline
 
 from .features import DETECTOR_COLUMNS, AdaptiveFeatures
 from .model import DetectionModel
@@ -34,6 +34,43 @@ class DetectionChunk:
     proba: np.ndarray  # (n_windows,) seizure probability (max over channels)
     channel_proba: np.ndarray  # (n_windows, n_channels)
     bad: np.ndarray  # (n_windows, n_channels) True where the signal-quality gate held the window back
+
+
+class FeatureStream:
+    """The model's processing chain without its estimator: samples in, detector rows out.
+
+    Parameters are those of :class:`StreamingDetector`. Training uses it to see exactly what
+    the detector will see.
+    """
+
+    def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *, clip_level: float = 1000.0,
+                 line_freq: float = 50.0) -> None:
+        self.channel_names = tuple(channel_names)
+        if not self.channel_names:
+            raise EegmonError("no channels to run the detector on.")
+        proc_fs = float(model.fs or fs)
+        filters = []
+        for spec in model.filters:
+            spec = dict(spec)
+            if spec["kind"] == "notch":
+                spec["line_freq"] = line_freq
+                if line_freq >= proc_fs / 2:
+                    continue  # nothing to notch below Nyquist
+            if spec["kind"] == "bandpass" and spec["high"] >= proc_fs / 2:
+                spec = {"kind": "highpass", "low": spec["low"], "order": spec.get("order", 2)}
+            filters.append(design_filter(fs=proc_fs, **spec))
+        self.pipeline = Pipeline(fs, len(self.channel_names), filters=filters, window=model.window_s, hop=model.hop_s,
+                                 channel_names=self.channel_names,
+                                 resample_to=None if model.fs in (None, fs) else model.fs,
+                                 clip_level=clip_level, line_freq=line_freq)
+        self.features = AdaptiveFeatures(self.channel_names, baseline_minutes=model.baseline_minutes,
+                                         hop_s=model.hop_s, prior=None if model.prior is None else
+                                         np.asarray(model.prior), prior_minutes=model.prior_minutes)
+
+    def push(self, samples: np.ndarray, t_start: float | None = None) -> tuple[FeatureTable, np.ndarray | None]:
+        """The feature table of the windows this chunk completes and their detector rows (None if none)."""
+        table = self.pipeline.push(samples, t_start)
+        return table, (self.features.transform(table) if len(table) else None)
 
 
 class StreamingDetector:
@@ -58,27 +95,8 @@ class StreamingDetector:
     def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *, clip_level: float = 1000.0,
                  name: str | None = None, line_freq: float = 50.0) -> None:
         self.model = model
-        self.channel_names = tuple(channel_names)
-        proc_fs = float(model.fs or fs)
-        filters = []
-        for spec in model.filters:
-            spec = dict(spec)
-            if spec["kind"] == "notch":
-                spec["line_freq"] = line_freq
-                if line_freq >= proc_fs / 2:
-                    continue  # nothing to notch below Nyquist
-            if spec["kind"] == "bandpass" and spec["high"] >= proc_fs / 2:
-                spec = {"kind": "highpass", "low": spec["low"], "order": spec.get("order", 2)}
-            filters.append(design_filter(fs=proc_fs, **spec))
-        if not self.channel_names:
-            raise EegmonError("no channels to run the detector on.")
-        self.pipeline = Pipeline(fs, len(self.channel_names), filters=filters, window=model.window_s, hop=model.hop_s,
-                                 channel_names=self.channel_names,
-                                 resample_to=None if model.fs in (None, fs) else model.fs,
-                                 clip_level=clip_level, line_freq=line_freq)
-        self.features = AdaptiveFeatures(self.channel_names, baseline_minutes=model.baseline_minutes,
-                                         hop_s=model.hop_s, prior=None if model.prior is None else
-                                         np.asarray(model.prior), prior_minutes=model.prior_minutes)
+        self.stream = FeatureStream(model, fs, channel_names, clip_level=clip_level, line_freq=line_freq)
+        self.channel_names = self.stream.channel_names
         self.source = f"detector:{name or model.detector}"
         self.post = PostProcessor(**model.postprocess, window_s=model.window_s, channel_names=self.channel_names,
                                   source=self.source)
@@ -98,12 +116,11 @@ class StreamingDetector:
 
     def push(self, samples: np.ndarray, t_start: float | None = None) -> DetectionChunk:
         """Feed samples (n, n_channels) in µV starting at ``t_start`` (s since epoch; None = contiguous)."""
-        table = self.pipeline.push(samples, t_start)
-        n_ch = len(self.channel_names)
-        if len(table) == 0:
+        table, rows = self.stream.push(samples, t_start)
+        if rows is None:
+            n_ch = len(self.channel_names)
             empty = np.zeros(0)
             return DetectionChunk([], empty, empty, np.zeros((0, n_ch)), np.zeros((0, n_ch), bool))
-        rows = self.features.transform(table)
         channel_proba, bad = self._proba(rows)
         proba = channel_proba.max(axis=1)
         events = self.post.update(table.times, proba, channel_proba)

@@ -10,5 +10,7 @@ COMMANDS: dict[str, str] = {
     "demo": "demo",
     "import": "import_",
     "info": "info",
+    "detect": "detect",
+    "train": "train",
     "evaluate": "evaluate",
 }

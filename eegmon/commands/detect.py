@@ -1,0 +1,104 @@
+"""Detect seizures in an archive, an EDF/BDF file or a device folder.
+
+Runs a detector over the whole recording (in chunks: memory does not grow with its length) and
+writes the events as SzCORE events.tsv. When SRC is an archive, the detections are also stored
+in it (source detector:<name>, review status unreviewed), ready for review; running again does
+not duplicate them. Any channel count and sampling rate: a trained model resamples the input
+to the rate it was trained at.
+
+Detectors (--detector): classifier (default; the bundled generic model, or --model FILE from
+'eegmon train') and line-length (Esteller-style line length against an adaptive baseline).
+
+-o OUT: a path ending in .tsv gets one events.tsv for the whole recording (dateTime = its
+start); anything else is a folder that gets one <stem>_events.tsv per source file, which is
+what 'eegmon evaluate' pairs with ground truth.
+
+examples:
+  eegmon detect sample_data/sim -o out/detections
+  eegmon detect patient01.h5 --detector line-length
+  eegmon detect recording.edf --model my.eegmon-model -o recording_events.tsv
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SRC", help="archive (.h5), EDF/BDF file or device folder")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--detector", default="classifier", help="detector name: classifier (default) or line-length")
+    group.add_argument("--model", type=Path, default=None, metavar="FILE", help="a model file from 'eegmon train'")
+    parser.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
+                        help="events.tsv file (ends in .tsv) or folder for one events.tsv per source file")
+    parser.add_argument("--line-freq", type=float, default=50.0, help="mains frequency in Hz (default: 50)")
+    parser.add_argument("--no-store", action="store_true", help="do not store the detections in the archive")
+
+
+def load_detection_model(detector: str, model_path: Path | None):
+    """The model for --detector/--model."""
+    import numpy as np
+
+    from .._checks import check_option
+    from ..detectors import DETECTOR_COLUMNS, DetectionModel, load_model, make_detector
+    from ..detectors.generic import bundled_model
+    from ..detectors.registry import DETECTORS
+
+    if model_path is not None:
+        return load_model(model_path), model_path.stem
+    name = check_option("--detector", detector, DETECTORS)
+    if DETECTORS[name].trained:
+        return bundled_model(), name
+    est = make_detector(name).fit(np.zeros((2, len(DETECTOR_COLUMNS))), [0, 1])
+    return DetectionModel(name, est), name
+
+
+def write_outputs(out: Path, source, events) -> list[Path]:
+    """Write events.tsv output(s) for ``source``; return the files written."""
+    from ..errors import EegmonError
+    from ..io.events_tsv import write_events_tsv
+
+    if out.suffix == ".tsv":
+        if not out.parent.exists():
+            raise EegmonError("the folder to write into does not exist.", out.parent)
+        write_events_tsv(out, events, source.start, source.stop - source.start)
+        return [out]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EegmonError(f"cannot create the output folder: {err.strerror or err}", out) from None
+    written = []
+    for origin, start, stop in source.files():
+        path = out / f"{Path(origin).stem}_events.tsv"
+        write_events_tsv(path, [e for e in events if start <= e.onset < stop], start, stop - start)
+        written.append(path)
+    return written
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..detectors.batch import detect_source
+    from ..events import to_datetime
+    from ..source import open_source
+
+    model, name = load_detection_model(args.detector, args.model)
+    source = open_source(args.source)
+    result = detect_source(source, model, name=name, line_freq=args.line_freq, quiet=args.quiet)
+    written = write_outputs(args.output, source, result.events) if args.output else []
+    stored = 0
+    if source.kind == "archive" and not args.no_store:
+        from ..archive import Archive
+
+        with Archive.open(source.path, "a") as arc:
+            stored = len(arc.add_detections(result.events))
+    if not args.quiet:
+        print(f"{len(result.events)} seizure detection(s) in {source.recorded_s / 3600:.1f} h of {source.path} "
+              f"(detector {name})")
+        for ev in result.events:
+            print(f"  {to_datetime(ev.onset):%Y-%m-%d %H:%M:%S}  {ev.duration:6.1f} s  p={ev.confidence:.2f}  "
+                  f"{','.join(ev.channels)}")
+        if written:
+            print(f"wrote {len(written)} events.tsv file(s) to {args.output}")
+        if stored:
+            print(f"stored {stored} detection(s) in {source.path}")
+    return 0
