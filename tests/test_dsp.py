@@ -53,6 +53,9 @@ def test_causal_filter_equals_sosfilt(rng):
     x = rng.standard_normal((3000, 3)) * 20 + 5
     sos = np.vstack(chain())
     assert_close(filter_signal(x, chain()), signal.sosfilt(sos, x, axis=0))
+    out = np.empty((3, 3000)).T  # a strided destination, as the Pipeline uses
+    SosFilter(sos, 3, reset="zero").process(x, out=out)
+    assert_close(out, signal.sosfilt(sos, x, axis=0))
 
 
 def test_steady_reset_equals_sosfilt_with_zi(rng):
@@ -144,5 +147,7 @@ def test_validation_errors():
         filt.process(np.zeros((10, 3)))
     with pytest.raises(EegmonError, match=r"shape \(n_samples, n_channels\), got float64 array"):
         filt.process(np.zeros(10))
+    with pytest.raises(EegmonError, match=r"Expected out of shape \(10, 2\) and dtype float64"):
+        filt.process(np.zeros((10, 2)), out=np.zeros((10, 2), dtype=np.float32))
     with pytest.raises(EegmonError, match="needs more than"):
         filter_signal(np.zeros((5, 1)), filt.sos, zero_phase=True)

@@ -146,12 +146,30 @@ class SosFilter:
         self._zi[:] = 0.0
         self._pending[:] = 1
 
-    def process(self, x: np.ndarray) -> np.ndarray:
-        """Filter one chunk of shape (n_samples, n_channels) and return the filtered copy."""
+    def process(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Filter one chunk of shape (n_samples, n_channels).
+
+        Parameters
+        ----------
+        x : ndarray, shape (n_samples, n_channels)
+            The chunk.
+        out : ndarray | None
+            Float64 array of the same shape to write the result into (any strides, e.g. a
+            transposed view); a new array if None.
+
+        Returns
+        -------
+        y : ndarray, shape (n_samples, n_channels)
+            The filtered chunk (``out`` if given).
+        """
         x = _check_samples(x, self.n_channels)
-        y = np.empty_like(x)
-        sosfilt_chunk(self.sos, x, y, self._zi, self._zi_steady, self._pending, self._warm)
-        return y
+        if out is None:
+            out = np.empty_like(x)
+        elif out.shape != x.shape or out.dtype != np.float64:
+            raise EegmonError(f"Expected out of shape {x.shape} and dtype float64, got "
+                              f"{out.shape} {out.dtype}.")
+        sosfilt_chunk(self.sos, x, out, self._zi, self._zi_steady, self._pending, self._warm)
+        return out
 
 
 def filter_signal(x: np.ndarray, sos: np.ndarray | Sequence[np.ndarray], *,

@@ -198,8 +198,18 @@ class Pipeline:
         self._n_in += x.shape[0]
         if self._resampler is not None:
             x = self._resampler.push(x)
-        y = x if self._filter is None else self._filter.process(x)
-        table = self._features(x, y)
+        # Channel-major buffers of the window history then this chunk, raw and filtered; the
+        # filter writes straight into its buffer (no intermediate copy).
+        n_valid = min(self._n, self.win - 1)
+        raw = self._with_history(self._ring_raw, n_valid, x.shape[0])
+        raw[:, n_valid:] = x.T
+        filt = self._with_history(self._ring_filt, n_valid, x.shape[0])
+        y = filt[:, n_valid:].T
+        if self._filter is None:
+            y[:] = x
+        else:
+            self._filter.process(x, out=y)
+        table = self._features(raw, filt, n_valid)
         self._n += x.shape[0]
         self._remember(self._ring_raw, x)
         self._remember(self._ring_filt, y)
@@ -232,24 +242,25 @@ class Pipeline:
         idx = (self._w + x.shape[0] - keep + np.arange(keep)) % cap
         ring[idx] = x[x.shape[0] - keep:]
 
-    def _channel_major(self, ring: np.ndarray, n_valid: int, x: np.ndarray) -> np.ndarray:
-        """The last ``n_valid`` remembered samples then ``x``, as (n_channels, n) for kernels."""
-        out = np.empty((self.n_channels, n_valid + x.shape[0]))
+    def _with_history(self, ring: np.ndarray, n_valid: int, n_new: int) -> np.ndarray:
+        """A channel-major (n_channels, n_valid + n_new) buffer for the kernels: the last
+        ``n_valid`` remembered samples, then room for ``n_new`` new ones."""
+        out = np.empty((self.n_channels, n_valid + n_new))
         out[:, :n_valid] = ring[(self._w - n_valid + np.arange(n_valid)) % ring.shape[0]].T
-        out[:, n_valid:] = x.T
         return out
 
-    def _features(self, x: np.ndarray, y: np.ndarray) -> FeatureTable:
-        """Features of the windows that end within this chunk (raw ``x``, filtered ``y``)."""
+    def _features(self, raw: np.ndarray, filt: np.ndarray, n_valid: int) -> FeatureTable:
+        """Features of the windows that end within this chunk.
+
+        ``raw``/``filt`` are (n_channels, n_valid + chunk) buffers starting ``n_valid``
+        samples before the chunk.
+        """
         win, hop = self.win, self.hop
-        n0, n1 = self._n, self._n + x.shape[0]
+        n0, n1 = self._n, self._n + raw.shape[1] - n_valid
         i_first = max(0, -(-(n0 + 1 - win) // hop))
         i_last = (n1 - win) // hop
         if i_last < i_first:
             return FeatureTable.empty(FEATURE_NAMES, self.channel_names)
-        n_valid = min(n0, win - 1)
-        raw = self._channel_major(self._ring_raw, n_valid, x)
-        filt = self._channel_major(self._ring_filt, n_valid, y)
         index = np.arange(i_first, i_last + 1, dtype=np.int64)
         starts = index * hop - (n0 - n_valid)
         values = np.empty((index.size, self.n_channels, len(FEATURE_NAMES)))
