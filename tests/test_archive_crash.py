@@ -138,3 +138,59 @@ def test_reviewer_edit_survives_kill(tmp_path):
     assert ann.status == "confirmed"
     # every edit reported as done is on disk (a later one may be too)
     assert int(ann.reviewer[1:]) >= last
+
+
+COMMIT_CHILD = textwrap.dedent("""
+    import os, sys, time
+    import eegmon.archive._manifest as manifest
+    from eegmon.archive import Archive
+    from eegmon.events import Annotation
+
+    def slow_replace(src, dst, _replace=os.replace):
+        print("renaming", flush=True)
+        time.sleep(30)
+        _replace(src, dst)
+
+    arc = Archive.open(sys.argv[1], "a")
+    manifest.os.replace = slow_replace
+    arc.add_annotations([Annotation(onset=1.7e9, duration=1.0, label="sz")])
+""")
+
+
+@pytest.mark.timeout(60)
+def test_kill_between_manifest_write_and_rename(tmp_path, sources):
+    path = tmp_path / "a.h5"
+    from eegmon.io import read_edf
+
+    with Archive.create(path, ["EEG1", "EEG2"], FS) as arc:
+        arc.import_recording(read_edf(sources[0][0]))
+    before = path.read_bytes()
+    proc = _child(COMMIT_CHILD, path)
+    try:
+        assert proc.stdout.readline().strip() == "renaming"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+    assert path.read_bytes() == before  # the old manifest is intact; the new one never landed
+    [tmp] = list(tmp_path.glob("a.h5.tmp-*"))
+    _verify(path, sources)
+    assert Archive.open(path).annotations() == []
+    old = time.time() - 3600
+    os.utime(tmp, (old, old))
+    stray = path.with_name("a.h5.d") / "seg_00000000000000000001_deadbeef.h5.tmp"
+    stray.write_bytes(b"half a segment")
+    os.utime(stray, (old, old))
+    Archive.open(path, "a").close()  # a writer clears what crashed writers left behind
+    assert not tmp.exists() and not stray.exists()
+    _verify(path, sources)
+
+
+def test_two_writers_do_not_lose_each_others_edits(tmp_path):
+    path = tmp_path / "a.h5"
+    Archive.create(path, ["EEG1"], FS).close()
+    a, b = Archive.open(path, "a"), Archive.open(path, "a")
+    a.add_annotations([Annotation(onset=START.timestamp(), duration=1, label="sz")])
+    b.add_annotations([Annotation(onset=START.timestamp() + 5, duration=1, label="musc")])  # b's view was stale
+    a.update_annotation(2, status="rejected", reviewer="x")
+    labels = [(e.label, e.status) for e in Archive.open(path).annotations()]
+    assert labels == [("sz", "unreviewed"), ("musc", "rejected")]

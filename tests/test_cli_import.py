@@ -136,3 +136,19 @@ def test_import_with_real_chbmit_summary(tmp_path, capsys):
     assert main(["import", str(edf), "-o", str(out), "-q", "--annotations", str(summary)]) == 0
     [sz] = Archive.open(out).annotations()
     assert (sz.onset - START.timestamp(), sz.duration, sz.label) == (2996.0, 40.0, "sz")
+
+
+def test_bids_dataset_needs_one_subject(tmp_path, capsys):
+    root = tmp_path / "bids"
+    for sub in ("01", "02"):
+        eeg = root / f"sub-{sub}" / "eeg"
+        eeg.mkdir(parents=True)
+        write_edf(eeg / f"sub-{sub}_task-sz_eeg.edf", digital(2, FS * 60))
+        (eeg / f"sub-{sub}_task-sz_events.tsv").write_text("onset\tduration\teventType\n5\t10\tsz\n")
+    (root / "dataset_description.json").write_text(json.dumps({"Name": "x", "BIDSVersion": "1.8.0"}))
+    out = tmp_path / "b.h5"
+    assert main(["import", str(root), "-o", str(out)]) == 2
+    assert "2 subjects ['01', '02']" in capsys.readouterr().err and not out.exists()
+    assert main(["import", str(root), "-o", str(out), "--subject", "02", "-q"]) == 0
+    [ann] = Archive.open(out).annotations()
+    assert (ann.label, ann.onset - START.timestamp()) == ("sz", 5.0)

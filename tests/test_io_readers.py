@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -190,3 +191,11 @@ def test_float_array_refuses_non_finite(bad):
     x[1, 42] = bad
     with pytest.raises(EegmonError, match=r"channel 'B' has .* at sample 42"):
         from_float_array(x, FS, START.timestamp(), ["A", "B"], source="live:dev")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
+def test_unreadable_file(tmp_path):
+    path = write_edf(tmp_path / "a.edf", digital(2, N))
+    path.chmod(0)
+    with pytest.raises(EegmonError, match="permission denied"):
+        read_edf(path)

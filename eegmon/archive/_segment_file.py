@@ -4,9 +4,9 @@ Written to ``<name>.tmp``, flushed and fsynced, then renamed into place: a file 
 name is always complete. Layout of ``seg_NNNNNNNN.h5``::
 
     attrs   format, start_ns, fs, n_samples, channels, source, source_offset
-    /data   (n_channels, n_samples) int16|int32, chunked (n_channels, 16384), gzip+shuffle;
+    /data   (n_channels, n_samples) int16|int32, chunked (n_channels, 4096), shuffle + LZF;
             attrs gain, offset (float64 per channel, uV = digital * gain + offset), units="uV"
-    /minmax/L1 .. /minmax/Lk   (n_channels, ceil(n_samples / 8**k), 2) same int type:
+    /minmax/L1 .. /minmax/Lk   (n_channels, ceil(n_samples / 8**k), 2) same int type, contiguous:
             [..., 0] = min, [..., 1] = max of the digital samples of each 8**k block; attr decimation
 """
 
@@ -90,14 +90,9 @@ def write_segment_file(
         data.attrs.update({"gain": np.asarray(gain, float), "offset": np.asarray(offset, float), "units": "uV"})
         pyr = []
         for k in range(1, levels + 1):
+            # contiguous and uncompressed: block extremes barely compress, and this is written at import speed
             nb = math.ceil(n_samples / DECIMATION**k)
-            ds = f.create_dataset(
-                f"minmax/L{k}",
-                shape=(n_channels, nb, 2),
-                dtype=dtype,
-                chunks=(n_channels, max(1, min(nb, 4096)), 2),
-                **COMPRESSION,
-            )
+            ds = f.create_dataset(f"minmax/L{k}", shape=(n_channels, nb, 2), dtype=dtype)
             ds.attrs["decimation"] = DECIMATION**k
             pyr.append(ds)
         pos = 0
@@ -110,8 +105,7 @@ def write_segment_file(
             for k, ds in enumerate(pyr, start=1):
                 lo, hi = _block_minmax(lo, hi, DECIMATION)
                 b0 = pos // DECIMATION**k
-                ds[:, b0 : b0 + lo.shape[1], 0] = lo
-                ds[:, b0 : b0 + hi.shape[1], 1] = hi
+                ds[:, b0 : b0 + lo.shape[1], :] = np.stack([lo, hi], axis=-1)
             pos += n
         if pos != n_samples:
             raise ValueError(f"segment got {pos} samples, declared {n_samples}.")

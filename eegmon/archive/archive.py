@@ -326,17 +326,24 @@ class Archive:
         return result
 
     def _remove_orphans(self) -> None:
-        referenced = {r["file"] for r in self._state.segments}
+        """Delete what crashed writers left: unreferenced segment files and manifest temporaries."""
         now = time.time()
         with self._lock():
-            for p in self.seg_dir.glob("seg_*"):
-                if p.name not in referenced and now - p.stat().st_mtime > _ORPHAN_AGE_S:
-                    p.unlink(missing_ok=True)
+            referenced = {r["file"] for r in read_manifest(self.path).segments}
+            leftovers = [p for p in self.seg_dir.glob("seg_*") if p.name not in referenced]
+            leftovers += list(self.path.parent.glob(self.path.name + ".tmp-*"))
+            for p in leftovers:
+                try:
+                    if now - p.stat().st_mtime > _ORPHAN_AGE_S:
+                        p.unlink()
+                except FileNotFoundError:
+                    pass
 
-    def _check_no_overlap(self, start_ns: int, stop_ns: int, source: str) -> None:
+    def _check_no_overlap(self, start_ns: int, stop_ns: int, source: str, ignore: frozenset = frozenset()) -> None:
+        """Raise naming both files if ``[start_ns, stop_ns)`` overlaps a stored segment (not in ``ignore``)."""
         tol = int(0.5e9 / self.fs)
         for r in self._segs:
-            if start_ns < r["stop_ns"] - tol and r["start_ns"] < stop_ns - tol:
+            if r["file"] not in ignore and start_ns < r["stop_ns"] - tol and r["start_ns"] < stop_ns - tol:
                 raise EegmonError(
                     f"overlaps data already in the archive from {r['source'] or r['file']} "
                     f"({from_ns(r['start_ns']):.3f}-{from_ns(r['stop_ns']):.3f} s since epoch).",
@@ -453,15 +460,10 @@ class Archive:
         for seg in rec.segments:
             if self.has_source(fingerprints.get(seg.source, "")):
                 continue
-            stale = {r["file"] for r in self._segs if r["source_fingerprint"] == fingerprints.get(seg.source)}
+            # segments of an earlier, interrupted import of this same file will be replaced
+            stale = frozenset(r["file"] for r in self._segs if r["source_fingerprint"] == fingerprints.get(seg.source))
             start_ns = to_ns(seg.start)
-            stop_ns = start_ns + int(round(seg.n_samples * 1e9 / self.fs))
-            tol = int(0.5e9 / self.fs)
-            for r in self._segs:
-                if r["file"] not in stale and start_ns < r["stop_ns"] - tol and r["start_ns"] < stop_ns - tol:
-                    raise EegmonError(
-                        f"overlaps data already in the archive from {r['source'] or r['file']}.", seg.source or None
-                    )
+            self._check_no_overlap(start_ns, start_ns + int(round(seg.n_samples * 1e9 / self.fs)), seg.source, stale)
 
     def import_recording(
         self,
