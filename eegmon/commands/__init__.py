@@ -12,5 +12,6 @@ COMMANDS: dict[str, str] = {
     "info": "info",
     "detect": "detect",
     "train": "train",
+    "crossval": "crossval",
     "evaluate": "evaluate",
 }
