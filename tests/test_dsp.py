@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -151,3 +153,12 @@ def test_validation_errors():
         filt.process(np.zeros((10, 2)), out=np.zeros((10, 2), dtype=np.float32))
     with pytest.raises(EegmonError, match="needs more than"):
         filter_signal(np.zeros((5, 1)), filt.sos, zero_phase=True)
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="nothing compiles at all")
+def test_import_compiles_nothing():
+    code = ("import eegmon.dsp, eegmon.features\n"
+            "from eegmon.dsp import _kernels as d\nfrom eegmon.features import _kernels as f\n"
+            "kernels = [d.sosfilt_chunk, d.upfirdn_chunk, f.time_features, f.spectral_features]\n"
+            "assert all(not k.signatures for k in kernels)")
+    subprocess.run([sys.executable, "-c", code], check=True)
