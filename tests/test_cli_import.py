@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from _archive_helpers import REALDATA, START, digital, tree_digest, write_edf
 
@@ -152,3 +153,24 @@ def test_bids_dataset_needs_one_subject(tmp_path, capsys):
     assert main(["import", str(root), "-o", str(out), "--subject", "02", "-q"]) == 0
     [ann] = Archive.open(out).annotations()
     assert (ann.label, ann.onset - START.timestamp()) == ("sz", 5.0)
+
+
+def test_import_simulator_device_folder(tmp_path):
+    simulate = pytest.importorskip("eegmon.simulate").simulate
+    from eegmon.io import VOCABULARY
+
+    sim = tmp_path / "sim"
+    simulate(sim, days=0.3, seed=3, quiet=True)
+    truth = json.loads((sim / "simulation.json").read_text())
+    out = tmp_path / "sim.h5"
+    assert main(["import", str(sim), "-o", str(out), "-q"]) == 0
+    with Archive.open(out) as arc:
+        assert len(arc.segments) == len(truth["files"]) and arc.fs == 207
+        assert len(arc.gaps) == len(truth["gaps"])
+        anns = arc.annotations()
+        assert {a.label for a in anns} <= set(VOCABULARY) - {"unknown"}
+        szs = sorted(a.onset for a in anns if a.is_seizure)
+        assert len(szs) == len(truth["seizures"]) >= 1  # seed 3: one seizure, two files, one gap
+        assert szs == pytest.approx(sorted(s["onset_unix_s"] for s in truth["seizures"]), abs=1e-2)
+        _, data = arc.read(arc.start, arc.start + 60)
+        assert np.isfinite(data).all()
