@@ -265,3 +265,15 @@ def test_open_errors(tmp_path):
         Archive.open(tmp_path / "x.h5")
     with pytest.raises(EegmonError, match="Allowed values"):
         Archive.open(tmp_path / "x.h5", mode="w")
+
+
+def test_reader_sees_writer_commits_after_refresh(tmp_path):
+    path = tmp_path / "live.h5"
+    writer = Archive.create(path, ["A"], 256.0)
+    reader = Archive.open(path)
+    writer.append_segment(T0, digital(1, 2560), [1.0], [0.0])
+    assert reader.segments == []  # a reader keeps the manifest it read ...
+    reader.refresh()  # ... until asked to look again
+    assert len(reader.segments) == 1
+    _, data = reader.read(T0, T0 + 10)
+    assert np.isfinite(data).all()

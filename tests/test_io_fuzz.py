@@ -104,3 +104,33 @@ def test_annotation_parsers(tmp_path, name, header, lines, raw, use_raw):
         return
     for ev in events:
         assert np.isfinite(ev.onset) and ev.duration >= 0
+
+
+VALID_TEXT = {
+    "x_events.tsv": "onset\tduration\teventType\tconfidence\tchannels\tdateTime\trecordingDuration\n"
+    "1.5\t10.0\tsz_foc_ia\t0.9\tEEG1,EEG2\t2025-01-06 09:00:00\t30.0\n",
+    "x.csv_bi": "# version = csv_v1.0.0\n# duration = 30.0000 secs\n"
+    "channel,start_time,stop_time,label,confidence\nTERM,0.0000,5.0000,bckg,1.0000\nTERM,5.0000,9.5000,cpsz,1.0000\n",
+    "x-summary.txt": "File Name: x.edf\nFile Start Time: 09:00:00\nFile End Time: 09:00:30\n"
+    "Number of Seizures in File: 1\nSeizure Start Time: 5 seconds\nSeizure End Time: 9 seconds\n",
+}
+
+
+@FUZZ
+@pytest.mark.parametrize("name", VALID_TEXT)
+@given(edits=st.lists(st.tuples(st.integers(0, 200), st.text(max_size=4)), min_size=1, max_size=4))
+def test_annotation_edits(tmp_path, name, edits):
+    text = VALID_TEXT[name]
+    for at, patch in edits:
+        at = at % (len(text) + 1)
+        text = text[:at] + patch + text[at + len(patch) :]
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    try:
+        events = read_annotation_file(path, {"x.edf": (T0, 30.0)})
+    except EegmonError as err:
+        assert str(path) in str(err)
+        return
+    for ev in events:
+        assert np.isfinite(ev.onset) and ev.duration >= 0
+        assert T0 - 1e-3 <= ev.onset and ev.offset <= T0 + 30 + 1e-3
