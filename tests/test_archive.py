@@ -277,3 +277,18 @@ def test_reader_sees_writer_commits_after_refresh(tmp_path):
     assert len(reader.segments) == 1
     _, data = reader.read(T0, T0 + 10)
     assert np.isfinite(data).all()
+
+
+@pytest.mark.parametrize("dtype", [np.int16, np.int32])
+def test_compression_lossless_at_extremes(tmp_path, dtype):
+    info = np.iinfo(dtype)
+    x = digital(2, 5 * 4096 + 77, dtype=dtype)
+    x[:, :4096] = 7  # a flat chunk (zero range)
+    x[0, 4096:8192] = info.min  # a chunk spanning the whole type
+    x[0, 4097] = info.max
+    x[1, 8192:12288] = np.random.default_rng(0).integers(info.min, info.max, 4096, endpoint=True)
+    arc = Archive.create(tmp_path / "x.h5", ["A", "B"], 256.0)
+    arc.append_segment(T0, x, [1.0, 1.0], [0.0, 0.0])
+    with h5py.File(arc.seg_dir / arc.segments[0].file, "r") as f:
+        np.testing.assert_array_equal(f["data"][()], x)
+        assert f["data"].dtype == dtype

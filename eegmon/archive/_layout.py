@@ -21,9 +21,10 @@ IO_SAMPLES = 8**6
 DECIMATION = 8
 #: Stop adding pyramid levels once a block covers at least this many seconds.
 PYRAMID_TOP_S = 60.0
-#: HDF5 filters for sample data: byte shuffle + LZF (ships with h5py; about twice as fast as gzip
-#: level 1 at a similar ratio on EEG, which keeps import well above disk speed).
-COMPRESSION = {"compression": "lzf", "shuffle": True}
+#: HDF5 filter for sample data: integer scale-offset with automatic bit width (lossless; per chunk
+#: it stores the minimum and packs each sample into the bits its range needs). It is built into
+#: every HDF5 library, and on EEG it compresses about as well as shuffle + LZF at twice the speed.
+COMPRESSION = {"scaleoffset": 0}
 
 _STR = h5py.string_dtype("utf-8")
 

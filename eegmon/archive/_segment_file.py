@@ -4,7 +4,7 @@ Written to ``<name>.tmp``, flushed and fsynced, then renamed into place: a file 
 name is always complete. Layout of ``seg_NNNNNNNN.h5``::
 
     attrs   format, start_ns, fs, n_samples, channels, source, source_offset
-    /data   (n_channels, n_samples) int16|int32, chunked (n_channels, 4096), shuffle + LZF;
+    /data   (n_channels, n_samples) int16|int32, chunked (n_channels, 4096), scale-offset compressed (lossless);
             attrs gain, offset (float64 per channel, uV = digital * gain + offset), units="uV"
     /minmax/L1 .. /minmax/Lk   (n_channels, ceil(n_samples / 8**k), 2) same int type, contiguous:
             [..., 0] = min, [..., 1] = max of the digital samples of each 8**k block; attr decimation
