@@ -1,0 +1,631 @@
+"""The viewer's data model: what to show and how to review it, with no Qt (tested without a screen).
+
+:class:`ViewerModel` holds the page (start, size), channels, gains, display filters and montage,
+decides the level of detail of every read, caches what it read, lists and filters the events, and
+applies review actions as undoable commands that write to the archive at once.
+
+Level of detail: a page with fewer than ``4 * n_pixels`` samples is read raw (``Archive.read``,
+display filters and montage applied on the fly); a wider page is drawn from the archive's min/max
+pyramid (``Archive.minmax``), so no raw samples are read for spans wider than the screen can show.
+
+Undo: the archive stores the last state of each event only. Undoing an edit is another durable
+edit that restores the previous values (with the reviewer and a new edit time); undoing an added
+annotation marks it ``rejected`` (the archive has no deletion), and redo restores its status.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+import numpy as np
+
+from .._checks import check_number, check_option
+from ..archive import Archive
+from ..archive.archive import StoredAnnotation
+from ..errors import EegmonError
+from ..events import REVIEW_STATUSES, Annotation
+from ..io.labels import VOCABULARY
+
+#: Page sizes in seconds offered by the viewer (10 s ... one day).
+PAGE_SIZES: tuple[float, ...] = (10.0, 30.0, 60.0, 300.0, 3600.0, 86400.0)
+#: Read raw samples when the page holds fewer than this many samples per pixel.
+RAW_SAMPLES_PER_PIXEL = 4
+#: Labels offered when relabelling, most common first.
+QUICK_LABELS: tuple[str, ...] = ("sz", "sz_foc", "sz_foc_a", "sz_foc_ia", "sz_foc_f2b", "sz_gen", "sz_uc",
+                                 "artf", "musc", "move", "elpp")
+EventKind = Literal["detection", "annotation"]
+
+
+@dataclass(frozen=True)
+class DisplayFilters:
+    """Display filters applied to raw pages (Hz; None = off).
+
+    Parameters
+    ----------
+    highpass : float | None
+        High-pass edge.
+    lowpass : float | None
+        Low-pass edge.
+    notch : float | None
+        Mains frequency to notch (with harmonics).
+    """
+
+    highpass: float | None = None
+    lowpass: float | None = None
+    notch: float | None = None
+
+    @property
+    def active(self) -> bool:
+        """True when any filter is on."""
+        return any(v is not None for v in (self.highpass, self.lowpass, self.notch))
+
+
+@dataclass(frozen=True)
+class PageData:
+    """What the trace view draws for one page.
+
+    Parameters
+    ----------
+    kind : {"raw", "minmax"}
+        Raw samples or per-pixel min/max envelope.
+    start, stop : float
+        Page span, absolute seconds.
+    x : ndarray, shape (n,)
+        Times relative to :attr:`ViewerModel.origin` (seconds); for ``minmax`` each pixel edge
+        appears twice so that the drawn line strokes min -> max.
+    y : ndarray, shape (n_traces, n)
+        Microvolts (NaN = gap; the curve is broken there).
+    labels : tuple of str
+        Trace names (channels, or ``A-B`` in the bipolar montage).
+    """
+
+    kind: str
+    start: float
+    stop: float
+    x: np.ndarray
+    y: np.ndarray
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One event of the events panel: which table it lives in, and its stored state."""
+
+    kind: EventKind
+    event: StoredAnnotation
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """``(kind, id)``, unique across both tables."""
+        return (self.kind, self.event.id)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events the panel lists.
+
+    Parameters
+    ----------
+    sources, labels, statuses : tuple of str
+        Keep only these (empty = all). A source prefix like ``detector`` matches ``detector:*``.
+    min_probability : float
+        Drop detections with a confidence below this (events without a confidence are kept).
+    sort : {"time", "probability"}
+        Order: by onset, or by decreasing confidence.
+    """
+
+    sources: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    min_probability: float = 0.0
+    sort: str = "time"
+
+    def keep(self, row: EventRow) -> bool:
+        """True when ``row`` passes the filter."""
+        ev = row.event
+        if self.sources and not any(ev.source == s or ev.source.split(":")[0] == s for s in self.sources):
+            return False
+        if self.labels and ev.label not in self.labels:
+            return False
+        if self.statuses and ev.status not in self.statuses:
+            return False
+        return ev.confidence is None or ev.confidence >= self.min_probability
+
+
+@dataclass
+class EditCommand:
+    """A review edit of one event: ``after`` values on do, ``before`` values on undo."""
+
+    kind: EventKind
+    id: int
+    before: dict
+    after: dict
+    text: str
+
+    def apply(self, model: ViewerModel, undo: bool) -> None:
+        model._write(self.kind, self.id, self.before if undo else self.after)
+
+
+@dataclass
+class AddCommand:
+    """A new annotation added by the reviewer; undo marks it rejected (the archive never deletes)."""
+
+    annotation: Annotation
+    text: str
+    id: int | None = None
+    status_before_undo: str = "confirmed"
+
+    def apply(self, model: ViewerModel, undo: bool) -> None:
+        if undo:
+            model._write("annotation", self.id, {"status": "rejected"})
+        elif self.id is None:
+            self.id = model.archive.add_annotations([self.annotation])[0]
+        else:
+            model._write("annotation", self.id, {"status": self.status_before_undo})
+
+
+@dataclass
+class _History:
+    done: list = field(default_factory=list)
+    undone: list = field(default_factory=list)
+
+
+class ViewerModel:
+    """State of one viewer over one archive; every review action is on disk when its method returns.
+
+    Parameters
+    ----------
+    archive : Archive
+        Opened with ``mode="a"`` to review (``"r"`` to browse only).
+    reviewer : str | None
+        Stored with every edit; defaults to ``$USER`` (or ``"reviewer"``).
+    n_pixels : int
+        Width of the trace in pixels: sets the level of detail.
+    cache_size : int
+        Pages kept in the read cache.
+    """
+
+    def __init__(self, archive: Archive, *, reviewer: str | None = None, n_pixels: int = 1600,
+                 cache_size: int = 32) -> None:
+        self.archive = archive
+        self.reviewer = reviewer or os.environ.get("USER") or "reviewer"
+        self.n_pixels = int(check_number("n_pixels", n_pixels, low=16, integer=True))
+        self._cache: OrderedDict[tuple, object] = OrderedDict()
+        self._cache_size = int(cache_size)
+        self.origin = float(archive.start)
+        self.page_s = 30.0
+        self.page_start = self.origin
+        self.scale_uv = 100.0
+        self.trace_gain: dict[str, float] = {}
+        self.filters = DisplayFilters()
+        self.montage = "referential"
+        self.event_filter = EventFilter()
+        self.selected: tuple[str, int] | None = None
+        self._history = _History()
+        self._events: list[EventRow] = []
+        self.reload_events()
+
+    # ------------------------------------------------------------------ recording facts
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Channel names of the archive."""
+        return tuple(self.archive.channels)
+
+    @property
+    def fs(self) -> float:
+        """Sampling rate in Hz."""
+        return float(self.archive.fs)
+
+    @property
+    def start(self) -> float:
+        """Recording start, absolute seconds."""
+        return float(self.archive.start)
+
+    @property
+    def stop(self) -> float:
+        """Recording end, absolute seconds."""
+        return float(self.archive.stop)
+
+    @property
+    def duration(self) -> float:
+        """Recording span in seconds (gaps included)."""
+        return self.stop - self.start
+
+    @property
+    def page_stop(self) -> float:
+        """End of the current page, absolute seconds."""
+        return self.page_start + self.page_s
+
+    def bipolar_pairs(self) -> list[tuple[str, int, int, int]]:
+        """Derivations of the bipolar montage: ``(label, i, j, sign)`` meaning ``x[i] + sign * x[j]``.
+
+        Referential channels ``A, B, C`` give ``A-B, B-C`` (sign -1); channels already bipolar and
+        chained (``A-B, B-C``) give ``A-C`` (sign +1). Empty when the channels allow neither.
+        """
+        ch = self.channels
+        if all("-" not in c for c in ch):
+            return [(f"{a}-{b}", i, i + 1, -1) for i, (a, b) in enumerate(zip(ch[:-1], ch[1:], strict=True))]
+        pairs = []
+        for i, a in enumerate(ch):
+            for j, b in enumerate(ch):
+                pa, pb = a.split("-"), b.split("-")
+                if i != j and len(pa) == 2 and len(pb) == 2 and pa[1] == pb[0] and pa[0] != pb[1]:
+                    pairs.append((f"{pa[0]}-{pb[1]}", i, j, 1))
+        return pairs
+
+    @property
+    def trace_labels(self) -> tuple[str, ...]:
+        """Names of the drawn traces in the current montage."""
+        if self.montage == "bipolar":
+            return tuple(p[0] for p in self.bipolar_pairs())
+        return self.channels
+
+    # ------------------------------------------------------------------ navigation
+    def _clamp(self, start: float) -> float:
+        latest = max(self.stop - self.page_s, self.start)
+        return float(min(max(start, self.start), latest))
+
+    def goto(self, t: float) -> None:
+        """Start the page at absolute time ``t`` (clamped to the recording)."""
+        self.page_start = self._clamp(float(t))
+
+    def center_on(self, t: float) -> None:
+        """Centre the page on absolute time ``t``."""
+        self.goto(float(t) - self.page_s / 2)
+
+    def step(self, pages: float) -> None:
+        """Move by ``pages`` pages (1 = next page, -0.5 = back half a page)."""
+        self.goto(self.page_start + pages * self.page_s)
+
+    def set_page_size(self, seconds: float) -> None:
+        """Change the page size, keeping the page centre where it is."""
+        seconds = check_number("page size", seconds, low=1.0 / self.fs, low_inclusive=False)
+        centre = self.page_start + self.page_s / 2
+        self.page_s = float(min(seconds, max(self.duration, 1.0)))
+        self.center_on(centre)
+
+    def zoom_all(self) -> None:
+        """Show the whole recording on one page."""
+        self.page_s = max(self.duration, 1.0)
+        self.page_start = self.start
+
+    # ------------------------------------------------------------------ display settings
+    def set_filters(self, highpass: float | None = None, lowpass: float | None = None,
+                    notch: float | None = None) -> None:
+        """Set the display filters (None = off); they apply to raw pages."""
+        nyq = self.fs / 2
+        for name, value in (("highpass", highpass), ("lowpass", lowpass), ("notch", notch)):
+            if value is not None:
+                check_number(name, value, low=0.0, high=nyq, low_inclusive=False, high_inclusive=False)
+        if highpass is not None and lowpass is not None and highpass >= lowpass:
+            raise EegmonError(f"The high-pass edge must be below the low-pass edge, got {highpass} and {lowpass}.")
+        self.filters = DisplayFilters(highpass, lowpass, notch)
+
+    def set_montage(self, montage: str) -> None:
+        """``"referential"`` (channels as stored) or ``"bipolar"`` (consecutive differences)."""
+        montage = check_option("montage", montage, ["referential", "bipolar"])
+        if montage == "bipolar" and not self.bipolar_pairs():
+            raise EegmonError(f"The channels {list(self.channels)} allow no bipolar montage.")
+        self.montage = montage
+
+    def scale_by(self, factor: float, trace: int | None = None) -> None:
+        """Multiply the global gain (``trace=None``) or one trace's gain (index in :attr:`trace_labels`).
+
+        The global gain is kept as :attr:`scale_uv`, the microvolts spanned by one trace spacing.
+        """
+        factor = check_number("factor", factor, low=0.0, low_inclusive=False)
+        if trace is None:
+            self.scale_uv = float(np.clip(self.scale_uv / factor, 0.1, 1e5))
+        else:
+            label = self.trace_labels[trace]
+            self.trace_gain[label] = float(np.clip(self.gain(label) * factor, 1e-3, 1e3))
+
+    def gain(self, label: str) -> float:
+        """Gain of one trace relative to the global scale (1 = as the others)."""
+        return self.trace_gain.get(label, 1.0)
+
+    # ------------------------------------------------------------------ level of detail
+    @property
+    def lod(self) -> str:
+        """``"raw"`` when the page has fewer than 4 samples per pixel, else ``"minmax"``."""
+        return "raw" if self.page_s * self.fs < RAW_SAMPLES_PER_PIXEL * self.n_pixels else "minmax"
+
+    def _cached(self, key: tuple, compute):
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        value = compute()
+        self._cache[key] = value
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return value
+
+    def _sos(self) -> np.ndarray | None:
+        if not self.filters.active:
+            return None  # and do not import the Numba kernels
+        from ..dsp import design_filter
+
+        f, parts = self.filters, []
+        if f.highpass is not None:
+            parts.append(design_filter("highpass", self.fs, low=f.highpass, order=2))
+        if f.lowpass is not None:
+            parts.append(design_filter("lowpass", self.fs, high=f.lowpass, order=4))
+        if f.notch is not None:
+            parts.append(design_filter("notch", self.fs, line_freq=f.notch))
+        return np.vstack(parts) if parts else None
+
+    def _read_raw(self, start: float, stop: float) -> tuple[float, np.ndarray]:
+        sos = self._sos()
+        if sos is None:
+            return self.archive.read(start, stop)
+        # filter a padded window so the page's edges carry no start-up transient
+        pad = max(2.0, 3.0 / self.filters.highpass) if self.filters.highpass else 2.0
+        n_pad = int(round(pad * self.fs))
+        t0, data = self.archive.read(start - n_pad / self.fs, stop + n_pad / self.fs)
+        from ..dsp import filter_signal
+
+        out = np.full_like(data, np.nan)
+        finite = np.isfinite(data).all(axis=0)
+        if finite.sum() > 10 * sos.shape[0] + 2:
+            # NaN gaps restart the filter state; zero-phase needs finite runs, so filter each run
+            edges = np.flatnonzero(np.diff(np.r_[0, finite.astype(np.int8), 0]))
+            for a, b in zip(edges[::2], edges[1::2], strict=True):
+                if b - a > 6 * sos.shape[0] + 1:
+                    out[:, a:b] = filter_signal(data[:, a:b].T, sos, zero_phase=True).T
+        n = data.shape[1] - 2 * n_pad
+        return start, out[:, n_pad : n_pad + n]
+
+    def _montage_raw(self, data: np.ndarray) -> np.ndarray:
+        if self.montage != "bipolar":
+            return data
+        return np.array([data[i] + s * data[j] for _, i, j, s in self.bipolar_pairs()])
+
+    def _montage_bounds(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if self.montage != "bipolar":
+            return lo, hi
+        pairs = self.bipolar_pairs()
+        new_lo = np.array([lo[i] + lo[j] if s > 0 else lo[i] - hi[j] for _, i, j, s in pairs])
+        new_hi = np.array([hi[i] + hi[j] if s > 0 else hi[i] - lo[j] for _, i, j, s in pairs])
+        return new_lo, new_hi
+
+    def page_data(self, start: float | None = None, stop: float | None = None) -> PageData:
+        """The traces of the current page (or of ``[start, stop)``), at the level of detail it needs.
+
+        Raw pages carry display filters and montage; min/max pages carry the montage as an outer
+        bound (e.g. ``min(A) - max(B)`` .. ``max(A) - min(B)``) and no filters.
+        """
+        start = self.page_start if start is None else float(start)
+        stop = self.page_stop if stop is None else float(stop)
+        raw = (stop - start) * self.fs < RAW_SAMPLES_PER_PIXEL * self.n_pixels
+        key = ("raw" if raw else "minmax", round(start, 6), round(stop, 6), self.n_pixels, self.filters,
+               self.montage)
+
+        def compute() -> PageData:
+            if raw:
+                t0, data = self._read_raw(start, stop)
+                x = (t0 - self.origin) + np.arange(data.shape[1]) / self.fs
+                return PageData("raw", start, stop, x, self._montage_raw(data), self.trace_labels)
+            edges, lo, hi = self._minmax(start, stop, self.n_pixels)
+            lo, hi = self._montage_bounds(lo, hi)
+            x = np.repeat(edges[:-1] + (edges[1] - edges[0]) / 2 - self.origin, 2)
+            y = np.empty((lo.shape[0], 2 * lo.shape[1]))
+            y[:, 0::2], y[:, 1::2] = lo, hi
+            return PageData("minmax", start, stop, x, y, self.trace_labels)
+
+        return self._cached(key, compute)
+
+    def _minmax(self, start: float, stop: float, n_pixels: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._cached(("mm", round(start, 6), round(stop, 6), n_pixels),
+                            lambda: self.archive.minmax(start, stop, n_pixels))
+
+    def overview(self, n_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Whole-recording min/max envelope from the pyramid (cached): ``(edges, mins, maxs)``."""
+        return self._minmax(self.start, max(self.stop, self.start + 1.0), n_pixels or self.n_pixels)
+
+    def trend(self, n_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """A cheap activity trend for the overview: mean over channels of (max - min) per pixel, µV."""
+        edges, lo, hi = self.overview(n_pixels)
+        with np.errstate(all="ignore"):
+            rng = np.nanmean(hi - lo, axis=0) if np.isfinite(hi - lo).any() else np.full(lo.shape[1], np.nan)
+        return (edges[:-1] + edges[1:]) / 2, rng
+
+    def coverage(self) -> list[tuple[float, float]]:
+        """Spans with data, absolute seconds (gaps are what lies between)."""
+        return [(s.start, s.stop) for s in self.archive.segments]
+
+    def csa_column(self, t: float, *, window_s: float = 4.0, fmax: float = 40.0) -> tuple[np.ndarray, np.ndarray]:
+        """One column of the compressed spectral array: log power (dB) of a ``window_s`` snippet at ``t``.
+
+        The overview's spectral lane is sampled: one short raw read per screen column, never the
+        whole span. Returns ``(freqs, power_db)`` with NaN power when the snippet is in a gap.
+        """
+        n = int(round(window_s * self.fs))
+        _, data = self.archive.read(t - window_s / 2, t - window_s / 2 + n / self.fs)
+        freqs = np.fft.rfftfreq(n, 1 / self.fs)
+        keep = (freqs > 0) & (freqs <= fmax)
+        if not np.isfinite(data).all():
+            return freqs[keep], np.full(int(keep.sum()), np.nan)
+        x = data - data.mean(axis=1, keepdims=True)
+        spec = np.abs(np.fft.rfft(x * np.hanning(n), axis=1)) ** 2
+        return freqs[keep], 10 * np.log10(spec[:, keep].mean(axis=0) + 1e-12)
+
+    # ------------------------------------------------------------------ events
+    def reload_events(self) -> None:
+        """Re-read both event tables from the archive (after a commit or a refresh)."""
+        self._events = ([EventRow("detection", e) for e in self.archive.detections()]
+                        + [EventRow("annotation", e) for e in self.archive.annotations()])
+        self._events.sort(key=lambda r: (r.event.onset, r.kind, r.event.id))
+
+    @property
+    def all_events(self) -> list[EventRow]:
+        """Every detection and annotation, by onset."""
+        return list(self._events)
+
+    def events(self) -> list[EventRow]:
+        """Events passing :attr:`event_filter`, in its order."""
+        rows = [r for r in self._events if self.event_filter.keep(r)]
+        if self.event_filter.sort == "probability":
+            rows.sort(key=lambda r: (-(r.event.confidence if r.event.confidence is not None else -1.0),
+                                     r.event.onset))
+        return rows
+
+    def set_event_filter(self, **changes) -> None:
+        """Change the events filter (fields of :class:`EventFilter`)."""
+        if "sort" in changes:
+            check_option("sort", changes["sort"], ["time", "probability"])
+        for st in changes.get("statuses", ()):
+            check_option("statuses", st, REVIEW_STATUSES)
+        self.event_filter = replace(self.event_filter, **changes)
+
+    def event(self, key: tuple[str, int]) -> EventRow:
+        """The event with ``key == (kind, id)``."""
+        for r in self._events:
+            if r.key == tuple(key):
+                return r
+        raise EegmonError(f"no {key[0]} with id {key[1]}.", self.archive.path)
+
+    def events_in(self, start: float, stop: float) -> list[EventRow]:
+        """Events overlapping ``[start, stop)`` (unfiltered: the trace shows them all)."""
+        return [r for r in self._events if r.event.offset >= start and r.event.onset < stop]
+
+    def counts(self) -> dict[str, int]:
+        """Review progress over the listed (filtered) events: ``reviewed``, ``remaining``, ``total``."""
+        rows = self.events()
+        reviewed = sum(r.event.status != "unreviewed" for r in rows)
+        return {"reviewed": reviewed, "remaining": len(rows) - reviewed, "total": len(rows)}
+
+    def select(self, key: tuple[str, int] | None) -> None:
+        """Make ``key`` the current event (review keys act on it)."""
+        self.selected = None if key is None else self.event(key).key
+
+    def jump_to(self, key: tuple[str, int], *, context_s: float | None = None) -> None:
+        """Select an event and centre the page on it, widening the page to show it with context."""
+        row = self.event(key)
+        self.selected = row.key
+        ev = row.event
+        need = ev.duration * 1.5 + 10.0 if context_s is None else ev.duration + 2 * context_s
+        if need > self.page_s:
+            bigger = [p for p in PAGE_SIZES if p >= need]
+            self.page_s = min(bigger[0] if bigger else need, max(self.duration, 1.0))
+        self.center_on(ev.onset + ev.duration / 2)
+
+    def _neighbour(self, direction: int, *, unreviewed: bool) -> tuple[str, int] | None:
+        rows = sorted(self.events(), key=lambda r: (r.event.onset, r.kind, r.event.id))
+        if unreviewed:
+            rows = [r for r in rows if r.event.status == "unreviewed" or r.key == self.selected]
+        if not rows:
+            return None
+        keys = [r.key for r in rows]
+        if self.selected in keys:
+            i = keys.index(self.selected) + direction
+        else:
+            centre = self.page_start + self.page_s / 2
+            onsets = [r.event.onset for r in rows]
+            i = int(np.searchsorted(onsets, centre, side="right" if direction > 0 else "left"))
+            i = i if direction > 0 else i - 1
+        if unreviewed:
+            while 0 <= i < len(rows) and rows[i].event.status != "unreviewed":
+                i += direction
+        return rows[i].key if 0 <= i < len(rows) else None
+
+    def next_event(self, direction: int = 1, *, unreviewed: bool = False) -> tuple[str, int] | None:
+        """Jump to the next (``direction=1``) or previous (-1) listed event; return its key or None."""
+        key = self._neighbour(direction, unreviewed=unreviewed)
+        if key is not None:
+            self.jump_to(key)
+        return key
+
+    # ------------------------------------------------------------------ review actions (undoable, durable)
+    def _write(self, kind: EventKind, id_: int, values: dict) -> StoredAnnotation:
+        update = self.archive.update_detection if kind == "detection" else self.archive.update_annotation
+        stored = update(id_, reviewer=self.reviewer, **values)
+        self.reload_events()
+        return stored
+
+    def _run(self, cmd) -> None:
+        cmd.apply(self, undo=False)
+        self._history.done.append(cmd)
+        self._history.undone.clear()
+        if isinstance(cmd, AddCommand):
+            self.reload_events()
+
+    def _edit(self, key: tuple[str, int] | None, text: str, **after) -> StoredAnnotation:
+        key = self.selected if key is None else tuple(key)
+        if key is None:
+            raise EegmonError("no event is selected.")
+        row = self.event(key)
+        before = {k: getattr(row.event, k) for k in after}
+        self._run(EditCommand(row.kind, row.event.id, before, after, text))
+        return self.event(key).event
+
+    def confirm(self, key: tuple[str, int] | None = None) -> StoredAnnotation:
+        """Mark the selected (or given) event confirmed; on disk when this returns."""
+        return self._edit(key, "confirm", status="confirmed")
+
+    def reject(self, key: tuple[str, int] | None = None) -> StoredAnnotation:
+        """Mark the selected (or given) event rejected; on disk when this returns."""
+        return self._edit(key, "reject", status="rejected")
+
+    def set_status(self, status: str, key: tuple[str, int] | None = None) -> StoredAnnotation:
+        """Set any review status (``unreviewed`` too)."""
+        check_option("status", status, REVIEW_STATUSES)
+        return self._edit(key, f"mark {status}", status=status)
+
+    def relabel(self, label: str, key: tuple[str, int] | None = None) -> StoredAnnotation:
+        """Change the label (from the vocabulary); on disk when this returns."""
+        label = check_option("label", label, VOCABULARY)
+        return self._edit(key, f"relabel {label}", label=label)
+
+    def adjust(self, onset: float, offset: float, key: tuple[str, int] | None = None) -> StoredAnnotation:
+        """Move the onset/offset of an event (absolute seconds); on disk when this returns."""
+        onset, offset = float(onset), float(offset)
+        if offset < onset:
+            raise EegmonError(f"The offset must not be before the onset, got {onset} and {offset}.")
+        return self._edit(key, "adjust", onset=onset, duration=offset - onset)
+
+    def add_annotation(self, onset: float, offset: float, label: str = "sz",
+                       channels: Sequence[str] = ()) -> tuple[str, int]:
+        """Add a reviewer annotation (source ``reviewer:<name>``, status confirmed); return its key."""
+        onset, offset = float(onset), float(offset)
+        if offset <= onset:
+            raise EegmonError(f"An annotation needs offset > onset, got {onset} and {offset}.")
+        label = check_option("label", label, VOCABULARY)
+        ann = Annotation(onset=onset, duration=offset - onset, label=label, channels=tuple(channels),
+                         source=f"reviewer:{self.reviewer}", status="confirmed")
+        cmd = AddCommand(ann, f"add {label}")
+        self._run(cmd)
+        self.selected = ("annotation", cmd.id)
+        return self.selected
+
+    @property
+    def can_undo(self) -> bool:
+        """True when there is an action to undo."""
+        return bool(self._history.done)
+
+    @property
+    def can_redo(self) -> bool:
+        """True when there is an undone action to redo."""
+        return bool(self._history.undone)
+
+    def undo(self) -> str | None:
+        """Undo the last action (a durable edit restoring the previous values); return its text."""
+        if not self._history.done:
+            return None
+        cmd = self._history.done.pop()
+        cmd.apply(self, undo=True)
+        self._history.undone.append(cmd)
+        return cmd.text
+
+    def redo(self) -> str | None:
+        """Redo the last undone action; return its text."""
+        if not self._history.undone:
+            return None
+        cmd = self._history.undone.pop()
+        cmd.apply(self, undo=False)
+        self._history.done.append(cmd)
+        self.reload_events()
+        return cmd.text
