@@ -429,8 +429,9 @@ class ViewerModel:
     def trend(self, n_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """A cheap activity trend for the overview: mean over channels of (max - min) per pixel, µV."""
         edges, lo, hi = self.overview(n_pixels)
-        with np.errstate(all="ignore"):
-            rng = np.nanmean(hi - lo, axis=0) if np.isfinite(hi - lo).any() else np.full(lo.shape[1], np.nan)
+        width = hi - lo
+        count = np.isfinite(width).sum(axis=0)
+        rng = np.where(count > 0, np.nansum(width, axis=0) / np.maximum(count, 1), np.nan)
         return (edges[:-1] + edges[1:]) / 2, rng
 
     def coverage(self) -> list[tuple[float, float]]:

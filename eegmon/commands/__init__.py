@@ -14,4 +14,5 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "crossval": "crossval",
     "evaluate": "evaluate",
+    "view": "view",
 }

@@ -1,0 +1,825 @@
+"""The Qt review window: thin widgets over :class:`~eegmon.viewer.model.ViewerModel`.
+
+Imports Qt and pyqtgraph; nothing in eegmon imports this module except ``eegmon view`` (lazily).
+Curves are ``PlotCurveItem`` on a ``GraphicsLayoutWidget().addPlot()`` plot with 1-px cosmetic pens
+and antialiasing off; the model already reduced the data to at most ``4 * n_pixels`` points per
+trace (raw) or 2 per pixel (min/max), so no pyqtgraph-side downsampling is needed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
+
+from ..events import REVIEW_STATUSES
+from ..io.labels import VOCABULARY
+from ._qtfix import guard_singleton_refcounts
+from .export import export_events_tsv, export_summary
+from .model import PAGE_SIZES, QUICK_LABELS, EventRow, ViewerModel
+
+#: (keys, what they do, MainWindow method): the help dialog and the shortcuts are built from it.
+SHORTCUTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
+    (("Right", "PgDown"), "next page", "next_page"),
+    (("Left", "PgUp"), "previous page", "previous_page"),
+    (("Shift+Right",), "half a page forward (also: mouse wheel)", "half_page_forward"),
+    (("Shift+Left",), "half a page back", "half_page_back"),
+    (("1", "2", "3", "4", "5", "6"), "page size 10 s / 30 s / 1 min / 5 min / 1 h / 1 day", "page_size_key"),
+    (("0",), "whole recording on one page", "zoom_all"),
+    (("+", "="), "global gain up", "gain_up"),
+    (("-",), "global gain down", "gain_down"),
+    (("Alt+Down", "Alt+Up"), "select the next / previous trace", "select_trace_key"),
+    (("*",), "gain of the selected trace up", "trace_gain_up"),
+    (("/",), "gain of the selected trace down", "trace_gain_down"),
+    (("F2",), "high-pass: off / 0.5 / 1 / 5 Hz", "cycle_highpass"),
+    (("F3",), "low-pass: off / 70 / 40 / 30 / 15 Hz", "cycle_lowpass"),
+    (("F4",), "notch: off / 50 / 60 Hz", "cycle_notch"),
+    (("B",), "montage: referential / bipolar", "toggle_montage"),
+    (("Return", "Enter"), "jump to the event selected in the list, centred with context", "jump_to_selected"),
+    (("N",), "next event", "next_event"),
+    (("P",), "previous event", "previous_event"),
+    (("U",), "next unreviewed event", "next_unreviewed"),
+    (("Shift+U",), "previous unreviewed event", "previous_unreviewed"),
+    (("C",), "confirm the current event", "confirm"),
+    (("R",), "reject the current event", "reject"),
+    (("X",), "mark the current event unreviewed", "mark_unreviewed"),
+    (("L",), "relabel the current event", "relabel"),
+    (("Ctrl+Left", "Ctrl+Right"), "move the current event's onset by -1 / +1 s (or drag its left edge)",
+     "nudge_onset_key"),
+    (("Alt+Left", "Alt+Right"), "move the current event's offset by -1 / +1 s (or drag its right edge)",
+     "nudge_offset_key"),
+    (("A",), "add a seizure annotation over the middle third of the page (or drag on the trace)",
+     "add_annotation_key"),
+    (("Ctrl+Z",), "undo", "undo"),
+    (("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "redo"),
+    (("Ctrl+E",), "export reviewed events (events.tsv) and the review summary (PNG/HTML)", "export_dialog"),
+    (("F1", "?"), "this help", "show_help"),
+    (("Ctrl+Q",), "quit", "close"),
+)
+
+HIGHPASS_STEPS = (None, 0.5, 1.0, 5.0)
+LOWPASS_STEPS = (None, 70.0, 40.0, 30.0, 15.0)
+NOTCH_STEPS = (None, 50.0, 60.0)
+STATUS_COLOURS = {"unreviewed": (230, 180, 0), "confirmed": (220, 40, 40), "rejected": (140, 140, 140)}
+TRACE_PEN = pg.mkPen((20, 20, 20), width=1, cosmetic=True)
+SELECTED_TRACE_PEN = pg.mkPen((0, 70, 200), width=1, cosmetic=True)
+
+
+def _fmt_span(seconds: float) -> str:
+    if seconds >= 86400:
+        return f"{seconds / 86400:g} d"
+    if seconds >= 3600:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:g} s"
+
+
+def _utc(t: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    return dt.datetime.fromtimestamp(t, tz=dt.UTC).strftime(fmt)
+
+
+class TimeAxis(pg.AxisItem):
+    """Bottom axis in UTC wall-clock time for x values relative to ``origin`` (absolute seconds)."""
+
+    def __init__(self, origin: float, **kwargs) -> None:
+        super().__init__("bottom", **kwargs)
+        self.origin = origin
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
+        if spacing >= 86400:
+            fmt = "%m-%d"
+        elif spacing >= 3600:
+            fmt = "%m-%d %H:%M"
+        elif spacing >= 60:
+            fmt = "%H:%M"
+        elif spacing >= 1:
+            fmt = "%H:%M:%S"
+        else:
+            fmt = "%H:%M:%S.%f"
+        out = []
+        for v in values:
+            text = _utc(self.origin + v, fmt)
+            out.append(text[:-4] if fmt.endswith("%f") else text)
+        return out
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph API)
+        span = maxVal - minVal
+        if span <= 0:
+            return super().tickSpacing(minVal, maxVal, size)
+        nice = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+                172800, 604800)
+        target = span / max(size / 110, 1)
+        major = next((n for n in nice if n >= target), nice[-1])
+        minor = next((n for n in reversed(nice) if n <= major / 4), major / 5)
+        return [(major, 0), (minor, 0)]
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph API)
+        # ticks on round wall-clock times: offset by the origin's phase
+        out = []
+        for spacing, _ in self.tickSpacing(minVal, maxVal, size):
+            first = math.ceil((self.origin + minVal) / spacing) * spacing - self.origin
+            out.append((spacing, list(np.arange(first, maxVal, spacing))))
+        return out
+
+
+class TraceViewBox(pg.ViewBox):
+    """The trace's view box: the wheel pages, a left-drag draws a new annotation."""
+
+    def __init__(self, on_wheel: Callable[[int], None], on_drag_done: Callable[[float, float], None]) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(x=False, y=False)
+        self._on_wheel = on_wheel
+        self._on_drag_done = on_drag_done
+        self._drag_region: pg.LinearRegionItem | None = None
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt API)
+        self._on_wheel(1 if ev.delta() < 0 else -1)
+        ev.accept()
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt API)
+        if ev.button() != QtCore.Qt.MouseButton.LeftButton:
+            ev.ignore()
+            return
+        ev.accept()
+        x0 = self.mapSceneToView(ev.buttonDownScenePos()).x()
+        x1 = self.mapSceneToView(ev.scenePos()).x()
+        if self._drag_region is None:
+            self._drag_region = pg.LinearRegionItem((x0, x1), movable=False, brush=(0, 120, 255, 60))
+            self.addItem(self._drag_region)
+        self._drag_region.setRegion(sorted((x0, x1)))
+        if ev.isFinish():
+            self.removeItem(self._drag_region)
+            self._drag_region = None
+            if abs(x1 - x0) > 0:
+                self._on_drag_done(min(x0, x1), max(x0, x1))
+
+
+class OverviewViewBox(pg.ViewBox):
+    """An overview lane's view box: click or drag to move the page there."""
+
+    def __init__(self, on_pick: Callable[[float], None]) -> None:
+        super().__init__(enableMenu=False)
+        self.setMouseEnabled(x=False, y=False)
+        self._on_pick = on_pick
+
+    def mouseClickEvent(self, ev):  # noqa: N802 (Qt API)
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._on_pick(self.mapSceneToView(ev.scenePos()).x())
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 (Qt API)
+        if ev.button() == QtCore.Qt.MouseButton.LeftButton:
+            ev.accept()
+            self._on_pick(self.mapSceneToView(ev.scenePos()).x())
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 (Qt API)
+        ev.ignore()
+
+
+class MainWindow(QtWidgets.QMainWindow):
+    """The review window: overview strip, trace view, events panel. Holds the model by composition.
+
+    Parameters
+    ----------
+    model : ViewerModel
+        The model over an opened archive.
+    csa_columns : int
+        Columns of the overview's spectral lane (filled in the background after the first paint).
+    """
+
+    def __init__(self, model: ViewerModel, *, csa_columns: int = 240) -> None:
+        guard_singleton_refcounts(pg.Qt.QT_LIB)
+        super().__init__()
+        pg.setConfigOptions(antialias=False, background="w", foreground="k")
+        self.model = model
+        self.selected_trace = 0
+        self._regions: list[pg.LinearRegionItem] = []
+        self._region_labels: list[pg.TextItem] = []
+        self._csa_next = 0
+        self._csa_columns = int(csa_columns)
+        self._table_keys: list[tuple[str, int]] = []
+        self.setWindowTitle(f"eegmon view: {model.archive.path}  (reviewer {model.reviewer})")
+        self._build_trace()
+        self._build_overview()
+        self._build_events_panel()
+        splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        splitter.addWidget(self.overview_widget)
+        splitter.addWidget(self.trace_widget)
+        splitter.setSizes([220, 600])
+        main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
+        main.addWidget(splitter)
+        main.addWidget(self.events_panel)
+        main.setSizes([1200, 420])
+        self.setCentralWidget(main)
+        self._shortcuts = self._build_shortcuts()
+        self._csa_timer = QtCore.QTimer(self)
+        self._csa_timer.setInterval(0)
+        self._csa_timer.timeout.connect(self._csa_step)
+        self.resize(1600, 900)
+        self.refresh_events()
+        self.refresh_overview()
+        self.refresh_trace()
+        self._csa_timer.start()
+
+    # ------------------------------------------------------------------ construction
+    def _build_trace(self) -> None:
+        self.trace_widget = pg.GraphicsLayoutWidget()
+        self.trace_widget.setAntialiasing(False)
+        vb = TraceViewBox(self._on_wheel, self._on_drag_add)
+        self.trace_plot = self.trace_widget.addPlot(viewBox=vb, axisItems={"bottom": TimeAxis(self.model.origin)})
+        self.trace_plot.hideButtons()
+        self.trace_plot.setMenuEnabled(False)
+        self.trace_plot.showGrid(x=True, y=False, alpha=0.25)
+        self.trace_curves: list[pg.PlotCurveItem] = []
+        self.scale_bar = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1, cosmetic=True))
+        self.scale_text = pg.TextItem(anchor=(1, 0.5), color=(0, 0, 0))
+        self.trace_plot.addItem(self.scale_bar)
+        self.trace_plot.addItem(self.scale_text)
+
+    def _build_overview(self) -> None:
+        self.overview_widget = pg.GraphicsLayoutWidget()
+        self.overview_widget.setAntialiasing(False)
+        self.overview_widget.setMinimumHeight(160)
+        dur = max(self.model.duration, 1.0)
+        self.ov_plots = []
+        for row, name in enumerate(("coverage", "activity", "spectrum")):
+            axis = {"bottom": TimeAxis(self.model.origin)} if row == 2 else {}
+            plot = self.overview_widget.addPlot(row=row, col=0, viewBox=OverviewViewBox(self._on_overview_pick),
+                                                axisItems=axis)
+            plot.hideButtons()
+            plot.setMenuEnabled(False)
+            plot.getAxis("left").setWidth(72)
+            if row:
+                caption = pg.TextItem(name + (" (max-min µV)" if row == 1 else " (Hz)"),
+                                      color=(90, 90, 90) if row == 1 else (255, 255, 255),
+                                      anchor=(0, 0))
+                caption.setParentItem(plot.getViewBox())
+                caption.setPos(4, 0)
+            if row < 2:
+                plot.getAxis("bottom").setStyle(showValues=False)
+            plot.setXRange(0, dur, padding=0)
+            plot.disableAutoRange()
+            self.ov_plots.append(plot)
+        for plot in self.ov_plots[1:]:
+            plot.setXLink(self.ov_plots[0])
+        lane = self.ov_plots[0]
+        lane.setYRange(-0.2, 3.2, padding=0)
+        lane.getAxis("left").setTicks([[(0.5, "data"), (1.6, "detections"), (2.6, "annotations")]])
+        self.coverage_curve = pg.PlotCurveItem(pen=pg.mkPen((60, 140, 60), width=1, cosmetic=True),
+                                               fillLevel=0, brush=(60, 160, 60, 150))
+        lane.addItem(self.coverage_curve)
+        self.event_marks = pg.ScatterPlotItem(symbol="s", size=7, pen=None)
+        lane.addItem(self.event_marks)
+        self.trend_curve = pg.PlotCurveItem(pen=pg.mkPen((40, 40, 40), width=1, cosmetic=True), connect="finite")
+        self.ov_plots[1].addItem(self.trend_curve)
+        self.csa_image = pg.ImageItem(axisOrder="row-major")
+        self.csa_image.setColorMap(pg.colormap.get("viridis"))
+        self.ov_plots[2].addItem(self.csa_image)
+        self.page_marks = []
+        for plot in self.ov_plots:
+            mark = pg.LinearRegionItem((0, 1), movable=False, brush=(0, 90, 255, 70),
+                                       pen=pg.mkPen((0, 90, 255), width=1, cosmetic=True))
+            mark.setZValue(10)
+            plot.addItem(mark)
+            self.page_marks.append(mark)
+
+    def _build_events_panel(self) -> None:
+        self.events_panel = QtWidgets.QWidget()
+        layout = QtWidgets.QVBoxLayout(self.events_panel)
+        form = QtWidgets.QGridLayout()
+        self.source_box = QtWidgets.QComboBox()
+        sources = sorted({r.event.source.split(":")[0] for r in self.model.all_events} | {"detector", "reviewer"})
+        self.source_box.addItems(["all sources", *sources])
+        self.status_box = QtWidgets.QComboBox()
+        self.status_box.addItems(["all statuses", *REVIEW_STATUSES])
+        self.label_box = QtWidgets.QComboBox()
+        self.label_box.addItems(["all labels", *sorted({r.event.label for r in self.model.all_events})])
+        self.prob_box = QtWidgets.QDoubleSpinBox()
+        self.prob_box.setRange(0, 1)
+        self.prob_box.setSingleStep(0.05)
+        self.prob_box.setPrefix("p ≥ ")
+        self.sort_box = QtWidgets.QComboBox()
+        self.sort_box.addItems(["sort by time", "sort by probability"])
+        for i, w in enumerate((self.source_box, self.status_box, self.label_box, self.prob_box, self.sort_box)):
+            form.addWidget(w, i // 2, i % 2)
+            signal = w.valueChanged if isinstance(w, QtWidgets.QDoubleSpinBox) else w.currentIndexChanged
+            signal.connect(self._on_filter_changed)
+        layout.addLayout(form)
+        self.counter = QtWidgets.QLabel()
+        layout.addWidget(self.counter)
+        self.table = QtWidgets.QTableWidget(0, 6)
+        self.table.setHorizontalHeaderLabels(["time (UTC)", "dur s", "label", "source", "status", "p"])
+        self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(20)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.itemSelectionChanged.connect(self._on_table_selection)
+        self.table.doubleClicked.connect(lambda _: self.jump_to_selected())
+        layout.addWidget(self.table)
+        self.setStatusBar(QtWidgets.QStatusBar())
+
+    def _build_shortcuts(self) -> list[QtGui.QShortcut]:
+        out = []
+        for keys, _, method in SHORTCUTS:
+            for key in keys:
+                sc = QtGui.QShortcut(QtGui.QKeySequence(key), self)
+                sc.setContext(QtCore.Qt.ShortcutContext.WindowShortcut)
+                fn = getattr(self, method)
+                if method.endswith("_key"):
+                    sc.activated.connect(lambda fn=fn, key=key: fn(key))
+                else:
+                    sc.activated.connect(lambda fn=fn: fn())
+                out.append(sc)
+        return out
+
+    # ------------------------------------------------------------------ drawing
+    def refresh_trace(self) -> None:
+        """Redraw the current page (data from the model's cache or the archive)."""
+        m = self.model
+        page = m.page_data()
+        n = len(page.labels)
+        if len(self.trace_curves) != n:
+            for c in self.trace_curves:
+                self.trace_plot.removeItem(c)
+            self.trace_curves = []
+            for _ in range(n):
+                curve = pg.PlotCurveItem(pen=TRACE_PEN, connect="finite", skipFiniteCheck=True)
+                self.trace_plot.addItem(curve)
+                self.trace_curves.append(curve)
+            self.trace_plot.setYRange(-n + 0.4, 0.6, padding=0)
+            self.selected_trace = min(self.selected_trace, n - 1)
+        for i, curve in enumerate(self.trace_curves):
+            y = page.y[i] * (m.gain(page.labels[i]) / m.scale_uv) - i
+            curve.setData(page.x, y, connect="finite")
+            curve.setPen(SELECTED_TRACE_PEN if i == self.selected_trace else TRACE_PEN)
+        x0, x1 = m.page_start - m.origin, m.page_stop - m.origin
+        self.trace_plot.setXRange(x0, x1, padding=0)
+        self.trace_plot.getAxis("left").setTicks(
+            [[(-i, f"{lab} ×{m.gain(lab):g}" if m.gain(lab) != 1 else lab) for i, lab in enumerate(page.labels)]])
+        # scale bar: half a trace spacing, at the right edge
+        bx = x1 - (x1 - x0) * 0.01
+        self.scale_bar.setData([bx, bx], [-n + 0.5, -n + 1.0])
+        self.scale_text.setText(f"{m.scale_uv / 2:g} µV")
+        self.scale_text.setPos(bx, -n + 0.75)
+        self._draw_event_regions()
+        f = m.filters
+        filt = ", ".join(s for s in (f"HP {f.highpass:g} Hz" if f.highpass else "",
+                                     f"LP {f.lowpass:g} Hz" if f.lowpass else "",
+                                     f"notch {f.notch:g} Hz" if f.notch else "") if s) or "no filters"
+        if page.kind == "minmax" and f.active:
+            filt += " (not applied to min/max pages)"
+        self.trace_plot.setTitle(f"{_utc(m.page_start)} UTC  ·  page {_fmt_span(m.page_s)}  ·  {page.kind}  ·  "
+                                 f"{filt}  ·  {m.montage}")
+        for mark in self.page_marks:
+            mark.setRegion((x0, max(x1, x0 + m.duration / 400)))
+
+    def _draw_event_regions(self) -> None:
+        m = self.model
+        for item in self._regions + self._region_labels:
+            self.trace_plot.removeItem(item)
+        self._regions, self._region_labels = [], []
+        rows = m.events_in(m.page_start, m.page_stop)
+        editable = len(rows) <= 50
+        labelled = len(rows) <= 20
+        for row in rows[:500]:
+            ev = row.event
+            colour = STATUS_COLOURS.get(ev.status, (0, 0, 255))
+            selected = row.key == m.selected
+            region = pg.LinearRegionItem(
+                (ev.onset - m.origin, ev.offset - m.origin), movable=editable,
+                brush=(*colour, 90 if selected else 45),
+                pen=pg.mkPen((*colour, 255), width=1, cosmetic=True, style=QtCore.Qt.PenStyle.SolidLine
+                             if selected else QtCore.Qt.PenStyle.DashLine))
+            region.setZValue(-5)
+            region.sigRegionChangeFinished.connect(lambda r, key=row.key: self._on_region_moved(key, r))
+            self.trace_plot.addItem(region)
+            self._regions.append(region)
+            if not labelled:
+                continue
+            p = "" if ev.confidence is None else f" p={ev.confidence:.2f}"
+            text = pg.TextItem(f"{ev.label} {ev.status}{p}", color=colour, anchor=(0, 0))
+            text.setPos(max(ev.onset, m.page_start) - m.origin, 0.6)
+            self.trace_plot.addItem(text)
+            self._region_labels.append(text)
+
+    def refresh_overview(self) -> None:
+        """Redraw coverage, event marks and the trend (all from the pyramid and the tables)."""
+        m = self.model
+        xs, ys = [], []
+        for a, b in m.coverage():
+            xs += [a - m.origin, a - m.origin, b - m.origin, b - m.origin]
+            ys += [0.0, 1.0, 1.0, 0.0]
+        self.coverage_curve.setData(np.array(xs or [0.0]), np.array(ys or [0.0]))
+        self.refresh_event_marks()
+        x, trend = m.trend()
+        self.trend_curve.setData(x - m.origin, trend, connect="finite")
+        if np.isfinite(trend).any():
+            self.ov_plots[1].setYRange(0, float(np.nanpercentile(trend, 99.5)) * 1.1 or 1.0, padding=0)
+
+    def refresh_event_marks(self) -> None:
+        """Redraw the overview's detection and annotation marks."""
+        m = self.model
+        rows = m.all_events
+        if not rows:
+            self.event_marks.setData([], [])
+            return
+        x = np.array([r.event.onset - m.origin for r in rows])
+        y = np.array([1.6 if r.kind == "detection" else 2.6 for r in rows])
+        brushes = [pg.mkBrush(*STATUS_COLOURS.get(r.event.status, (0, 0, 255))) for r in rows]
+        self.event_marks.setData(x, y, brush=brushes)
+
+    def _csa_step(self, batch: int = 12) -> None:
+        m = self.model
+        n = self._csa_columns
+        if self._csa_next == 0:
+            freqs, _ = m.csa_column(m.start + 2.0)
+            self._csa_freqs = freqs
+            self._csa = np.full((len(freqs), n), np.nan)
+        width = m.duration / n
+        spans = m.coverage()
+        stop = min(self._csa_next + batch, n)
+        for c in range(self._csa_next, stop):
+            t = m.start + (c + 0.5) * width
+            if any(a + 2 <= t <= b - 2 for a, b in spans):
+                self._csa[:, c] = m.csa_column(t)[1]
+        self._csa_next = stop
+        img = self._csa
+        if np.isfinite(img).any():
+            lo, hi = np.nanpercentile(img, [2, 98])
+            shown = np.where(np.isfinite(img), img, lo)
+            self.csa_image.setImage(shown, levels=(lo, hi), autoLevels=False)
+            self.csa_image.setRect(QtCore.QRectF(0, 0, m.duration, float(self._csa_freqs[-1])))
+            self.ov_plots[2].setYRange(0, float(self._csa_freqs[-1]), padding=0)
+        if stop >= n:
+            self._csa_timer.stop()
+
+    def finish_overview(self) -> None:
+        """Compute the rest of the spectral lane now (tests and screenshots)."""
+        while self._csa_next < self._csa_columns:
+            self._csa_step(batch=self._csa_columns)
+
+    def refresh_events(self) -> None:
+        """Refill the events list and the review counter from the model."""
+        m = self.model
+        rows = m.events()
+        self._table_keys = [r.key for r in rows]
+        self.table.blockSignals(True)
+        self.table.setRowCount(len(rows))
+        for i, r in enumerate(rows):
+            ev = r.event
+            p = "" if ev.confidence is None else f"{ev.confidence:.2f}"
+            cells = (_utc(ev.onset, "%m-%d %H:%M:%S"), f"{ev.duration:.1f}", ev.label, ev.source, ev.status, p)
+            for j, text in enumerate(cells):
+                item = QtWidgets.QTableWidgetItem(text)
+                if j == 4:
+                    item.setForeground(QtGui.QColor(*STATUS_COLOURS.get(ev.status, (0, 0, 0))))
+                self.table.setItem(i, j, item)
+        if m.selected in self._table_keys:
+            self.table.selectRow(self._table_keys.index(m.selected))
+        self.table.blockSignals(False)
+        c = m.counts()
+        self.counter.setText(f"reviewed {c['reviewed']} of {c['total']}  ·  remaining {c['remaining']}")
+
+    def _after_edit(self, message: str) -> None:
+        self.refresh_events()
+        self.refresh_event_marks()
+        self.refresh_trace()
+        self.statusBar().showMessage(f"{message}: saved to {self.model.archive.path.name}", 5000)
+
+    # ------------------------------------------------------------------ callbacks
+    def _on_wheel(self, direction: int) -> None:
+        self.model.step(0.5 * direction)
+        self.refresh_trace()
+
+    def _on_overview_pick(self, x: float) -> None:
+        self.model.center_on(self.model.origin + x)
+        self.refresh_trace()
+
+    def _on_drag_add(self, x0: float, x1: float) -> None:
+        key = self.model.add_annotation(self.model.origin + x0, self.model.origin + x1, "sz")
+        self._after_edit(f"added annotation {key[1]}")
+
+    def _on_region_moved(self, key: tuple[str, int], region: pg.LinearRegionItem) -> None:
+        a, b = region.getRegion()
+        ev = self.model.event(key).event
+        onset, offset = self.model.origin + a, self.model.origin + b
+        if abs(onset - ev.onset) < 1e-3 and abs(offset - ev.offset) < 1e-3:
+            return
+        self.model.adjust(onset, offset, key=key)
+        self.model.select(key)
+        QtCore.QTimer.singleShot(0, lambda: self._after_edit("adjusted onset/offset"))
+
+    def _on_table_selection(self) -> None:
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.model.select(self._table_keys[rows[0].row()])
+            self._draw_event_regions()
+
+    def _on_filter_changed(self, *_) -> None:
+        src, st, lab = self.source_box.currentText(), self.status_box.currentText(), self.label_box.currentText()
+        self.model.set_event_filter(
+            sources=() if src.startswith("all") else (src,),
+            statuses=() if st.startswith("all") else (st,),
+            labels=() if lab.startswith("all") else (lab,),
+            min_probability=float(self.prob_box.value()),
+            sort="probability" if "probability" in self.sort_box.currentText() else "time",
+        )
+        self.refresh_events()
+
+    # ------------------------------------------------------------------ actions (keyboard)
+    def _page(self, pages: float) -> None:
+        self.model.step(pages)
+        self.refresh_trace()
+
+    def next_page(self) -> None:
+        """Next page."""
+        self._page(1)
+
+    def previous_page(self) -> None:
+        """Previous page."""
+        self._page(-1)
+
+    def half_page_forward(self) -> None:
+        """Half a page forward."""
+        self._page(0.5)
+
+    def half_page_back(self) -> None:
+        """Half a page back."""
+        self._page(-0.5)
+
+    def set_page_size(self, seconds: float) -> None:
+        """Change the page size (seconds), keeping the centre."""
+        self.model.set_page_size(seconds)
+        self.refresh_trace()
+
+    def page_size_key(self, key: str) -> None:
+        """Keys 1-6: the page sizes of :data:`PAGE_SIZES`."""
+        self.set_page_size(PAGE_SIZES[int(key) - 1])
+
+    def zoom_all(self) -> None:
+        """The whole recording on one page (drawn from the min/max pyramid)."""
+        self.model.zoom_all()
+        self.refresh_trace()
+
+    def gain_up(self) -> None:
+        """Global gain up."""
+        self.model.scale_by(2 ** 0.5)
+        self.refresh_trace()
+
+    def gain_down(self) -> None:
+        """Global gain down."""
+        self.model.scale_by(2 ** -0.5)
+        self.refresh_trace()
+
+    def select_trace_key(self, key: str) -> None:
+        """Select the next or previous trace for its own gain."""
+        n = len(self.trace_curves)
+        self.selected_trace = (self.selected_trace + (1 if "Down" in key else -1)) % max(n, 1)
+        self.refresh_trace()
+
+    def trace_gain_up(self) -> None:
+        """Gain of the selected trace up."""
+        self.model.scale_by(2 ** 0.5, trace=self.selected_trace)
+        self.refresh_trace()
+
+    def trace_gain_down(self) -> None:
+        """Gain of the selected trace down."""
+        self.model.scale_by(2 ** -0.5, trace=self.selected_trace)
+        self.refresh_trace()
+
+    def _cycle(self, steps: tuple, current) -> float | None:
+        i = steps.index(current) if current in steps else 0
+        return steps[(i + 1) % len(steps)]
+
+    def _set_filters(self, **changes) -> None:
+        f = self.model.filters
+        values = {"highpass": f.highpass, "lowpass": f.lowpass, "notch": f.notch, **changes}
+        try:
+            self.model.set_filters(**values)
+        except Exception as err:  # noqa: BLE001 - shown to the user, the display keeps its filters
+            self.statusBar().showMessage(str(err), 5000)
+        self.refresh_trace()
+
+    def cycle_highpass(self) -> None:
+        """High-pass off / 0.5 / 1 / 5 Hz."""
+        self._set_filters(highpass=self._cycle(HIGHPASS_STEPS, self.model.filters.highpass))
+
+    def cycle_lowpass(self) -> None:
+        """Low-pass off / 70 / 40 / 30 / 15 Hz (steps above Nyquist are skipped)."""
+        step = self._cycle(LOWPASS_STEPS, self.model.filters.lowpass)
+        while step is not None and step >= self.model.fs / 2:
+            step = self._cycle(LOWPASS_STEPS, step)
+        self._set_filters(lowpass=step)
+
+    def cycle_notch(self) -> None:
+        """Notch off / 50 / 60 Hz."""
+        self._set_filters(notch=self._cycle(NOTCH_STEPS, self.model.filters.notch))
+
+    def toggle_montage(self) -> None:
+        """Referential / bipolar montage (when the channels allow it)."""
+        try:
+            self.model.set_montage("bipolar" if self.model.montage == "referential" else "referential")
+        except Exception as err:  # noqa: BLE001 - shown to the user
+            self.statusBar().showMessage(str(err), 5000)
+        self.refresh_trace()
+
+    def jump_to(self, key: tuple[str, int]) -> None:
+        """Select an event and centre the page on it."""
+        self.model.jump_to(key)
+        self.refresh_events()
+        self.refresh_trace()
+
+    def jump_to_selected(self) -> None:
+        """Jump to the event selected in the list."""
+        rows = self.table.selectionModel().selectedRows()
+        if rows:
+            self.jump_to(self._table_keys[rows[0].row()])
+        elif self._table_keys:
+            self.jump_to(self._table_keys[0])
+
+    def _neighbour(self, direction: int, unreviewed: bool) -> None:
+        key = self.model.next_event(direction, unreviewed=unreviewed)
+        if key is None:
+            self.statusBar().showMessage("no more events" + (" to review" if unreviewed else ""), 3000)
+            return
+        self.refresh_events()
+        self.refresh_trace()
+
+    def next_event(self) -> None:
+        """Next listed event."""
+        self._neighbour(1, False)
+
+    def previous_event(self) -> None:
+        """Previous listed event."""
+        self._neighbour(-1, False)
+
+    def next_unreviewed(self) -> None:
+        """Next unreviewed event."""
+        self._neighbour(1, True)
+
+    def previous_unreviewed(self) -> None:
+        """Previous unreviewed event."""
+        self._neighbour(-1, True)
+
+    def _review(self, action: Callable, message: str) -> None:
+        if self.model.selected is None:
+            self.statusBar().showMessage("select an event first (Enter, N, U)", 3000)
+            return
+        action()
+        self._after_edit(message)
+
+    def confirm(self) -> None:
+        """Confirm the current event (saved at once)."""
+        self._review(self.model.confirm, "confirmed")
+
+    def reject(self) -> None:
+        """Reject the current event (saved at once)."""
+        self._review(self.model.reject, "rejected")
+
+    def mark_unreviewed(self) -> None:
+        """Mark the current event unreviewed (saved at once)."""
+        self._review(lambda: self.model.set_status("unreviewed"), "marked unreviewed")
+
+    def relabel(self, label: str | None = None) -> None:
+        """Relabel the current event (asks for the label when none is given)."""
+        if self.model.selected is None:
+            self.statusBar().showMessage("select an event first (Enter, N, U)", 3000)
+            return
+        if label is None:
+            items = [*QUICK_LABELS, *[v for v in VOCABULARY if v not in QUICK_LABELS]]
+            current = self.model.event(self.model.selected).event.label
+            label, ok = QtWidgets.QInputDialog.getItem(self, "Relabel", "label:", items,
+                                                       items.index(current) if current in items else 0, False)
+            if not ok:
+                return
+        self._review(lambda: self.model.relabel(label), f"relabelled {label}")
+
+    def _nudge(self, onset_delta: float, offset_delta: float) -> None:
+        if self.model.selected is None:
+            self.statusBar().showMessage("select an event first (Enter, N, U)", 3000)
+            return
+        ev = self.model.event(self.model.selected).event
+        onset, offset = ev.onset + onset_delta, ev.offset + offset_delta
+        if offset <= onset:
+            return
+        self._review(lambda: self.model.adjust(onset, offset), "adjusted")
+
+    def nudge_onset_key(self, key: str) -> None:
+        """Move the onset by one second."""
+        self._nudge(1.0 if "Right" in key else -1.0, 0.0)
+
+    def nudge_offset_key(self, key: str) -> None:
+        """Move the offset by one second."""
+        self._nudge(0.0, 1.0 if "Right" in key else -1.0)
+
+    def add_annotation_key(self, key: str = "A") -> None:
+        """Add a seizure annotation over the middle third of the page."""
+        m = self.model
+        third = m.page_s / 3
+        key_ = m.add_annotation(m.page_start + third, m.page_start + 2 * third, "sz")
+        self._after_edit(f"added annotation {key_[1]}")
+
+    def undo(self) -> None:
+        """Undo the last review action (a new durable edit restoring the previous values)."""
+        text = self.model.undo()
+        self._after_edit(f"undid {text}" if text else "nothing to undo")
+
+    def redo(self) -> None:
+        """Redo the last undone action."""
+        text = self.model.redo()
+        self._after_edit(f"redid {text}" if text else "nothing to redo")
+
+    def export_to(self, folder: str | Path) -> list[Path]:
+        """Write ``events.tsv`` (confirmed seizures) and ``review_summary.png/.html`` into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = self.model.archive.path.stem
+        tsv = export_events_tsv(self.model.archive, folder / f"{stem}_events.tsv")
+        png, html = export_summary(self.model.archive, folder, stem=f"{stem}_review_summary")
+        self.statusBar().showMessage(f"exported to {folder}", 5000)
+        return [tsv, png, html]
+
+    def export_dialog(self) -> None:
+        """Ask for a folder and export into it."""
+        folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Export review to folder")
+        if folder:
+            self.export_to(folder)
+
+    def help_text(self) -> str:
+        """The shortcuts as an HTML table."""
+        rows = "".join(f"<tr><td><b>{' / '.join(keys)}</b></td><td>{what}</td></tr>" for keys, what, _ in SHORTCUTS)
+        return (f"<h3>eegmon view: keyboard</h3><table cellspacing=4>{rows}</table>"
+                "<p>Mouse: wheel pages by half a page; drag on the trace adds an annotation; drag an event's "
+                "edges to move its onset/offset; click or drag the overview to go there. Every review action "
+                "is saved to the archive at once (reviewer name and time).</p>")
+
+    def show_help(self) -> QtWidgets.QDialog:
+        """Show the shortcuts dialog (non-modal); return it."""
+        dialog = QtWidgets.QDialog(self)
+        dialog.setWindowTitle("Keyboard shortcuts")
+        layout = QtWidgets.QVBoxLayout(dialog)
+        label = QtWidgets.QLabel(self.help_text())
+        label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        layout.addWidget(label)
+        buttons = QtWidgets.QDialogButtonBox(QtWidgets.QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.close)
+        layout.addWidget(buttons)
+        dialog.show()
+        self._help_dialog = dialog
+        return dialog
+
+    def closeEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        self._csa_timer.stop()
+        super().closeEvent(event)
+
+
+def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, show: bool = True,
+                exec_: bool = True, close_after: float | None = None) -> int | MainWindow:
+    """Open the review window on an archive.
+
+    Parameters
+    ----------
+    archive_path : path-like
+        The archive (opened for writing so review actions are saved; read-only when it cannot be).
+    reviewer : str | None
+        Name stored with every edit (default ``$USER``).
+    show, exec_ : bool
+        Show the window; run the Qt event loop until it closes (then return the exit code).
+        With ``exec_=False`` the window is returned.
+    close_after : float | None
+        Close the window after this many seconds (smoke tests).
+    """
+    from ..archive import Archive
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    try:
+        arc = Archive.open(archive_path, "a")
+    except Exception:  # noqa: BLE001 - fall back to browsing only (e.g. a read-only archive)
+        arc = Archive.open(archive_path, "r")
+    win = MainWindow(ViewerModel(arc, reviewer=reviewer))
+    if show:
+        win.show()
+    if not exec_:
+        return win
+    if close_after is not None:
+        QtCore.QTimer.singleShot(int(close_after * 1000), win.close)
+    code = app.exec()
+    # delete the window while the interpreter is whole: PySide6 6.12 crashed at exit otherwise
+    win.deleteLater()
+    app.processEvents()
+    del win
+    gc.collect()
+    arc.close()
+    return int(code)
+
+
+__all__ = ["SHORTCUTS", "MainWindow", "EventRow", "open_viewer"]
