@@ -17,7 +17,21 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 
-class LineLengthDetector(ClassifierMixin, BaseEstimator):
+class _SeizureEstimator(ClassifierMixin, BaseEstimator):
+    """What every bundled detector shares: class prediction from probabilities, NaN-tolerant input."""
+
+    def predict(self, X) -> np.ndarray:
+        """Most probable class of each row."""
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+
+class LineLengthDetector(_SeizureEstimator):
     """Line length against a patient-adaptive baseline (after Esteller et al. 2001); no training.
 
     The probability is a logistic function of the log10 ratio of the window's line length to
@@ -86,18 +100,9 @@ class LineLengthDetector(ClassifierMixin, BaseEstimator):
         out[:, 0] += 1.0 - p
         return out
 
-    def predict(self, X) -> np.ndarray:
-        """Most probable class of each row."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
 
 
-class FeatureClassifier(ClassifierMixin, BaseEstimator):
+class FeatureClassifier(_SeizureEstimator):
     """A random forest on detector rows, trained patient-specifically or across patients.
 
     Parameters
@@ -148,12 +153,3 @@ class FeatureClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         return self.forest_.predict_proba(X)
 
-    def predict(self, X) -> np.ndarray:
-        """Most probable class of each row."""
-        proba = self.predict_proba(X)
-        return self.classes_[np.argmax(proba, axis=1)]
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = True
-        return tags
