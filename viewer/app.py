@@ -211,7 +211,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_events_panel()
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
         splitter.addWidget(self.overview_widget)
-        splitter.addWidget(self.trace_widget)
+        trace_box = QtWidgets.QWidget()
+        box = QtWidgets.QVBoxLayout(trace_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.page_label)
+        box.addWidget(self.trace_widget)
+        splitter.addWidget(trace_box)
         splitter.setSizes([220, 600])
         main = QtWidgets.QSplitter(QtCore.Qt.Orientation.Horizontal)
         main.addWidget(splitter)
@@ -232,11 +237,19 @@ class MainWindow(QtWidgets.QMainWindow):
     def _build_trace(self) -> None:
         self.trace_widget = pg.GraphicsLayoutWidget()
         self.trace_widget.setAntialiasing(False)
+        # page facts in a plain label outside the scene: a changing plot title re-lays out the plot
+        self.page_label = QtWidgets.QLabel()
+        self.page_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self._left_ticks: list | None = None
+        self._mark_px: tuple[int, int] | None = None
         vb = TraceViewBox(self._on_wheel, self._on_drag_add)
         self.trace_plot = self.trace_widget.addPlot(viewBox=vb, axisItems={"bottom": TimeAxis(self.model.origin)})
         self.trace_plot.hideButtons()
         self.trace_plot.setMenuEnabled(False)
-        self.trace_plot.showGrid(x=True, y=False, alpha=0.25)
+        # grid: opaque lines at the major time ticks in one curve (pyqtgraph's alpha grid cost ~25 ms a page)
+        self.grid_curve = pg.PlotCurveItem(pen=pg.mkPen((222, 222, 222), width=1, cosmetic=True), connect="pairs")
+        self.grid_curve.setZValue(-10)
+        self.trace_plot.addItem(self.grid_curve)
         self.trace_curves: list[pg.PlotCurveItem] = []
         self.scale_bar = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1, cosmetic=True))
         self.scale_text = pg.TextItem(anchor=(1, 0.5), color=(0, 0, 0))
@@ -283,7 +296,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.csa_image.setColorMap(pg.colormap.get("viridis"))
         self.ov_plots[2].addItem(self.csa_image)
         self.page_marks = []
-        for plot in self.ov_plots:
+        for plot in self.ov_plots[:1]:  # one lane only: a moving mark repaints the lanes under it
             mark = pg.LinearRegionItem((0, 1), movable=False, brush=(0, 90, 255, 70),
                                        pen=pg.mkPen((0, 90, 255), width=1, cosmetic=True))
             mark.setZValue(10)
@@ -363,8 +376,15 @@ class MainWindow(QtWidgets.QMainWindow):
             curve.setPen(SELECTED_TRACE_PEN if i == self.selected_trace else TRACE_PEN)
         x0, x1 = m.page_start - m.origin, m.page_stop - m.origin
         self.trace_plot.setXRange(x0, x1, padding=0)
-        self.trace_plot.getAxis("left").setTicks(
-            [[(-i, f"{lab} ×{m.gain(lab):g}" if m.gain(lab) != 1 else lab) for i, lab in enumerate(page.labels)]])
+        axis = self.trace_plot.getAxis("bottom")
+        lines = axis.tickValues(x0, x1, max(self.trace_widget.width() - 80, 100))[0][1]
+        gx = np.repeat(np.asarray(lines, dtype=float), 2)
+        gy = np.tile([-n + 0.4, 0.6], len(lines))
+        self.grid_curve.setData(gx, gy, connect="pairs")
+        ticks = [[(-i, f"{lab} ×{m.gain(lab):g}" if m.gain(lab) != 1 else lab) for i, lab in enumerate(page.labels)]]
+        if ticks != self._left_ticks:  # unchanged ticks: no axis repaint
+            self.trace_plot.getAxis("left").setTicks(ticks)
+            self._left_ticks = ticks
         # scale bar: half a trace spacing, at the right edge
         bx = x1 - (x1 - x0) * 0.01
         self.scale_bar.setData([bx, bx], [-n + 0.5, -n + 1.0])
@@ -377,10 +397,15 @@ class MainWindow(QtWidgets.QMainWindow):
                                      f"notch {f.notch:g} Hz" if f.notch else "") if s) or "no filters"
         if page.kind == "minmax" and f.active:
             filt += " (not applied to min/max pages)"
-        self.trace_plot.setTitle(f"{_utc(m.page_start)} UTC  ·  page {_fmt_span(m.page_s)}  ·  {page.kind}  ·  "
+        self.page_label.setText(f"{_utc(m.page_start)} UTC  ·  page {_fmt_span(m.page_s)}  ·  {page.kind}  ·  "
                                  f"{filt}  ·  {m.montage}")
-        for mark in self.page_marks:
-            mark.setRegion((x0, max(x1, x0 + m.duration / 400)))
+        # move the overview's page mark only when it moves by a pixel (a repaint of the strip otherwise)
+        px = max(self.overview_widget.width(), 1) / max(m.duration, 1.0)
+        where = (round(x0 * px), round(x1 * px))
+        if where != self._mark_px:
+            self._mark_px = where
+            for mark in self.page_marks:
+                mark.setRegion((x0, max(x1, x0 + m.duration / 400)))
 
     def _draw_event_regions(self) -> None:
         m = self.model
@@ -388,14 +413,24 @@ class MainWindow(QtWidgets.QMainWindow):
             self.trace_plot.removeItem(item)
         self._regions, self._region_labels = [], []
         rows = m.events_in(m.page_start, m.page_stop)
-        editable = len(rows) <= 50
         labelled = len(rows) <= 20
-        for row in rows[:500]:
+        if len(rows) > 50:  # wide pages: one item for all events, not editable at this zoom
+            n = len(self.trace_curves)
+            bars = pg.BarGraphItem(
+                x0=np.array([r.event.onset - m.origin for r in rows]),
+                x1=np.array([r.event.offset - m.origin for r in rows]), y0=-n + 0.4, y1=0.6,
+                brushes=[pg.mkBrush(*STATUS_COLOURS.get(r.event.status, (0, 0, 255)), 45) for r in rows],
+                pens=[pg.mkPen(None)] * len(rows))
+            bars.setZValue(-5)
+            self.trace_plot.addItem(bars)
+            self._regions.append(bars)
+            return
+        for row in rows:
             ev = row.event
             colour = STATUS_COLOURS.get(ev.status, (0, 0, 255))
             selected = row.key == m.selected
             region = pg.LinearRegionItem(
-                (ev.onset - m.origin, ev.offset - m.origin), movable=editable,
+                (ev.onset - m.origin, ev.offset - m.origin), movable=True,
                 brush=(*colour, 90 if selected else 45),
                 pen=pg.mkPen((*colour, 255), width=1, cosmetic=True, style=QtCore.Qt.PenStyle.SolidLine
                              if selected else QtCore.Qt.PenStyle.DashLine))
@@ -440,6 +475,9 @@ class MainWindow(QtWidgets.QMainWindow):
     def _csa_step(self, batch: int = 12) -> None:
         m = self.model
         n = self._csa_columns
+        if n <= 0 or self._csa_next >= n:
+            self._csa_timer.stop()
+            return
         if self._csa_next == 0:
             freqs, _ = m.csa_column(m.start + 2.0)
             self._csa_freqs = freqs
@@ -464,7 +502,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def finish_overview(self) -> None:
         """Compute the rest of the spectral lane now (tests and screenshots)."""
-        while self._csa_next < self._csa_columns:
+        while 0 <= self._csa_next < self._csa_columns:
             self._csa_step(batch=self._csa_columns)
 
     def refresh_events(self) -> None:

@@ -1,0 +1,213 @@
+"""Viewer: open, page stepping and zoom to the whole recording, beside MNE's Qt browser (issue 7).
+
+Data: the eegmon simulator's device folder (2 channels, 207 Hz, about one EDF a day with gaps;
+30 days in the full run, 2 days with --quick), shared with bench_archive (same cache in the temp
+directory), imported once into an archive that is cached beside it.
+
+Both viewers run offscreen in this process (one QApplication, 1600 x 900 windows). eegmon:
+``eegmon.viewer.app.MainWindow`` over the archive. Reference: ``mne.io.read_raw_edf`` of every file
+(not preloaded), ``mne.concatenate_raws`` (the gaps between files are dropped: MNE has no gaps),
+``raw.plot(show=False)`` with the mne-qt-browser backend. A "step" is the action plus a forced
+repaint: ``QApplication.processEvents()`` right after the action, which paints every widget
+the action changed (offscreen, 1 px pens, no antialiasing in both).
+
+Rows:
+
+- ``open_first_page``: open the recording and show the first 30-s page (then a window ``grab()``).
+  eegmon: open the archive, build the window (overview from the pyramid; the spectral lane fills
+  in the background afterwards and is not timed), show. MNE: read the headers, concatenate, ``plot``,
+  show. Python imports are excluded for both (MNE's figure is opened once, so its time includes
+  the first use of mne-qt-browser; ours is the median of several after one warm-up).
+- ``page_30s_median`` / ``page_30s_p95`` and ``page_1h_median`` / ``page_1h_p95``: next page (right
+  arrow) at 30-s and 1-h pages, over consecutive steps.
+- ``zoom_month``: show the whole recording on one page (key ``0``; served from the overview's
+  pyramid read made at open) and ``zoom_month_uncached`` (the model's cache cleared first).
+  No reference: MNE's browser reads and draws every sample for that (``setXRange`` over the whole
+  2-day quick recording took 69 s in a one-off trial here), too slow for this script's time budget.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import _harness
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _device_folder(days: float) -> Path:
+    from eegmon.simulate import simulate
+
+    folder = Path(tempfile.gettempdir()) / f"eegmon-bench-archive-{days:g}d"
+    if not (folder / "simulation.json").is_file():
+        simulate(folder, days=days, seed=0, overwrite=True, quiet=True)
+    return folder
+
+
+def _archive(folder: Path, days: float) -> Path:
+    from eegmon.archive import Archive
+    from eegmon.io import read_device_folder
+
+    path = Path(tempfile.gettempdir()) / f"eegmon-bench-viewer-{days:g}d.h5"
+    done = path.with_name(path.name + ".complete")
+    if done.exists():
+        return path
+    import shutil
+
+    path.unlink(missing_ok=True)
+    shutil.rmtree(str(path) + ".d", ignore_errors=True)
+    rec = read_device_folder(folder)
+    with Archive.create(path, rec.channels, rec.fs) as arc:
+        arc.import_recording(rec, quiet=True)
+    done.touch()
+    return path
+
+
+def _steps(fn, n: int) -> list[float]:
+    """Wall time of ``fn()`` plus the event processing that repaints what it changed, ``n`` times."""
+    from pyqtgraph.Qt import QtWidgets
+
+    app = QtWidgets.QApplication.instance()
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        app.processEvents()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _p95(values: list[float]) -> float:
+    return float(np.percentile(values, 95))
+
+
+def main() -> None:
+    args = _harness.parse_args(__doc__)
+    days = 2.0 if args.quick else 30.0
+    repeats = 3 if args.quick else 5
+    n_steps = 20 if args.quick else 40
+    n_steps_ref = 5 if args.quick else 8
+    import mne
+    from pyqtgraph.Qt import QtWidgets
+
+    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    from eegmon.viewer.app import MainWindow
+    from eegmon.viewer.model import ViewerModel
+
+    from eegmon.archive import Archive
+
+    mne.set_log_level("ERROR")
+    folder = _device_folder(days)
+    path = _archive(folder, days)
+    edfs = sorted(folder.glob("*.edf"))
+    tag = f"{days:g}d_2ch"
+    results = []
+
+    # ---------------------------------------------------------------- eegmon
+    def open_ours():
+        arc = Archive.open(path, "r")
+        win = MainWindow(ViewerModel(arc, reviewer="bench"), csa_columns=0)
+        win.resize(1600, 900)
+        win.show()
+        app.processEvents()
+        win.grab()
+        return win, arc
+
+    def close(win, arc=None):
+        win.close()
+        win.deleteLater()
+        app.processEvents()
+        if arc is not None:
+            arc.close()
+
+    close(*open_ours())  # warm-up (h5py, Qt fonts)
+    open_times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        win, arc = open_ours()
+        open_times.append(time.perf_counter() - t0)
+        close(win, arc)
+    win, arc = open_ours()
+    win.set_page_size(30)
+    page30 = _steps(win.next_page, n_steps)
+    win.set_page_size(3600)
+    win.model.goto(win.model.start)
+    page1h = _steps(win.next_page, n_steps)
+    win.model.goto(win.model.start)
+    zoom_warm = []
+    for _ in range(repeats):
+        win.set_page_size(30)
+        zoom_warm += _steps(win.zoom_all, 1)
+
+    def zoom_cold():
+        win.model._cache.clear()
+        win.zoom_all()
+
+    zoom_uncached = []
+    for _ in range(repeats):
+        win.set_page_size(30)
+        zoom_uncached += _steps(zoom_cold, 1)
+    month_png = Path("screenshots") / f"viewer_month_{tag}.png"
+    month_png.parent.mkdir(exist_ok=True)
+    win.grab().save(str(month_png))
+    close(win, arc)
+
+    # ---------------------------------------------------------------- MNE Qt browser
+    ref_name = "mne-qt-browser (read_raw_edf + concatenate_raws + plot)"
+    ref = {}
+    try:
+        mne.viz.set_browser_backend("qt")
+
+        def open_mne(duration: float = 30.0):
+            raws = [mne.io.read_raw_edf(p, preload=False) for p in edfs]
+            raw = mne.concatenate_raws(raws) if len(raws) > 1 else raws[0]
+            fig = raw.plot(show=False, duration=duration, block=False)
+            fig.resize(1600, 900)
+            fig.show()
+            app.processEvents()
+            fig.grab()
+            return fig
+
+        def close_mne(fig):
+            fig.close()
+            fig.deleteLater()
+            app.processEvents()
+
+        t0 = time.perf_counter()
+        fig = open_mne(30.0)
+        ref["open"] = time.perf_counter() - t0
+        ref["page30"] = _steps(lambda: fig._fake_keypress("right"), n_steps_ref)
+        close_mne(fig)
+        fig = open_mne(3600.0)
+        ref["page1h"] = _steps(lambda: fig._fake_keypress("right"), n_steps_ref)
+        close_mne(fig)
+    except Exception as err:  # noqa: BLE001 - the reference is optional; say why it is missing
+        print(f"mne-qt-browser reference not available: {type(err).__name__}: {err}")
+
+    def get(key, fn):
+        return fn(ref[key]) if key in ref else None
+
+    results.append(_harness.row(f"open_first_page_{tag}", "s", statistics.median(open_times), ref.get("open"),
+                                ref_name))
+    results.append(_harness.row(f"page_30s_median_{tag}", "s", statistics.median(page30),
+                                get("page30", statistics.median), ref_name))
+    results.append(_harness.row(f"page_30s_p95_{tag}", "s", _p95(page30), get("page30", _p95), ref_name))
+    results.append(_harness.row(f"page_1h_median_{tag}", "s", statistics.median(page1h),
+                                get("page1h", statistics.median), ref_name))
+    results.append(_harness.row(f"page_1h_p95_{tag}", "s", _p95(page1h), get("page1h", _p95), ref_name))
+    results.append(_harness.row(f"zoom_month_{tag}", "s", statistics.median(zoom_warm),
+                                get("zoom", statistics.median), ref_name))
+    results.append(_harness.row(f"zoom_month_uncached_{tag}", "s", statistics.median(zoom_uncached),
+                                get("zoom", statistics.median), ref_name))
+    print(f"screenshot of the whole recording: {month_png}")
+    print("targets: open < 1 s, page steps < 30 ms, zoom to the whole month < 100 ms")
+    _harness.finish("viewer", results, args)
+
+
+if __name__ == "__main__":
+    main()
