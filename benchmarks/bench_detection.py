@@ -80,9 +80,9 @@ def _postprocess_params() -> dict:
 class _InfAsMissing:
     """Estimator proxy: infinite feature values become NaN (missing) before ``predict_proba``.
 
-    Workaround: on the 30-day seed-2026 simulation eegmon's processing chain produced some
-    infinite detector features, on which the estimator raises (a bug, reported to the lead);
-    the benchmark counts those rows and lets the runner treat them as bad signal (p = 0).
+    Workaround: on the 30-day seed-2026 simulation a fully flat window gives ``kurtosis = inf``
+    in eegmon's detector rows and the estimator raises (a bug in eegmon, reported); the
+    benchmark counts those rows and lets the runner treat them as bad signal (p = 0).
     """
 
     def __init__(self, est) -> None:
