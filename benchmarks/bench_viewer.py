@@ -152,6 +152,15 @@ def main() -> None:
     for _ in range(repeats):
         win.set_page_size(30)
         zoom_uncached += _steps(zoom_cold, 1)
+    close(win, arc)
+    # a screenshot of the whole recording, spectral lane included (not timed)
+    arc = Archive.open(path, "r")
+    win = MainWindow(ViewerModel(arc, reviewer="bench"), csa_columns=240)
+    win.resize(1600, 900)
+    win.show()
+    win.finish_overview()
+    win.zoom_all()
+    app.processEvents()
     month_png = Path("screenshots") / f"viewer_month_{tag}.png"
     month_png.parent.mkdir(exist_ok=True)
     win.grab().save(str(month_png))

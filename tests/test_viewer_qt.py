@@ -172,6 +172,17 @@ def test_filters_montage_gain_keys(qtbot, archive_path):
     assert np.isfinite(y).any()
 
 
+def test_reload_sees_other_writers(qtbot, archive_path):
+    from eegmon.events import Annotation
+
+    win = _window(qtbot, archive_path)
+    n = len(win.model.all_events)
+    with Archive.open(archive_path, "a") as other:
+        other.add_annotations([Annotation(onset=other.start + 99.0, duration=5.0, label="musc", source="diary")])
+    _key(qtbot, win, Key.Key_R, Mod.ControlModifier)
+    assert len(win.model.all_events) == n + 1 and win.table.rowCount() == len(win.model.events())
+
+
 def test_gap_drawn_as_gap(qtbot, archive_path):
     win = _window(qtbot, archive_path)
     gap = win.model.archive.gaps[0]
@@ -236,10 +247,13 @@ def test_screenshots(qtbot, archive_path):
     win = _window(qtbot, archive_path)
     win.finish_overview()
     sz = next(r for r in win.model.all_events if r.kind == "annotation" and r.event.label == "sz")
-    win.model.set_page_size(60)
     win.jump_to(sz.key)
+    win.model.set_page_size(15)  # raw samples (4 per pixel at most), filtered, around the onset
+    win.model.center_on(sz.event.onset + 2)
     win.model.set_filters(highpass=0.5, lowpass=40.0)
+    win.model.scale_uv = 300.0
     win.refresh_trace()
+    assert win.model.page_data().kind == "raw"
     qtbot.wait(20)
     page = SCREENSHOTS / "viewer_page_seizure.png"
     assert win.grab().save(str(page))

@@ -58,6 +58,7 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
      "add_annotation_key"),
     (("Ctrl+Z",), "undo", "undo"),
     (("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "redo"),
+    (("Ctrl+R",), "reload the archive (data and events written by other processes meanwhile)", "reload"),
     (("Ctrl+E",), "export reviewed events (events.tsv) and the review summary (PNG/HTML)", "export_dialog"),
     (("F1", "?"), "this help", "show_help"),
     (("Ctrl+Q",), "quit", "close"),
@@ -283,8 +284,8 @@ class MainWindow(QtWidgets.QMainWindow):
         for plot in self.ov_plots[1:]:
             plot.setXLink(self.ov_plots[0])
         lane = self.ov_plots[0]
-        lane.setYRange(-0.2, 3.2, padding=0)
-        lane.getAxis("left").setTicks([[(0.5, "data"), (1.6, "detections"), (2.6, "annotations")]])
+        lane.setYRange(-0.15, 2.7, padding=0)
+        lane.getAxis("left").setTicks([[(0.5, "data"), (1.45, "detections"), (2.05, "annotations")]])
         self.coverage_curve = pg.PlotCurveItem(pen=pg.mkPen((60, 140, 60), width=1, cosmetic=True),
                                                fillLevel=0, brush=(60, 160, 60, 150))
         lane.addItem(self.coverage_curve)
@@ -468,7 +469,7 @@ class MainWindow(QtWidgets.QMainWindow):
             self.event_marks.setData([], [])
             return
         x = np.array([r.event.onset - m.origin for r in rows])
-        y = np.array([1.6 if r.kind == "detection" else 2.6 for r in rows])
+        y = np.array([1.45 if r.kind == "detection" else 2.05 for r in rows])
         brushes = [pg.mkBrush(*STATUS_COLOURS.get(r.event.status, (0, 0, 255))) for r in rows]
         self.event_marks.setData(x, y, brush=brushes)
 
@@ -775,6 +776,16 @@ class MainWindow(QtWidgets.QMainWindow):
         """Redo the last undone action."""
         text = self.model.redo()
         self._after_edit(f"redid {text}" if text else "nothing to redo")
+
+    def reload(self) -> None:
+        """Pick up what other processes committed (new segments from a live monitor, events)."""
+        self.model.archive.refresh()
+        self.model.refresh()
+        self._mark_px = None
+        self.refresh_events()
+        self.refresh_overview()
+        self.refresh_trace()
+        self.statusBar().showMessage("reloaded", 3000)
 
     def export_to(self, folder: str | Path) -> list[Path]:
         """Write ``events.tsv`` (confirmed seizures) and ``review_summary.png/.html`` into ``folder``."""

@@ -454,6 +454,11 @@ class ViewerModel:
         spec = np.abs(np.fft.rfft(x * np.hanning(n), axis=1)) ** 2
         return freqs[keep], 10 * np.log10(spec[:, keep].mean(axis=0) + 1e-12)
 
+    def refresh(self) -> None:
+        """Forget cached reads and re-read the events (after ``archive.refresh()`` saw new commits)."""
+        self._cache.clear()
+        self.reload_events()
+
     # ------------------------------------------------------------------ events
     def reload_events(self) -> None:
         """Re-read both event tables from the archive (after a commit or a refresh)."""
