@@ -44,7 +44,8 @@ def model(archive_copy):
 
 
 def test_model_imports_no_qt():
-    code = "import eegmon.viewer, eegmon.viewer.model, eegmon.viewer.export, sys; " \
+    code = "import eegmon.viewer, eegmon.viewer.model, eegmon.viewer.export, eegmon.commands.view, sys; " \
+           "from eegmon.cli import build_parser; build_parser(); " \
            "print(any(m.startswith(('PySide6', 'PyQt', 'pyqtgraph')) for m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

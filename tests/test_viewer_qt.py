@@ -83,8 +83,9 @@ def test_page_zoom_jump_review_undo_export(qtbot, archive_path, tmp_path):
     # jump to the first detection from the list with Enter
     win.source_box.setCurrentText("detector")
     assert all(k[0] == "detection" for k in win._table_keys)
+    win.table.setFocus()  # Enter in the list itself
     win.table.selectRow(0)
-    _key(qtbot, win, Key.Key_Return)
+    qtbot.keyClick(win.table, Key.Key_Return)
     first = win._table_keys[0]
     ev = m.event(first).event
     assert m.selected == first and m.page_start < ev.onset and ev.offset < m.page_stop

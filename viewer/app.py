@@ -74,12 +74,12 @@ SELECTED_TRACE_PEN = pg.mkPen((0, 70, 200), width=1, cosmetic=True)
 
 def _fmt_span(seconds: float) -> str:
     if seconds >= 86400:
-        return f"{seconds / 86400:g} d"
+        return f"{seconds / 86400:.3g} d"
     if seconds >= 3600:
-        return f"{seconds / 3600:g} h"
+        return f"{seconds / 3600:.3g} h"
     if seconds >= 60:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:g} s"
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds:.3g} s"
 
 
 def _utc(t: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
@@ -285,7 +285,7 @@ class MainWindow(QtWidgets.QMainWindow):
             plot.setXLink(self.ov_plots[0])
         lane = self.ov_plots[0]
         lane.setYRange(-0.15, 2.7, padding=0)
-        lane.getAxis("left").setTicks([[(0.5, "data"), (1.45, "detections"), (2.05, "annotations")]])
+        lane.getAxis("left").setTicks([[(0.5, "data"), (1.45, "det."), (2.05, "ann.")]])
         self.coverage_curve = pg.PlotCurveItem(pen=pg.mkPen((60, 140, 60), width=1, cosmetic=True),
                                                fillLevel=0, brush=(60, 160, 60, 150))
         lane.addItem(self.coverage_curve)
