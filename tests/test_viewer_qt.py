@@ -181,7 +181,7 @@ def test_reload_sees_other_writers(qtbot, archive_path):
     with Archive.open(archive_path, "a") as other:
         other.add_annotations([Annotation(onset=other.start + 99.0, duration=5.0, label="musc", source="diary")])
     _key(qtbot, win, Key.Key_R, Mod.ControlModifier)
-    assert len(win.model.all_events) == n + 1 and win.table.rowCount() == len(win.model.events())
+    assert len(win.model.all_events) == n + 1 and win.table_model.rowCount() == len(win.model.events())
 
 
 def test_gap_drawn_as_gap(qtbot, archive_path):

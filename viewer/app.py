@@ -184,6 +184,48 @@ class OverviewViewBox(pg.ViewBox):
         ev.ignore()
 
 
+class EventsTableModel(QtCore.QAbstractTableModel):
+    """The events list as a lazy Qt table model (cells are formatted only when shown)."""
+
+    HEADERS = ("time (UTC)", "dur s", "label", "source", "status", "p")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[EventRow] = []
+
+    def set_rows(self, rows: list[EventRow]) -> None:
+        """Replace the rows."""
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent=None) -> int:  # noqa: N802 (Qt API)
+        return 0 if parent is not None and parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent=None) -> int:  # noqa: N802 (Qt API)
+        return len(self.HEADERS)
+
+    def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):  # noqa: N802 (Qt API)
+        if role == QtCore.Qt.ItemDataRole.DisplayRole and orientation == QtCore.Qt.Orientation.Horizontal:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
+        ev = self.rows[index.row()].event
+        col = index.column()
+        if role == QtCore.Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                return _utc(ev.onset, "%m-%d %H:%M:%S")
+            if col == 1:
+                return f"{ev.duration:.1f}"
+            if col == 5:
+                return "" if ev.confidence is None else f"{ev.confidence:.2f}"
+            return (ev.label, ev.source, ev.status)[col - 2] if 2 <= col <= 4 else None
+        if role == QtCore.Qt.ItemDataRole.ForegroundRole and col == 4:
+            return QtGui.QColor(*STATUS_COLOURS.get(ev.status, (0, 0, 0)))
+        return None
+
+
 class MainWindow(QtWidgets.QMainWindow):
     """The review window: overview strip, trace view, events panel. Holds the model by composition.
 
@@ -289,8 +331,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.coverage_curve = pg.PlotCurveItem(pen=pg.mkPen((60, 140, 60), width=1, cosmetic=True),
                                                fillLevel=0, brush=(60, 160, 60, 150))
         lane.addItem(self.coverage_curve)
-        self.event_marks = pg.ScatterPlotItem(symbol="s", size=7, pen=None)
-        lane.addItem(self.event_marks)
+        # one scatter item per status: per-spot brushes made pyqtgraph render a symbol per event
+        self.event_marks = {st: pg.ScatterPlotItem(symbol="s", size=7, pen=None, brush=pg.mkBrush(*colour))
+                            for st, colour in STATUS_COLOURS.items()}
+        for item in self.event_marks.values():
+            lane.addItem(item)
         self.trend_curve = pg.PlotCurveItem(pen=pg.mkPen((40, 40, 40), width=1, cosmetic=True), connect="finite")
         self.ov_plots[1].addItem(self.trend_curve)
         self.csa_image = pg.ImageItem(axisOrder="row-major")
@@ -328,15 +373,16 @@ class MainWindow(QtWidgets.QMainWindow):
         layout.addLayout(form)
         self.counter = QtWidgets.QLabel()
         layout.addWidget(self.counter)
-        self.table = QtWidgets.QTableWidget(0, 6)
-        self.table.setHorizontalHeaderLabels(["time (UTC)", "dur s", "label", "source", "status", "p"])
+        self.table = QtWidgets.QTableView()
+        self.table_model = EventsTableModel()
+        self.table.setModel(self.table_model)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.table.setEditTriggers(QtWidgets.QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.itemSelectionChanged.connect(self._on_table_selection)
+        self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
         self.table.doubleClicked.connect(lambda _: self.jump_to_selected())
         layout.addWidget(self.table)
         self.setStatusBar(QtWidgets.QStatusBar())
@@ -464,14 +510,11 @@ class MainWindow(QtWidgets.QMainWindow):
     def refresh_event_marks(self) -> None:
         """Redraw the overview's detection and annotation marks."""
         m = self.model
-        rows = m.all_events
-        if not rows:
-            self.event_marks.setData([], [])
-            return
-        x = np.array([r.event.onset - m.origin for r in rows])
-        y = np.array([1.45 if r.kind == "detection" else 2.05 for r in rows])
-        brushes = [pg.mkBrush(*STATUS_COLOURS.get(r.event.status, (0, 0, 255))) for r in rows]
-        self.event_marks.setData(x, y, brush=brushes)
+        for status, item in self.event_marks.items():
+            rows = [r for r in m.all_events if r.event.status == status]
+            x = np.array([r.event.onset - m.origin for r in rows], dtype=float)
+            y = np.array([1.45 if r.kind == "detection" else 2.05 for r in rows], dtype=float)
+            item.setData(x, y)
 
     def _csa_step(self, batch: int = 12) -> None:
         m = self.model
@@ -511,20 +554,12 @@ class MainWindow(QtWidgets.QMainWindow):
         m = self.model
         rows = m.events()
         self._table_keys = [r.key for r in rows]
-        self.table.blockSignals(True)
-        self.table.setRowCount(len(rows))
-        for i, r in enumerate(rows):
-            ev = r.event
-            p = "" if ev.confidence is None else f"{ev.confidence:.2f}"
-            cells = (_utc(ev.onset, "%m-%d %H:%M:%S"), f"{ev.duration:.1f}", ev.label, ev.source, ev.status, p)
-            for j, text in enumerate(cells):
-                item = QtWidgets.QTableWidgetItem(text)
-                if j == 4:
-                    item.setForeground(QtGui.QColor(*STATUS_COLOURS.get(ev.status, (0, 0, 0))))
-                self.table.setItem(i, j, item)
+        selection = self.table.selectionModel()
+        selection.blockSignals(True)
+        self.table_model.set_rows(rows)
         if m.selected in self._table_keys:
             self.table.selectRow(self._table_keys.index(m.selected))
-        self.table.blockSignals(False)
+        selection.blockSignals(False)
         c = m.counts()
         self.counter.setText(f"reviewed {c['reviewed']} of {c['total']}  ·  remaining {c['remaining']}")
 
@@ -557,7 +592,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model.select(key)
         QtCore.QTimer.singleShot(0, lambda: self._after_edit("adjusted onset/offset"))
 
-    def _on_table_selection(self) -> None:
+    def _on_table_selection(self, *_) -> None:
         rows = self.table.selectionModel().selectedRows()
         if rows:
             self.model.select(self._table_keys[rows[0].row()])
