@@ -14,5 +14,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "crossval": "crossval",
     "evaluate": "evaluate",
+    "monitor": "monitor",
+    "alerts": "alerts",
     "view": "view",
 }

@@ -1,0 +1,157 @@
+"""Monitor a live stream: detect seizures as they happen and alert caregivers.
+
+SOURCE is replay:PATH (an archive, EDF/BDF file or device folder played at --speed times real
+time, with its real gaps), sim:[SEED] (an endless simulated patient) or lsl:NAME (a Lab
+Streaming Layer stream). The one pipeline (filters, features, detector, post-processing) runs
+on each chunk; seizure events go to a durable SQLite outbox together with their alerts before
+any delivery is tried, and a background worker delivers them with retries (see --alerts and
+sample_data/alerts.example.toml). Bad signal (NaN, electrode off, flat or clipped, dropped or
+late packets, clock jumps) is recorded as signal-quality events and never alerted.
+
+With --archive, raw samples and finished detections are appended as the stream goes; a
+restarted replay resumes where the archive ends (re-reading --warmup-s seconds to warm the
+detector up) and the outbox makes sure no event is alerted twice.
+
+examples:
+  eegmon monitor replay:sample_data/sim --speed max
+  eegmon monitor sim:1 --speed 60 --alerts alerts.toml --archive patient.h5
+  eegmon monitor lsl:MyAmp --alerts alerts.toml --archive patient.h5
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def _speed(text: str) -> float:
+    if text in ("max", "inf"):
+        return float("inf")
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'max', got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", metavar="SOURCE", help="replay:PATH, sim:[SEED] or lsl:NAME")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--detector", default="classifier", help="detector name: classifier (default) or line-length")
+    group.add_argument("--model", type=Path, default=None, metavar="FILE", help="a model file from 'eegmon train'")
+    parser.add_argument("--alerts", type=Path, default=None, metavar="POLICY",
+                        help="alert policy TOML (default: console alerts only)")
+    parser.add_argument("--archive", type=Path, default=None, metavar="ARCHIVE.h5",
+                        help="append samples and detections to this archive (created if missing)")
+    parser.add_argument("--outbox", type=Path, default=None, metavar="DB",
+                        help="alert outbox (default: ARCHIVE.h5.alerts.sqlite, or eegmon-alerts.sqlite)")
+    parser.add_argument("--stream", default=None, help="stream id in events and alerts (default: from SOURCE)")
+    parser.add_argument("--speed", type=_speed, default=1.0, help="replay/sim speed, times real time, or 'max'")
+    parser.add_argument("--chunk-s", type=float, default=0.125, help="chunk length in seconds (default: 0.125)")
+    parser.add_argument("--warmup-s", type=float, default=600.0,
+                        help="on resume, seconds replayed before the archive's end to warm the detector up")
+    parser.add_argument("--max-s", type=float, default=None, help="stop after this many seconds of signal")
+    parser.add_argument("--drain-s", type=float, default=30.0,
+                        help="when the source ends, wait up to this long for pending first alerts")
+    parser.add_argument("--line-freq", type=float, default=50.0, help="mains frequency in Hz (default: 50)")
+    parser.add_argument("--no-ack-server", action="store_true", help="do not serve acknowledgement links")
+
+
+def outbox_path(args: argparse.Namespace) -> Path:
+    """The outbox file for these arguments."""
+    if args.outbox is not None:
+        return args.outbox
+    if args.archive is not None:
+        return args.archive.with_name(args.archive.name + ".alerts.sqlite")
+    return Path("eegmon-alerts.sqlite")
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import sys
+    import time
+
+    from ..errors import EegmonError
+    from ..events import to_datetime
+    from ..streaming import ack as ack_mod
+    from ..streaming.channels import Channels
+    from ..streaming.engine import ArchiveWriter, StreamEngine
+    from ..streaming.outbox import DeliveryWorker, Outbox
+    from ..streaming.policy import expand_env, load_policy
+    from ..streaming.sources import ReplaySource, open_stream
+    from .detect import load_detection_model
+
+    log = logging.getLogger("eegmon.streaming")
+    if not args.chunk_s > 0:
+        raise EegmonError(f"--chunk-s must be > 0, got {args.chunk_s}.")
+    policy = load_policy(args.alerts)
+    model, name = load_detection_model(args.detector, args.model)
+    source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s)
+    stream = args.stream or source.name
+    writer = None
+    if args.archive is not None:
+        writer = ArchiveWriter(args.archive, source.channels, source.fs, source=f"live:{stream}")
+        if writer.resume_t is not None and isinstance(source, ReplaySource):
+            source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s,
+                                 start_at=writer.resume_t - args.warmup_s)
+            if not args.quiet:
+                print(f"resuming at {to_datetime(writer.resume_t):%Y-%m-%d %H:%M:%S} UTC (archive end)")
+    outbox = Outbox(outbox_path(args), policy)
+    quiet = args.quiet
+    channels = Channels(console=None if not quiet else log.info, timeout_s=policy.delivery.timeout_s)
+
+    ack_server = None
+    ack_link = None
+    if policy.ack.secret:
+        signer = ack_mod.TokenSigner(expand_env(policy.ack.secret, where="ack.secret", path=policy.path),
+                                     policy.ack.token_ttl_min * 60)
+        base = policy.ack.base_url.rstrip("/")
+
+        def ack_link(eid: str, contact: str) -> str:
+            return f"{base}/ack?t={signer.make(eid, contact)}"
+
+        if not args.no_ack_server:
+            ack_server = ack_mod.AckServer(signer, outbox, policy.ack.host, policy.ack.port).start()
+    worker = DeliveryWorker(outbox, channels, ack_link=ack_link).start()
+
+    def on_event(ev) -> None:
+        if not quiet:
+            print(f"seizure event {ev.id}: onset {to_datetime(ev.onset):%Y-%m-%d %H:%M:%S} UTC, "
+                  f"p={ev.probability:.2f}, {ev.detected_at - ev.onset:.1f} s after onset, "
+                  f"engine latency {ev.latency_s * 1e3:.1f} ms", flush=True)
+
+    engine = StreamEngine(stream, model, fs=source.fs, channels=source.channels, full_scale_uv=source.full_scale_uv,
+                          name=name, rules=policy.alert, outbox=outbox, archive=writer, line_freq=args.line_freq,
+                          on_event=on_event)
+    stopping = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    limit = None if args.max_s is None else args.max_s * source.fs
+    try:
+        for t0, x in source:
+            engine.push(t0, x)
+            if stopping or (limit is not None and engine.stats.samples >= limit):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.close()
+        signal.signal(signal.SIGTERM, previous)
+        deadline = time.monotonic() + args.drain_s
+        while time.monotonic() < deadline and not stopping:
+            pending = [a for a in outbox.alerts("pending") if a["kind"] == "initial"]
+            if not pending:
+                break
+            time.sleep(0.1)
+        worker.stop()
+        if ack_server is not None:
+            ack_server.stop()
+    lat = engine.stats.latencies_s
+    if not quiet:
+        hours = engine.stats.samples / source.fs / 3600
+        print(f"{stream}: {hours:.2f} h processed, {len(engine.events)} detection(s), "
+              f"{len(engine.alerts)} new seizure event(s), quality events {engine.stats.quality or 'none'}"
+              + (f", max engine latency {max(lat) * 1e3:.1f} ms" if lat else ""), file=sys.stdout)
+    return 0

@@ -1,0 +1,156 @@
+"""Delivery channels: apprise URLs (email, JSON webhook, ntfy, Telegram, ...) and the console.
+
+Every message carries its idempotency key: as the ``X-Idempotency-Key`` header on JSON webhooks
+and emails (apprise ``+Header=value`` URL arguments), and in the text.
+
+Secrets in channel URLs (``${ENV}`` values, passwords, long path segments such as webhook keys)
+are redacted from the records of the ``apprise`` and ``urllib3.connectionpool`` loggers, whose
+debug output would otherwise show the full URL. A receiver that keeps the
+keys it has seen turns the outbox's at-least-once retries into exactly-once delivery.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .policy import expand_env
+
+logger = logging.getLogger("eegmon.streaming")
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Message:
+    """One alert message to one contact over one channel."""
+
+    key: str
+    title: str
+    body: str
+    event_id: str
+    kind: str
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver (will be retried)."""
+
+
+def redact(url: str) -> str:
+    """``url`` with credentials, path and query replaced by ``***`` (safe for logs)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable url>"
+    user = f"{parts.username}:***@" if parts.password else (f"{parts.username}@" if parts.username else "")
+    tail = "/***" if parts.path.strip("/") else ""
+    query = "?***" if parts.query else ""
+    return f"{parts.scheme}://{user}{host}{port}{tail}{query}"
+
+
+class _Redactor(logging.Filter):
+    """Replace known secrets in log records of third-party loggers (apprise, urllib3) with ``***``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def add_url(self, url: str, expanded: str) -> None:
+        """Remember the secret parts of ``expanded`` (env values, password, long path segments)."""
+        for m in _ENV_REF.finditer(url):
+            value = os.environ.get(m.group(1))
+            if value and len(value) >= 4:
+                self.secrets.add(value)
+        try:
+            parts = urlsplit(expanded)
+            if parts.password:
+                self.secrets.add(parts.password)
+            self.secrets.update(seg for seg in parts.path.split("/") if len(seg) >= 8)
+        except ValueError:
+            pass
+
+    def _clean(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            record.msg = self._clean(record.getMessage())
+            record.args = None
+        return True
+
+
+_REDACTOR = _Redactor()
+for _name in ("apprise", "urllib3.connectionpool"):
+    logging.getLogger(_name).addFilter(_REDACTOR)
+
+
+def _with_header(url: str, key: str) -> str:
+    scheme = url.split("://", 1)[0].lower()
+    if scheme not in ("json", "jsons", "mailto", "mailtos", "form", "forms", "xml", "xmls"):
+        return url
+    return f"{url}{'&' if '?' in url else '?'}+X-Idempotency-Key={key}"
+
+
+def console_sender(out: Callable[[str], None] | None = None) -> Callable[[str, Message], None]:
+    """A sender for ``console://`` that writes one line per alert to ``out`` (default stdout)."""
+    def send(url: str, msg: Message) -> None:
+        line = f"[ALERT] {msg.title} | {msg.body.splitlines()[0] if msg.body else ''} (key {msg.key[:12]})"
+        if out is None:
+            print(line, file=sys.stdout, flush=True)
+        else:
+            out(line)
+    return send
+
+
+def apprise_send(url: str, msg: Message, *, timeout_s: float = 10.0) -> None:
+    """Send ``msg`` through the apprise URL ``url`` (``${ENV}`` expanded now); raise DeliveryError on failure."""
+    import apprise
+
+    expanded = expand_env(url, where=f"channel {redact(url)}")
+    _REDACTOR.add_url(url, expanded)
+    full = _with_header(expanded, msg.key)
+    if full.split("://", 1)[0].lower() in ("json", "jsons", "form", "forms", "xml", "xmls"):
+        full += f"&cto={timeout_s:g}&rto={timeout_s:g}"
+    app = apprise.Apprise()
+    if not app.add(full):
+        raise DeliveryError(f"apprise does not accept the URL {redact(url)}")
+    ok = app.notify(body=msg.body, title=msg.title)
+    if not ok:
+        raise DeliveryError(f"delivery through {redact(url)} failed")
+
+
+class Channels:
+    """Route a channel URL to its sender.
+
+    Parameters
+    ----------
+    console : callable | None
+        Where ``console://`` lines go (default: standard output).
+    timeout_s : float
+        Network timeout for apprise channels.
+    senders : dict | None
+        Extra ``scheme -> send(url, message)`` functions (tests inject faults here).
+    """
+
+    def __init__(self, *, console: Callable[[str], None] | None = None, timeout_s: float = 10.0,
+                 senders: dict[str, Callable[[str, Message], None]] | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.senders: dict[str, Callable[[str, Message], None]] = {"console": console_sender(console)}
+        self.senders.update(senders or {})
+
+    def send(self, url: str, msg: Message) -> None:
+        """Deliver ``msg``; raise :class:`DeliveryError` when it did not go out."""
+        scheme = url.split("://", 1)[0].lower()
+        sender = self.senders.get(scheme)
+        if sender is not None:
+            sender(url, msg)
+            return
+        apprise_send(url, msg, timeout_s=self.timeout_s)

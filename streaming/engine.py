@@ -1,0 +1,470 @@
+"""The live engine: one :class:`StreamEngine` per stream (patient), a :class:`Monitor` for many.
+
+Each chunk goes through
+
+1. **validation and ordering** (never raises): a malformed chunk (wrong shape, non-finite
+   time) is dropped; a chunk starting within ``jitter_s`` of where the previous one ended is
+   contiguous; a later start is a gap (dropped packets or a real gap); a chunk wholly before the
+   end is *late* (a duplicate or out-of-order packet: dropped); when two consecutive chunks are
+   more than ``late_window_s`` behind, the source clock *jumped back*: the stream's clock offset
+   is corrected and the samples are kept as contiguous (the first of the two is lost); a chunk
+   overlapping the end is trimmed. Each case is a signal-quality
+   event.
+2. **the one pipeline** (:class:`eegmon.detectors.StreamingDetector`: filters, features,
+   detector, post-processing), exactly as batch detection runs it, so the finished events are
+   the same (tested). NaN samples and electrode-off windows are gated to probability 0 by the
+   detector; the engine reports them as signal-quality events (start and end), never alerts.
+3. **alerting**: as soon as the running event (``post.active``) reaches the policy's minimum
+   probability and duration, a :class:`~eegmon.streaming.outbox.SeizureEvent` is written to the
+   outbox (event and alerts in one transaction); the wall time from the chunk's arrival to that
+   commit is its ``latency_s``.
+4. **archive**: raw samples (int32, 0.01 µV steps, NaN runs left out as gaps) are appended in
+   blocks of ``archive_block_s`` seconds (a crash loses at most the block being buffered);
+   finished detections are added to its detections table (not again when an overlapping one is
+   already there, so a resumed replay does not duplicate them).
+
+An exception inside the pipeline is logged, recorded as an ``engine_error`` quality event and
+the detector restarted: the engine never dies on a bad chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from eegmon.errors import EegmonError
+from eegmon.events import Annotation
+
+from .outbox import Outbox, SeizureEvent, event_id
+from .policy import AlertRules
+
+logger = logging.getLogger("eegmon.streaming")
+
+#: Archive storage step for live samples (µV per digital unit) and the int32 range it covers.
+ARCHIVE_GAIN_UV = 0.01
+_I32 = np.iinfo(np.int32)
+
+
+@dataclass(frozen=True)
+class QualityEvent:
+    """A signal-quality event (never an alert).
+
+    ``kind`` is one of ``gap``, ``late``, ``overlap``, ``clock_jump``, ``malformed``,
+    ``nan_start``/``nan_end``, ``bad_signal_start``/``bad_signal_end``, ``engine_error``.
+    """
+
+    stream: str
+    kind: str
+    t: float
+    detail: str = ""
+
+
+class ArchiveWriter:
+    """Append a live stream's samples and detections to an archive, block by block.
+
+    Parameters
+    ----------
+    path : path-like
+        Archive manifest (created if missing, else it must have the same channels and rate).
+    channels, fs :
+        The stream's channels and rate.
+    block_s : float
+        Seconds buffered before a segment is written.
+    source : str
+        Recorded as the segments' source (``live:<stream>``).
+    """
+
+    def __init__(self, path: str | Path, channels: Sequence[str], fs: float, *, block_s: float = 300.0,
+                 source: str = "live") -> None:
+        from eegmon.archive import Archive
+
+        path = Path(path)
+        if path.exists():
+            self.arc = Archive.open(path, "a")
+            if tuple(self.arc.channels) != tuple(channels) or abs(self.arc.fs - fs) > 1e-9:
+                raise EegmonError(f"the archive holds {list(self.arc.channels)} at {self.arc.fs:g} Hz, the stream "
+                                  f"{list(channels)} at {fs:g} Hz.", path)
+        else:
+            self.arc = Archive.create(path, channels, fs)
+        self.fs, self.n_ch = float(fs), len(channels)
+        self.block = max(int(block_s * fs), 1)
+        self.source = source
+        #: Data before this time is already stored (a restart resumes here).
+        self.resume_t: float | None = self.arc.stop if self.arc.segments else None
+        self._start: float | None = None
+        self._parts: list[np.ndarray] = []
+        self._n = 0
+
+    def write(self, t0: float, x: np.ndarray) -> None:
+        """Buffer samples starting at ``t0``; write a segment when a block is full or at a gap."""
+        if self.resume_t is not None and t0 < self.resume_t - 0.5 / self.fs:
+            skip = int(round((self.resume_t - t0) * self.fs))
+            if skip >= x.shape[0]:
+                return
+            x, t0 = x[skip:], t0 + skip / self.fs
+        if self._start is not None and abs(t0 - (self._start + self._n / self.fs)) > 0.5 / self.fs:
+            self.flush()
+        if self._start is None:
+            self._start = t0
+        self._parts.append(x)
+        self._n += x.shape[0]
+        if self._n >= self.block:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered (finite runs only; NaN samples become gaps)."""
+        if not self._parts:
+            return
+        x = np.concatenate(self._parts)
+        start = self._start
+        self._parts, self._n, self._start = [], 0, None
+        finite = np.all(np.isfinite(x), axis=1)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.astype(np.int8), [0]])))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            digital = np.clip(np.rint(x[a:b] / ARCHIVE_GAIN_UV), _I32.min, _I32.max).astype(np.int32).T
+            self.arc.append_segment(start + a / self.fs, np.ascontiguousarray(digital), [ARCHIVE_GAIN_UV] * self.n_ch,
+                                    [0.0] * self.n_ch, source=self.source)
+        if len(edges):
+            self.resume_t = start + edges[-1] / self.fs
+
+    def add_detections(self, events: Iterable[Annotation]) -> int:
+        """Store finished detections not overlapping one already stored; return how many were added."""
+        new = []
+        for ev in events:
+            if not any(d.source == ev.source for d in self.arc.detections(ev.onset, ev.offset)):
+                new.append(ev)
+        return len(self.arc.add_detections(new)) if new else 0
+
+    def close(self) -> None:
+        """Flush and close."""
+        self.flush()
+        self.arc.close()
+
+
+@dataclass
+class _Staged:
+    t_push: float | None
+    x: np.ndarray
+    arrival: float
+    table: object = None
+    rows: np.ndarray | None = None
+
+
+@dataclass
+class StreamStats:
+    """Counters of one stream."""
+
+    chunks: int = 0
+    samples: int = 0
+    windows: int = 0
+    quality: dict[str, int] = field(default_factory=dict)
+    latencies_s: list[float] = field(default_factory=list)
+
+
+class StreamEngine:
+    """One stream (patient) through the pipeline, with ordering, quality events, alerts and archive.
+
+    Parameters
+    ----------
+    stream : str
+        Stream id (events and alerts are keyed on it).
+    model : DetectionModel
+        From :func:`eegmon.commands.detect.load_detection_model`.
+    fs, channels, full_scale_uv :
+        The source's rate, channel names and full scale.
+    name : str | None
+        Detector name (events' source is ``detector:<name>``).
+    rules : AlertRules | None
+        When to alert (None: defaults).
+    outbox : Outbox | None
+        Where seizure events (and their alerts) and quality events go.
+    archive : ArchiveWriter | None
+        Where samples and finished detections go.
+    line_freq : float
+        Mains frequency.
+    jitter_s, late_window_s : float
+        Ordering tolerances (see the module docstring).
+    on_event, on_quality : callable | None
+        Called with each :class:`SeizureEvent` / :class:`QualityEvent` as it happens.
+    clock : callable
+        Monotonic clock for latencies.
+    """
+
+    def __init__(self, stream: str, model, *, fs: float, channels: Sequence[str], full_scale_uv: float = 1000.0,
+                 name: str | None = None, rules: AlertRules | None = None, outbox: Outbox | None = None,
+                 archive: ArchiveWriter | None = None, line_freq: float = 50.0, jitter_s: float = 0.05,
+                 late_window_s: float = 5.0, on_event: Callable[[SeizureEvent], None] | None = None,
+                 on_quality: Callable[[QualityEvent], None] | None = None,
+                 clock: Callable[[], float] = time.perf_counter) -> None:
+        self.stream, self.model, self.name = stream, model, name
+        self.fs, self.channels = float(fs), tuple(channels)
+        self.full_scale_uv, self.line_freq = full_scale_uv, line_freq
+        self.rules = rules or AlertRules()
+        self.outbox, self.archive = outbox, archive
+        self.jitter_s, self.late_window_s = jitter_s, late_window_s
+        self.on_event, self.on_quality, self.clock = on_event, on_quality, clock
+        self.stats = StreamStats()
+        self.events: list[Annotation] = []  # finished detections
+        self.alerts: list[SeizureEvent] = []  # seizure events emitted (new ones only)
+        self.quality: list[QualityEvent] = []
+        self._end: float | None = None  # stream time just after the last accepted sample
+        self._offset = 0.0  # correction after a clock jump
+        self._jump: float | None = None  # where a chunk far in the past ended (a clock jump if the next follows)
+        self._alerted: float | None = None  # onset of the running event already emitted
+        self._nan = self._bad = False
+        self._new_detector()
+
+    def _new_detector(self) -> None:
+        from eegmon.detectors import StreamingDetector
+
+        self.detector = StreamingDetector(self.model, self.fs, self.channels, clip_level=self.full_scale_uv,
+                                          name=self.name, line_freq=self.line_freq)
+
+    def _flag(self, kind: str, t: float, detail: str = "") -> None:
+        q = QualityEvent(self.stream, kind, float(t), detail)
+        self.quality.append(q)
+        self.stats.quality[kind] = self.stats.quality.get(kind, 0) + 1
+        logger.info("%s: signal quality %s at %.3f %s", self.stream, kind, t, detail)
+        if self.outbox is not None:
+            self.outbox.record_quality(self.stream, kind, float(t), detail)
+        if self.on_quality is not None:
+            self.on_quality(q)
+
+    # ------------------------------------------------------------------ ordering
+    def _order(self, t0: float | None, x) -> tuple[float | None, float, np.ndarray] | None:
+        """(time to push (None: contiguous), absolute start, samples) or None to drop the chunk."""
+        try:
+            x = np.asarray(x, dtype=float)
+        except (TypeError, ValueError):
+            self._flag("malformed", self._end or 0.0, "samples are not numeric")
+            return None
+        if x.ndim != 2 or x.shape[1] != len(self.channels) or x.shape[0] == 0:
+            self._flag("malformed", self._end or 0.0, f"shape {x.shape}, expected (n, {len(self.channels)})")
+            return None
+        if t0 is None:
+            if self._end is None:
+                self._flag("malformed", 0.0, "first chunk has no time")
+                return None
+            return None, self._end, x
+        t0 = float(t0)
+        if not np.isfinite(t0):
+            self._flag("malformed", self._end or 0.0, f"chunk time {t0}")
+            return None
+        t = t0 + self._offset
+        if self._end is None:
+            return t, t, x
+        delta = t - self._end
+        dur = x.shape[0] / self.fs
+        if delta >= -self.late_window_s - dur:
+            self._jump = None
+        if abs(delta) <= self.jitter_s:
+            return None, self._end, x
+        if delta > 0:
+            self._flag("gap", self._end, f"{delta:.3f} s without samples")
+            return t, t, x
+        if -delta > self.late_window_s + dur:
+            # A stray late packet or the source clock jumping back? A jump is confirmed when the
+            # next chunk continues from this one; until then the chunk is dropped as late.
+            if self._jump is not None and abs(t - self._jump) <= self.jitter_s:
+                self._jump = None
+                self._offset += -delta
+                self._flag("clock_jump", self._end, f"source clock went back {-delta:.3f} s; re-aligned")
+                return None, self._end, x
+            self._jump = t + dur
+            self._flag("late", t, f"chunk of {dur:.3f} s arrived {-delta:.3f} s late; dropped")
+            return None
+        if t + dur <= self._end + self.jitter_s:
+            self._flag("late", t, f"chunk of {dur:.3f} s arrived {-delta:.3f} s late; dropped")
+            return None
+        skip = int(round(-delta * self.fs))
+        self._flag("overlap", t, f"first {skip} samples overlap earlier data; trimmed")
+        return None, self._end, x[skip:]
+
+    # ------------------------------------------------------------------ pipeline
+    def stage(self, t0: float | None, x) -> _Staged | None:
+        """Order a chunk and run it to the detector rows (no estimator yet); None if dropped."""
+        arrival = self.clock()
+        try:
+            ordered = self._order(t0, x)
+            if ordered is None:
+                return None
+            t_push, start, x = ordered
+            if x.shape[0] == 0:
+                return None
+            staged = _Staged(t_push, x, arrival)
+            staged.table, staged.rows = self.detector.stream.push(x, t_push)
+            self._end = start + x.shape[0] / self.fs
+            self.stats.chunks += 1
+            self.stats.samples += x.shape[0]
+            nan = bool(np.isnan(x).any())
+            if nan != self._nan:
+                self._nan = nan
+                self._flag("nan_start" if nan else "nan_end", start, "NaN samples" if nan else "")
+            if self.archive is not None:
+                self.archive.write(start, x)
+            return staged
+        except Exception as err:  # noqa: BLE001 - the engine must not die
+            self._recover(err)
+            return None
+
+    def finish(self, staged: _Staged, channel_proba: np.ndarray | None, bad: np.ndarray | None) -> list[SeizureEvent]:
+        """Post-process the estimator output of a staged chunk; return the seizure events emitted."""
+        try:
+            if staged.rows is None:
+                return []
+            table = staged.table
+            self.stats.windows += len(table.times)
+            proba = channel_proba.max(axis=1)
+            finished = self.detector.post.update(table.times, proba, channel_proba)
+            any_bad = bad.any(axis=1)
+            for t, b in zip(table.times, any_bad, strict=True):
+                if bool(b) != self._bad:
+                    self._bad = bool(b)
+                    self._flag("bad_signal_start" if b else "bad_signal_end", t,
+                               "signal-quality gate (flat, clipped, NaN)" if b else "")
+            out = self._check_alert(staged.arrival, float(table.times[-1]))
+            self._finished(finished)
+            return out
+        except Exception as err:  # noqa: BLE001
+            self._recover(err)
+            return []
+
+    def push(self, t0: float | None, x) -> list[SeizureEvent]:
+        """Process one chunk end to end; return the seizure events it emitted."""
+        staged = self.stage(t0, x)
+        if staged is None or staged.rows is None:
+            return []
+        try:
+            channel_proba, bad = self.detector._proba(staged.rows)
+        except Exception as err:  # noqa: BLE001
+            self._recover(err)
+            return []
+        return self.finish(staged, channel_proba, bad)
+
+    def _check_alert(self, arrival: float, t_window: float) -> list[SeizureEvent]:
+        run = self.detector.post.active
+        if run is None or run.onset == self._alerted:
+            return []
+        if run.peak < self.rules.min_probability or run.offset - run.onset < self.rules.min_duration_s:
+            return []
+        self._alerted = run.onset
+        chans: tuple[str, ...] = ()
+        if run.channel_peak is not None:
+            chans = tuple(n for n, p in zip(self.channels, run.channel_peak, strict=True)
+                          if p >= self.rules.min_probability)
+        ev = SeizureEvent(event_id(self.stream, run.onset), self.stream, float(run.onset), float(run.peak),
+                          t_window, None, chans)
+        new = self.outbox.record_event(ev) if self.outbox is not None else True
+        latency = self.clock() - arrival
+        ev = SeizureEvent(ev.id, ev.stream, ev.onset, ev.probability, ev.detected_at, latency, ev.channels)
+        self.stats.latencies_s.append(latency)
+        if not new:
+            logger.info("%s: event at %.3f is within the refractory period of a known one", self.stream, ev.onset)
+            return []
+        self.alerts.append(ev)
+        logger.info("%s: seizure event %s onset %.3f p=%.2f (latency %.1f ms)", self.stream, ev.id, ev.onset,
+                    ev.probability, latency * 1e3)
+        if self.on_event is not None:
+            self.on_event(ev)
+        return [ev]
+
+    def _finished(self, events: list[Annotation]) -> None:
+        if not events:
+            return
+        self.events += events
+        if self.archive is not None:
+            self.archive.add_detections(events)
+
+    def _recover(self, err: BaseException) -> None:
+        logger.exception("%s: pipeline error; detector restarted", self.stream)
+        self._flag("engine_error", self._end or 0.0, f"{type(err).__name__}: {err}"[:200])
+        self._new_detector()
+        self._alerted = None
+
+    def close(self) -> list[Annotation]:
+        """End of the stream: flush open events and the archive; return the events flushed."""
+        try:
+            events = self.detector.flush()
+            self._finished(events)
+        except Exception as err:  # noqa: BLE001
+            self._recover(err)
+            events = []
+        if self.archive is not None:
+            self.archive.close()
+        return events
+
+
+class Monitor:
+    """Many independent streams in one process (a clinic server).
+
+    :meth:`push_many` stages a chunk of every stream, runs the estimator once over all their
+    detector rows (one call instead of one per stream: the estimator's fixed cost dominates
+    small chunks) and post-processes each stream; the results are the same as pushing each
+    stream on its own.
+    """
+
+    def __init__(self) -> None:
+        self.engines: dict[str, StreamEngine] = {}
+
+    def add(self, engine: StreamEngine) -> StreamEngine:
+        """Add a stream."""
+        if engine.stream in self.engines:
+            raise EegmonError(f"stream {engine.stream!r} is already monitored.")
+        self.engines[engine.stream] = engine
+        return engine
+
+    def push_many(self, chunks: Iterable[tuple[str, float | None, np.ndarray]]) -> list[SeizureEvent]:
+        """Push ``(stream, t_start, samples)`` for any number of streams; return the seizure events emitted."""
+        staged = []
+        for stream, t0, x in chunks:
+            eng = self.engines[stream]
+            s = eng.stage(t0, x)
+            if s is not None and s.rows is not None:
+                staged.append((eng, s))
+        out: list[SeizureEvent] = []
+        groups: dict[int, list] = {}
+        for eng, s in staged:
+            groups.setdefault(id(eng.model), []).append((eng, s))
+        for members in groups.values():
+            try:
+                rows = np.concatenate([s.rows for _, s in members]) if len(members) > 1 else members[0][1].rows
+                channel_proba, bad = members[0][0].detector._proba(rows)
+            except Exception:  # noqa: BLE001 - fall back to one stream at a time
+                logger.exception("batched estimator call failed; streams run one by one")
+                for eng, s in members:
+                    try:
+                        cp, b = eng.detector._proba(s.rows)
+                    except Exception as err:  # noqa: BLE001
+                        eng._recover(err)
+                        continue
+                    out += eng.finish(s, cp, b)
+                continue
+            i = 0
+            for eng, s in members:
+                n = s.rows.shape[0]
+                out += eng.finish(s, channel_proba[i:i + n], bad[i:i + n])
+                i += n
+        return out
+
+    def close(self) -> None:
+        """Close every stream."""
+        for eng in self.engines.values():
+            eng.close()
+
+
+def run_source(engine: StreamEngine, source: Iterable[tuple[float | None, np.ndarray]], *,
+               stop: Callable[[], bool] | None = None) -> StreamEngine:
+    """Feed every chunk of ``source`` to ``engine`` until it ends (or ``stop()``), then close the engine."""
+    try:
+        for t0, x in source:
+            engine.push(t0, x)
+            if stop is not None and stop():
+                break
+    finally:
+        engine.close()
+    return engine

@@ -1,0 +1,200 @@
+"""The alert policy: who is told what, when, and how hard we insist (a TOML file).
+
+Example (``sample_data/alerts.example.toml`` is the documented reference)::
+
+    [alert]
+    min_probability = 0.8     # the running event's peak probability must reach this
+    min_duration_s = 5.0      # ... and it must have lasted this long (0 = alert at once)
+    refractory_s = 600.0      # no second alert for one stream within this time of an alerted onset
+    bad_signal = "quiet"      # bad signal is logged as signal-quality events, never alerted
+    escalate_after_min = 5.0  # not acknowledged after N minutes: alert the next contact
+    reminder_every_min = 10.0 # repeat to the contacts alerted so far every N minutes ...
+    max_reminders = 3         # ... at most this many times (0 = no reminders)
+
+    [delivery]
+    max_attempts = 12         # then the alert is marked failed (escalation still goes on)
+    backoff_initial_s = 1.0   # exponential backoff with jitter between attempts ...
+    backoff_max_s = 300.0     # ... capped here
+    timeout_s = 10.0
+
+    [ack]
+    secret = "${EEGMON_ACK_SECRET}"   # HMAC key for acknowledgement links (from the environment)
+    base_url = "http://127.0.0.1:8765"
+    host = "127.0.0.1"
+    port = 8765
+    token_ttl_min = 120.0
+
+    [[contacts]]
+    name = "parent"
+    channels = ["mailto://alerts:${SMTP_PASSWORD}@smtp.example.org?to=parent@example.org", "console://"]
+
+    [[contacts]]
+    name = "neighbour"
+    channels = ["json://hooks.example.org/${HOOK_KEY}"]
+
+Channel URLs are apprise URLs (``mailto://``, ``json://``, ``ntfy://``, ``tgram://``, ...) plus
+``console://`` (standard output). ``${NAME}`` is replaced by the environment variable NAME when
+the alert is sent; the URLs are never written to the outbox, the archive or the logs (logs show
+them redacted).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eegmon.errors import EegmonError
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One person to alert, in escalation order.
+
+    Attributes
+    ----------
+    name : str
+        Unique name (used in the outbox and the logs).
+    channels : tuple of str
+        Apprise URLs or ``console://``, possibly with ``${ENV}`` references (unexpanded).
+    """
+
+    name: str
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AlertRules:
+    """When a detection becomes an alert (see the module docstring)."""
+
+    min_probability: float = 0.8
+    min_duration_s: float = 5.0
+    refractory_s: float = 600.0
+    bad_signal: str = "quiet"
+    escalate_after_min: float = 5.0
+    reminder_every_min: float = 10.0
+    max_reminders: int = 3
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Retries of one alert."""
+
+    max_attempts: int = 12
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 300.0
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
+class AckSettings:
+    """Acknowledgement links and the endpoint that receives them."""
+
+    secret: str = ""
+    base_url: str = "http://127.0.0.1:8765"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token_ttl_min: float = 120.0
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The whole alert policy."""
+
+    contacts: tuple[Contact, ...] = ()
+    alert: AlertRules = field(default_factory=AlertRules)
+    delivery: Delivery = field(default_factory=Delivery)
+    ack: AckSettings = field(default_factory=AckSettings)
+    path: str = "<default>"
+
+    def contact(self, name: str) -> Contact:
+        """The contact called ``name``."""
+        for c in self.contacts:
+            if c.name == name:
+                return c
+        raise EegmonError(f"no contact named {name!r} in the alert policy.", self.path)
+
+
+def expand_env(text: str, *, where: str = "", path: str = "") -> str:
+    """Replace ``${NAME}`` by the environment variable NAME (an error naming ``where`` if unset)."""
+    def sub(m: re.Match) -> str:
+        value = os.environ.get(m.group(1))
+        if value is None:
+            raise EegmonError(f"{where or 'a setting'} refers to ${{{m.group(1)}}}, which is not set in the "
+                              "environment.", path or None)
+        return value
+    return _ENV.sub(sub, text)
+
+
+def _section(data: dict, key: str, cls, path: str):
+    raw = data.get(key, {})
+    if not isinstance(raw, dict):
+        raise EegmonError(f"[{key}] must be a table.", path)
+    known = {f for f in cls.__dataclass_fields__}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise EegmonError(f"unknown key {key}.{unknown[0]}; allowed: {', '.join(sorted(known))}.", path)
+    values = {}
+    for name, fdef in cls.__dataclass_fields__.items():
+        if name not in raw:
+            continue
+        value, want = raw[name], type(fdef.default)
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, want) or isinstance(value, bool) != (want is bool):
+            raise EegmonError(f"{key}.{name} must be a {want.__name__}, got {value!r}.", path)
+        if want in (int, float) and value < 0:
+            raise EegmonError(f"{key}.{name} must be >= 0, got {value!r}.", path)
+        values[name] = value
+    return cls(**values)
+
+
+def parse_policy(data: dict, path: str = "<policy>") -> Policy:
+    """Validate a parsed TOML document into a :class:`Policy` (errors name the file and key)."""
+    unknown = sorted(set(data) - {"alert", "delivery", "ack", "contacts"})
+    if unknown:
+        raise EegmonError(f"unknown section [{unknown[0]}]; allowed: alert, delivery, ack, contacts.", path)
+    alert = _section(data, "alert", AlertRules, path)
+    if not 0 < alert.min_probability <= 1:
+        raise EegmonError(f"alert.min_probability must be in (0, 1], got {alert.min_probability}.", path)
+    if alert.bad_signal != "quiet":
+        raise EegmonError(f"alert.bad_signal must be 'quiet', got {alert.bad_signal!r}.", path)
+    delivery = _section(data, "delivery", Delivery, path)
+    if delivery.max_attempts < 1:
+        raise EegmonError("delivery.max_attempts must be >= 1.", path)
+    ack = _section(data, "ack", AckSettings, path)
+    contacts = []
+    raw_contacts = data.get("contacts", [])
+    if not isinstance(raw_contacts, list):
+        raise EegmonError("contacts must be an array of tables ([[contacts]]).", path)
+    for i, c in enumerate(raw_contacts):
+        if not isinstance(c, dict) or set(c) - {"name", "channels"}:
+            raise EegmonError(f"contacts[{i}] must have only the keys name and channels.", path)
+        name, channels = c.get("name"), c.get("channels")
+        if not isinstance(name, str) or not name:
+            raise EegmonError(f"contacts[{i}].name must be a non-empty string.", path)
+        if not isinstance(channels, list) or not channels or not all(isinstance(u, str) and "://" in u
+                                                                     for u in channels):
+            raise EegmonError(f"contacts[{i}].channels must be a non-empty list of URLs (scheme://...).", path)
+        if any(x.name == name for x in contacts):
+            raise EegmonError(f"contacts[{i}].name {name!r} is used twice.", path)
+        contacts.append(Contact(name, tuple(channels)))
+    return Policy(tuple(contacts), alert, delivery, ack, path)
+
+
+def load_policy(path: str | os.PathLike | None) -> Policy:
+    """Read and validate a policy file (None: defaults, console only)."""
+    if path is None:
+        return Policy((Contact("console", ("console://",)),))
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EegmonError("no such alert policy file.", path) from None
+    except tomllib.TOMLDecodeError as err:
+        raise EegmonError(f"not valid TOML: {err}", path) from None
+    return parse_policy(data, str(path))

@@ -1,0 +1,286 @@
+"""Live sources behind one interface: iterate ``(t_start, samples)``.
+
+``t_start`` is the absolute time of the first sample (s since the epoch; None: right after the
+previous chunk) and ``samples`` is ``(n, n_channels)`` float µV. Every source also has
+``name``, ``channels``, ``fs`` and ``full_scale_uv``.
+
+Specs (:func:`open_stream`):
+
+``replay:PATH``
+    An archive, EDF/BDF file or device folder played at ``speed`` times real time (``inf``: as
+    fast as possible) in chunks of ``chunk_s`` seconds, with the recording's real gaps (a gap
+    of G seconds is a pause of G / speed).
+``sim:`` or ``sim:SEED``
+    An endless simulated patient (2 channels at 207 Hz, background EEG from
+    :mod:`eegmon.simulate.signals` and a focal seizure about every ``seizure_every_s``), starting
+    now, at ``speed`` times real time. The true onsets are in ``source.seizures``.
+``lsl:NAME``
+    A Lab Streaming Layer inlet (mne-lsl's bundled liblsl) on the stream called NAME (or whose
+    source_id is NAME). LSL timestamps are mapped to the Unix epoch with the inlet's clock
+    offset.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from eegmon.errors import EegmonError
+
+
+class _Pacer:
+    """Sleep so that stream time advances ``speed`` times faster than the wall clock."""
+
+    def __init__(self, speed: float, sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+        if not speed > 0:
+            raise EegmonError(f"speed must be > 0 (inf: as fast as possible), got {speed}.")
+        self.speed, self.sleep, self.clock = speed, sleep, clock
+        self._origin: tuple[float, float] | None = None
+
+    def wait_until(self, stream_t: float) -> None:
+        if math.isinf(self.speed):
+            return
+        if self._origin is None:
+            self._origin = (stream_t, self.clock())
+            return
+        due = self._origin[1] + (stream_t - self._origin[0]) / self.speed
+        delay = due - self.clock()
+        if delay > 0:
+            self.sleep(delay)
+
+
+class ReplaySource:
+    """Play a recording (archive, EDF/BDF, device folder) as a live stream.
+
+    Parameters
+    ----------
+    path : path-like
+        What to play.
+    speed : float
+        Times real time (``math.inf``: no pacing).
+    chunk_s : float
+        Chunk length in seconds.
+    start_at : float | None
+        Skip samples before this time (s since the epoch): where a restarted monitor resumes.
+    sleep, clock : callable
+        Injected for tests.
+    """
+
+    def __init__(self, path: str | Path, *, speed: float = 1.0, chunk_s: float = 0.125, start_at: float | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        from eegmon.source import open_source
+
+        self.src = open_source(path)
+        self.name = f"replay:{Path(path).name}"
+        self.channels, self.fs, self.full_scale_uv = self.src.channels, self.src.fs, self.src.full_scale_uv
+        if not chunk_s > 0:
+            raise EegmonError(f"chunk_s must be > 0, got {chunk_s}.")
+        self.chunk_s, self.start_at = chunk_s, start_at
+        self._pacer = _Pacer(speed, sleep, clock)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        step = max(int(round(self.chunk_s * self.fs)), 1)
+        for span in self.src.spans:
+            first = 0
+            if self.start_at is not None:
+                if span.start + span.n_samples / self.fs <= self.start_at:
+                    continue
+                first = max(0, int(math.ceil((self.start_at - span.start) * self.fs - 1e-6)))
+            for a in range(first, span.n_samples, step):
+                b = min(a + step, span.n_samples)
+                t0 = span.start + a / self.fs
+                self._pacer.wait_until(span.start + b / self.fs)
+                yield t0, span.read(a, b)
+
+
+class SimSource:
+    """An endless simulated patient.
+
+    Parameters
+    ----------
+    seed : int
+        Random seed (same seed, same signal).
+    fs : float
+        Sampling rate.
+    n_channels : int
+        Channels.
+    chunk_s : float
+        Chunk length in seconds.
+    speed : float
+        Times real time (``math.inf``: no pacing).
+    start : float | None
+        Time of the first sample (default: now).
+    seizure_every_s : float
+        Mean time between seizures (exponential intervals, none in the first 10 minutes).
+    seizure_s : float
+        Duration of each seizure.
+    max_s : float | None
+        Stop after this much signal (None: never).
+    onsets : sequence of float | None
+        Explicit seizure onsets, seconds after ``start`` (instead of random ones; for tests).
+    """
+
+    def __init__(self, seed: int = 0, *, fs: float = 207.0, n_channels: int = 2, chunk_s: float = 0.125,
+                 speed: float = 1.0, start: float | None = None, seizure_every_s: float = 3600.0,
+                 seizure_s: float = 60.0, max_s: float | None = None, onsets: Sequence[float] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        from eegmon.simulate.writer import channel_names
+
+        self.seed, self.fs, self.chunk_s = seed, float(fs), chunk_s
+        self.channels = channel_names(n_channels)
+        self.full_scale_uv = 3276.7
+        self.name = f"sim:{seed}"
+        self.start = time.time() if start is None else float(start)
+        self.seizure_every_s, self.seizure_s, self.max_s = seizure_every_s, seizure_s, max_s
+        self.seizures: list[float] = []
+        self.onsets = None if onsets is None else sorted(float(o) for o in onsets)
+        self._pacer = _Pacer(speed, sleep, clock)
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        from eegmon.simulate import signals
+        from eegmon.simulate.config import SimulationConfig
+
+        rng = np.random.default_rng(self.seed)
+        cfg = SimulationConfig()
+        n_ch = len(self.channels)
+        bg = signals.Background(rng, cfg, self.fs, n_ch)
+        block = int(round(10 * self.fs))
+        step = max(int(round(self.chunk_s * self.fs)), 1)
+        ones = np.ones(1)
+        planned = list(self.onsets) if self.onsets is not None else None
+
+        def next_onset(after: float) -> float:
+            if planned is not None:
+                return planned.pop(0) if planned else math.inf
+            return after + rng.exponential(self.seizure_every_s)
+
+        next_sz = next_onset(600.0)
+        pending: list[tuple[int, np.ndarray]] = []  # (first sample index, waveform) still to add
+        done = 0
+        buf = np.zeros((0, n_ch))
+        while self.max_s is None or done < self.max_s * self.fs:
+            if buf.shape[0] < step:
+                x = bg.block(block, ones, ones, ones).astype(float)
+                b0 = done + buf.shape[0]
+                while next_sz * self.fs < b0 + block:
+                    i0 = int(round(next_sz * self.fs))
+                    self.seizures.append(self.start + i0 / self.fs)
+                    wave = signals.seizure(rng, "focal_evolving", self.seizure_s, self.fs, cfg.seizure_uv)
+                    pending.append((i0, wave))
+                    next_sz = next_onset(next_sz + self.seizure_s + 120.0)
+                keep = []
+                for i0, wave in pending:
+                    a, b = max(i0, b0), min(i0 + wave.size, b0 + block)
+                    if a < b:
+                        x[a - b0:b - b0] += wave[a - i0:b - i0, None]
+                    if i0 + wave.size > b0 + block:
+                        keep.append((i0, wave))
+                pending = keep
+                buf = np.concatenate([buf, x])
+                continue
+            out, buf = buf[:step], buf[step:]
+            t0 = self.start + done / self.fs
+            done += step
+            self._pacer.wait_until(self.start + done / self.fs)
+            yield t0, out
+
+
+class LslSource:
+    """A Lab Streaming Layer inlet (via mne-lsl).
+
+    Parameters
+    ----------
+    name : str
+        Stream name or source_id to resolve.
+    timeout_s : float
+        How long to look for the stream.
+    pull_timeout_s : float
+        How long one pull waits for samples.
+    max_idle_s : float | None
+        End the iteration after this long without samples (None: wait forever).
+    """
+
+    def __init__(self, name: str, *, timeout_s: float = 5.0, pull_timeout_s: float = 0.2,
+                 max_idle_s: float | None = None) -> None:
+        from mne_lsl.lsl import StreamInlet, local_clock, resolve_streams
+
+        infos = resolve_streams(timeout=timeout_s, name=name) or resolve_streams(timeout=timeout_s, source_id=name)
+        if not infos:
+            raise EegmonError(f"no LSL stream called {name!r} (by name or source_id) found in {timeout_s:g} s.")
+        info = infos[0]
+        self.name = f"lsl:{name}"
+        self.fs = float(info.sfreq)
+        if not self.fs > 0:
+            raise EegmonError(f"LSL stream {name!r} has an irregular rate; a regular EEG stream is needed.")
+        names = info.get_channel_names() if hasattr(info, "get_channel_names") else None
+        self.channels = tuple(names) if names and all(names) else tuple(f"ch{i + 1}" for i in range(info.n_channels))
+        self.full_scale_uv = 1e6
+        self.inlet = StreamInlet(info, processing_flags=("clocksync", "dejitter", "monotize"))
+        self.inlet.open_stream(timeout=timeout_s)
+        self._offset = time.time() - local_clock()  # LSL clock -> Unix epoch
+        self.pull_timeout_s, self.max_idle_s = pull_timeout_s, max_idle_s
+
+    def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
+        idle = time.monotonic()
+        try:
+            while True:
+                data, ts = self.inlet.pull_chunk(timeout=self.pull_timeout_s, max_samples=4096)
+                if len(ts):
+                    idle = time.monotonic()
+                    yield float(ts[0]) + self._offset, np.asarray(data, dtype=float)
+                elif self.max_idle_s is not None and time.monotonic() - idle > self.max_idle_s:
+                    return
+        finally:
+            self.inlet.close_stream()
+
+
+def open_stream(spec: str, *, speed: float = 1.0, chunk_s: float = 0.125, start_at: float | None = None,
+                lsl_timeout_s: float = 5.0):
+    """Open a source from its spec (``replay:PATH``, ``sim:[SEED]``, ``lsl:NAME``); see the module docstring."""
+    kind, _, arg = spec.partition(":")
+    if kind == "replay" and arg:
+        return ReplaySource(arg, speed=speed, chunk_s=chunk_s, start_at=start_at)
+    if kind == "sim":
+        try:
+            seed = int(arg) if arg else 0
+        except ValueError:
+            raise EegmonError(f"sim:SEED needs an integer seed, got {arg!r}.", spec) from None
+        return SimSource(seed, chunk_s=chunk_s, speed=speed, start=start_at)
+    if kind == "lsl" and arg:
+        return LslSource(arg, timeout_s=lsl_timeout_s)
+    raise EegmonError("unknown source; expected replay:PATH, sim:[SEED] or lsl:NAME.", spec)
+
+
+def write_sim_archive(path: str | Path, *, seconds: float = 1500.0, onsets: Sequence[float] = (300.0, 1000.0),
+                      gaps: Sequence[tuple[float, float]] = ((700.0, 760.0),), seed: int = 3,
+                      start: float = 1.7e9, fs: float = 207.0) -> SimSource:
+    """Write a short simulated recording with seizures at ``onsets`` (s after ``start``) into a new archive.
+
+    ``gaps`` are ``(from, to)`` seconds left out. Returns the source (``.seizures`` holds the true
+    onsets). For tests, demos and benchmarks that need a small recording with known seizures.
+    """
+    from eegmon.archive import Archive
+
+    src = SimSource(seed, chunk_s=10.0, speed=math.inf, start=start, max_s=seconds, onsets=onsets, fs=fs)
+    with Archive.create(path, src.channels, fs) as arc:
+        pending: list[tuple[float, np.ndarray]] = []
+
+        def flush() -> None:
+            if pending:
+                x = np.concatenate([p[1] for p in pending])
+                arc.append_segment(pending[0][0], np.rint(x / 0.1).astype(np.int16).T, [0.1] * x.shape[1],
+                                   [0.0] * x.shape[1], source=src.name)
+                pending.clear()
+
+        for t0, x in src:
+            rel = t0 - start
+            if any(a <= rel < b for a, b in gaps):
+                flush()
+                continue
+            pending.append((t0, x))
+        flush()
+    return src
