@@ -73,4 +73,7 @@ class AdaptiveFeatures:
         base = np.empty_like(amp)
         adaptive_baseline(amp, self._state, self._count, self._alpha, 0.3, self._prior, self._prior_windows, base)
         rel = (amp - base).reshape(n_win, n_ch, -1)
-        return np.concatenate([rel, values[:, :, self._shape_idx]], axis=2)
+        rows = np.concatenate([rel, values[:, :, self._shape_idx]], axis=2)
+        # A (near-)flat window can give an infinite moment (kurtosis); the detectors take it as missing.
+        rows[np.isinf(rows)] = np.nan
+        return rows

@@ -278,3 +278,17 @@ def test_bad_signal_alone_raises_nothing(rng_seed):
 def test_registry_names():
     assert set(DETECTORS) == {"line-length", "classifier"}
     assert DETECTORS["classifier"].trained and not DETECTORS["line-length"].trained
+
+
+def test_infinite_features_are_missing_not_fatal():
+    from eegmon.detectors.features import AdaptiveFeatures
+    from eegmon.features import FEATURE_NAMES, FeatureTable
+
+    values = np.random.default_rng(0).uniform(1, 2, (5, 2, len(FEATURE_NAMES)))
+    values[2, 1, FEATURE_NAMES.index("kurtosis")] = np.inf
+    values[3, 0, FEATURE_NAMES.index("skewness")] = -np.inf
+    rows = AdaptiveFeatures(["a", "b"]).transform(FeatureTable(np.arange(1.0, 6.0), values, FEATURE_NAMES, ["a", "b"]))
+    assert not np.isinf(rows).any()
+    assert np.isnan(rows[2, 1, DETECTOR_COLUMNS.index("kurtosis")])
+    model, _ = _trained_model()
+    model.estimator.predict_proba(rows.reshape(-1, rows.shape[2]))  # no error on the missing values
