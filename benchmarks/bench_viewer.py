@@ -183,6 +183,9 @@ def main() -> None:
             return fig
 
         def close_mne(fig):
+            thread = getattr(fig, "load_thread", None)
+            if thread is not None:
+                thread.wait()  # its background load (precompute) must not outlive the figure
             fig.close()
             fig.deleteLater()
             app.processEvents()

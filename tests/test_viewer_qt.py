@@ -89,8 +89,7 @@ def test_page_zoom_jump_review_undo_export(qtbot, archive_path, tmp_path):
     first = win._table_keys[0]
     ev = m.event(first).event
     assert m.selected == first and m.page_start < ev.onset and ev.offset < m.page_stop
-    assert any(r.getRegion()[0] == pytest.approx(ev.onset - m.origin) for r in win._regions
-               if isinstance(r, pg.LinearRegionItem))
+    assert any(r.getRegion()[0] == pytest.approx(ev.onset - m.origin) for r in win.event_bands)
     _key(qtbot, win, Key.Key_C)
     got = _stored(archive_path, *first)
     assert got.status == "confirmed" and got.reviewer == "dr.qt"
@@ -139,7 +138,7 @@ def test_offset_nudge_and_edge_drag_and_drag_add(qtbot, archive_path):
     got = _stored(archive_path, *key)
     assert got.onset == pytest.approx(before.onset - 1) and got.duration == pytest.approx(before.duration + 2)
     # dragging an event's edges: the region's change-finished signal writes the new onset/offset
-    region = next(r for r in win._regions if r.getRegion()[0] == pytest.approx(got.onset - m.origin))
+    region = next(r for r in win.event_bands if r.getRegion()[0] == pytest.approx(got.onset - m.origin))
     region.setRegion((got.onset - m.origin + 2.0, got.offset - m.origin - 1.0))
     qtbot.waitUntil(lambda: _stored(archive_path, *key).onset == pytest.approx(got.onset + 2.0), timeout=2000)
     assert _stored(archive_path, *key).duration == pytest.approx(got.duration - 3.0)

@@ -243,8 +243,9 @@ class MainWindow(QtWidgets.QMainWindow):
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
         self.model = model
         self.selected_trace = 0
-        self._regions: list[pg.LinearRegionItem] = []
-        self._region_labels: list[pg.TextItem] = []
+        self._regions: list[pg.GraphicsObject] = []
+        self._region_pool: list[tuple[pg.LinearRegionItem, pg.TextItem]] = []
+        self._placing_regions = False
         self._csa_next = 0
         self._csa_columns = int(csa_columns)
         self._table_keys: list[tuple[str, int]] = []
@@ -382,6 +383,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
+        for col, width in enumerate((104, 48, 64, 118, 78, 40)):
+            self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
         self.table.doubleClicked.connect(lambda _: self.jump_to_selected())
         layout.addWidget(self.table)
@@ -454,44 +457,76 @@ class MainWindow(QtWidgets.QMainWindow):
             for mark in self.page_marks:
                 mark.setRegion((x0, max(x1, x0 + m.duration / 400)))
 
+    def _region_item(self, i: int) -> tuple[pg.LinearRegionItem, pg.TextItem]:
+        """The i-th pooled event band and its label (created once, reused on every page)."""
+        while len(self._region_pool) <= i:
+            region = pg.LinearRegionItem((0, 1), movable=True)
+            region.setZValue(-5)
+            region.event_key = None
+            region.sigRegionChangeFinished.connect(self._on_region_finished)
+            text = pg.TextItem("", anchor=(0, 0))
+            self.trace_plot.addItem(region)
+            self.trace_plot.addItem(text)
+            self._region_pool.append((region, text))
+        return self._region_pool[i]
+
+    def _on_region_finished(self, region: pg.LinearRegionItem) -> None:
+        if not self._placing_regions and region.event_key is not None:
+            self._on_region_moved(region.event_key, region)
+
     def _draw_event_regions(self) -> None:
         m = self.model
-        for item in self._regions + self._region_labels:
+        for item in self._regions:
             self.trace_plot.removeItem(item)
-        self._regions, self._region_labels = [], []
+        self._regions = []
         rows = m.events_in(m.page_start, m.page_stop)
         labelled = len(rows) <= 20
-        if len(rows) > 50:  # wide pages: one item for all events, not editable at this zoom
+        bands = rows if len(rows) <= 50 else []
+        if not bands and rows:  # wide pages: one bar item per status, not editable at this zoom
             n = len(self.trace_curves)
-            bars = pg.BarGraphItem(
-                x0=np.array([r.event.onset - m.origin for r in rows]),
-                x1=np.array([r.event.offset - m.origin for r in rows]), y0=-n + 0.4, y1=0.6,
-                brushes=[pg.mkBrush(*STATUS_COLOURS.get(r.event.status, (0, 0, 255)), 45) for r in rows],
-                pens=[pg.mkPen(None)] * len(rows))
-            bars.setZValue(-5)
-            self.trace_plot.addItem(bars)
-            self._regions.append(bars)
-            return
-        for row in rows:
-            ev = row.event
-            colour = STATUS_COLOURS.get(ev.status, (0, 0, 255))
-            selected = row.key == m.selected
-            region = pg.LinearRegionItem(
-                (ev.onset - m.origin, ev.offset - m.origin), movable=True,
-                brush=(*colour, 90 if selected else 45),
-                pen=pg.mkPen((*colour, 255), width=1, cosmetic=True, style=QtCore.Qt.PenStyle.SolidLine
-                             if selected else QtCore.Qt.PenStyle.DashLine))
-            region.setZValue(-5)
-            region.sigRegionChangeFinished.connect(lambda r, key=row.key: self._on_region_moved(key, r))
-            self.trace_plot.addItem(region)
-            self._regions.append(region)
-            if not labelled:
-                continue
-            p = "" if ev.confidence is None else f" p={ev.confidence:.2f}"
-            text = pg.TextItem(f"{ev.label} {ev.status}{p}", color=colour, anchor=(0, 0))
-            text.setPos(max(ev.onset, m.page_start) - m.origin, 0.6)
-            self.trace_plot.addItem(text)
-            self._region_labels.append(text)
+            for status, colour in STATUS_COLOURS.items():
+                sel = [r for r in rows if r.event.status == status]
+                if not sel:
+                    continue
+                bars = pg.BarGraphItem(x0=np.array([r.event.onset - m.origin for r in sel]),
+                                       x1=np.array([r.event.offset - m.origin for r in sel]), y0=-n + 0.4, y1=0.6,
+                                       brush=pg.mkBrush(*colour, 45), pen=pg.mkPen(None))
+                bars.setZValue(-5)
+                self.trace_plot.addItem(bars)
+                self._regions.append(bars)
+        self._placing_regions = True
+        try:
+            for i, row in enumerate(bands):
+                ev = row.event
+                region, text = self._region_item(i)
+                colour = STATUS_COLOURS.get(ev.status, (0, 0, 255))
+                selected = row.key == m.selected
+                region.event_key = row.key
+                region.setRegion((ev.onset - m.origin, ev.offset - m.origin))
+                region.setBrush(pg.mkBrush(*colour, 90 if selected else 45))
+                pen = pg.mkPen((*colour, 255), width=1, cosmetic=True,
+                               style=QtCore.Qt.PenStyle.SolidLine if selected else QtCore.Qt.PenStyle.DashLine)
+                for line in region.lines:
+                    line.setPen(pen)
+                region.show()
+                if labelled:
+                    p = "" if ev.confidence is None else f" p={ev.confidence:.2f}"
+                    text.setText(f"{ev.label} {ev.status}{p}", color=colour)
+                    text.setPos(max(ev.onset, m.page_start) - m.origin, 0.6)
+                    text.show()
+                else:
+                    text.hide()
+            for region, text in self._region_pool[len(bands):]:
+                region.event_key = None
+                region.hide()
+                text.hide()
+        finally:
+            self._placing_regions = False
+
+    @property
+    def event_bands(self) -> list[pg.LinearRegionItem]:
+        """The editable event bands shown on the current page."""
+        return [r for r, _ in self._region_pool if r.event_key is not None]
 
     def refresh_overview(self) -> None:
         """Redraw coverage, event marks and the trend (all from the pyramid and the tables)."""
