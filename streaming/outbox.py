@@ -128,6 +128,8 @@ class Outbox:
         self.policy = policy
         self.clock = clock
         self._local = threading.local()
+        #: Called after an event is committed (a delivery worker wakes up at once).
+        self.listeners: list[Callable[[], None]] = []
         self._con()  # create the schema now
 
     def _con(self) -> sqlite3.Connection:
@@ -180,6 +182,8 @@ class Outbox:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        for listener in self.listeners:
+            listener()
         return True
 
     def record_quality(self, stream: str, kind: str, t: float, detail: str) -> None:
@@ -371,7 +375,7 @@ class DeliveryWorker:
     ack_link : callable | None
         ``(event_id, contact) -> URL`` to put in messages.
     interval_s : float
-        Pause between rounds.
+        Pause between rounds (a newly committed event wakes the worker at once).
     raise_errors : bool
         Re-raise an unexpected error from :meth:`join` (tests); otherwise it is logged and the
         worker goes on.
@@ -384,6 +388,7 @@ class DeliveryWorker:
         self.raise_errors = raise_errors
         self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
@@ -400,11 +405,13 @@ class DeliveryWorker:
                 if self.raise_errors:
                     self.error = err
                     return
-            self._stop.wait(self.interval_s)
+            self._wake.wait(self.interval_s)
+            self._wake.clear()
         self.outbox.close()
 
     def start(self) -> DeliveryWorker:
         """Start the background thread."""
+        self.outbox.listeners.append(self._wake.set)
         self._thread = threading.Thread(target=self._loop, name="eegmon-alerts", daemon=True)
         self._thread.start()
         return self
@@ -412,6 +419,9 @@ class DeliveryWorker:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the thread; re-raise its error when ``raise_errors``."""
         self._stop.set()
+        self._wake.set()
+        if self._wake.set in self.outbox.listeners:
+            self.outbox.listeners.remove(self._wake.set)
         if self._thread is not None:
             self._thread.join(timeout)
         if self.error is not None:

@@ -1,0 +1,250 @@
+"""Live monitoring (issue 6): per-chunk latency, streams per core, alert delivery latency, 30-day soak.
+
+Data: the eegmon simulator's endless source (2 channels, 207 Hz, background EEG), generated
+once per run; the bundled generic classifier.
+
+Rows:
+
+- ``chunk_latency_median`` / ``chunk_latency_p99`` / ``chunk_latency_window``: wall time of one
+  1/8-s chunk through the whole live pipeline (``StreamEngine.push``: ordering, causal filters,
+  window features, adaptive normalisation, classifier, post-processing, alert check), median and
+  99th percentile over all chunks, and median over the chunks that complete a window (1 in 8:
+  they run the estimator). Reference: a straightforward SciPy/NumPy chunk loop doing the same
+  work: ``scipy.signal.sosfilt`` with carried ``zi``, a NumPy ring buffer, the features of
+  ``benchmarks/reference_features.py`` on each completed window and the same estimator.
+- ``streams_per_core``: how many real-time 2-channel 207 Hz streams (1/8-s chunks) one core
+  sustains = stream-seconds processed per CPU second (``time.process_time``), with a
+  :class:`~eegmon.streaming.engine.Monitor` batching the estimator call across streams;
+  reference: the SciPy loop, one stream at a time. Target: >= 200.
+- ``alert_latency_median`` / ``alert_latency_p95``: from ``Outbox.record_event`` (event and alert
+  committed; the commit wakes the delivery worker) to the JSON webhook's arrival at an
+  ``http.server`` on 127.0.0.1; reference: apprise posting the same message directly (no outbox).
+- ``soak_rss_start`` / ``soak_rss_end`` / ``soak_rss_growth``: resident memory of a 30-day
+  (--quick: 2-day) replay through one engine, in 10-minute chunks (a handful of distinct
+  simulated hours reused with advancing timestamps), measured after the first day and at the end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import _harness
+import numpy as np
+from eegmon.detectors import DETECTOR_COLUMNS
+from eegmon.streaming.engine import Monitor, StreamEngine
+from eegmon.streaming.sources import SimSource
+from reference_features import window_features
+from scipy import signal
+
+from eegmon.commands.detect import load_detection_model
+
+FS = 207.0
+CHUNK = 26  # 1/8 s at 207 Hz
+T0 = 1.7e9
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(v.split()[1]) for v in f if v.startswith("VmRSS")) / 1024
+
+
+class ReferenceLoop:
+    """The straightforward SciPy/NumPy chunk loop: filter with zi, ring buffer, features per window, estimator."""
+
+    def __init__(self, model) -> None:
+        self.est = model.estimator
+        self.win, self.hop = int(model.window_s * FS), int(model.hop_s * FS)
+        b = signal.butter(4, [0.5, 40.0], btype="bandpass", fs=FS, output="sos")
+        notch = signal.tf2sos(*signal.iirnotch(50.0, 30.0, fs=FS))
+        self.sos = np.vstack([b, notch])
+        self.zi = np.zeros((self.sos.shape[0], 2, 2))
+        self.raw = np.zeros((self.win, 2))
+        self.filt = np.zeros((self.win, 2))
+        self.fill = 0
+        self.since = 0
+        self.n_col = len(DETECTOR_COLUMNS)
+
+    def push(self, x: np.ndarray) -> float | None:
+        y, self.zi = signal.sosfilt(self.sos, x, axis=0, zi=self.zi)
+        n = x.shape[0]
+        self.raw = np.concatenate([self.raw[n:], x])
+        self.filt = np.concatenate([self.filt[n:], y])
+        self.fill += n
+        self.since += n
+        if self.fill < self.win or self.since < self.hop:
+            return None
+        self.since -= self.hop
+        feats = window_features(self.raw, self.filt, FS, self.win, self.win)
+        cols = np.stack([v[0] for v in feats.values()], axis=1)  # (n_ch, n_feat)
+        rows = np.zeros((2, self.n_col))
+        k = min(self.n_col, cols.shape[1])
+        rows[:, :k] = np.nan_to_num(cols[:, :k])
+        return float(self.est.predict_proba(rows)[:, -1].max())
+
+
+def signal_pool(seconds: float, seed: int = 1) -> np.ndarray:
+    src = SimSource(seed, chunk_s=seconds, speed=math.inf, start=T0, max_s=seconds, seizure_every_s=1e9)
+    return next(iter(src))[1]
+
+
+def bench_chunk_latency(model, name, seconds: float) -> list[dict]:
+    x = signal_pool(seconds)
+    chunks = [x[i:i + CHUNK] for i in range(0, x.shape[0] - CHUNK + 1, CHUNK)]
+    eng = StreamEngine("bench", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name)
+    ref = ReferenceLoop(model)
+    ours, theirs, ours_w, theirs_w = [], [], [], []
+    warm = int(120 * FS / CHUNK)
+    for i, c in enumerate(chunks):
+        w0 = eng.stats.windows
+        t = time.perf_counter()
+        eng.push(T0 + i * CHUNK / FS if i == 0 else None, c)
+        dt = time.perf_counter() - t
+        t = time.perf_counter()
+        p = ref.push(c)
+        dr = time.perf_counter() - t
+        if i < warm:
+            continue
+        ours.append(dt)
+        theirs.append(dr)
+        if eng.stats.windows > w0:
+            ours_w.append(dt)
+        if p is not None:
+            theirs_w.append(dr)
+    q = lambda v, p: float(np.percentile(v, p))  # noqa: E731
+    ref_name = "SciPy sosfilt(zi) + NumPy ring buffer + reference features + same estimator"
+    return [
+        _harness.row("chunk_latency_median", "s", q(ours, 50), q(theirs, 50), ref_name),
+        _harness.row("chunk_latency_p99", "s", q(ours, 99), q(theirs, 99), ref_name),
+        _harness.row("chunk_latency_window", "s", q(ours_w, 50), q(theirs_w, 50), ref_name),
+    ]
+
+
+def bench_streams(model, name, n_streams: int, seconds: float) -> dict:
+    x = signal_pool(seconds, seed=2)
+    chunks = [x[i:i + CHUNK] for i in range(0, x.shape[0] - CHUNK + 1, CHUNK)]
+    mon = Monitor()
+    for k in range(n_streams):
+        mon.add(StreamEngine(f"s{k}", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name))
+    warm = int(30 * FS / CHUNK)
+    for i, c in enumerate(chunks[:warm]):
+        mon.push_many([(s, T0 + i * CHUNK / FS if i == 0 else None, c) for s in mon.engines])
+    cpu = time.process_time()
+    for c in chunks[warm:]:
+        mon.push_many([(s, None, c) for s in mon.engines])
+    cpu = time.process_time() - cpu
+    stream_s = n_streams * len(chunks[warm:]) * CHUNK / FS
+    ours = stream_s / cpu
+    refs = [ReferenceLoop(model) for _ in range(min(n_streams, 20))]
+    for c in chunks[:warm]:
+        for r in refs:
+            r.push(c)
+    cpu = time.process_time()
+    for c in chunks[warm:]:
+        for r in refs:
+            r.push(c)
+    cpu = time.process_time() - cpu
+    theirs = len(refs) * len(chunks[warm:]) * CHUNK / FS / cpu
+    return _harness.row("streams_per_core", "streams", ours, theirs,
+                        "SciPy/NumPy chunk loop, one stream at a time", higher_is_better=True)
+
+
+def bench_alert_latency(n: int, tmp) -> list[dict]:
+    import apprise
+    from eegmon.streaming.channels import Channels
+    from eegmon.streaming.outbox import DeliveryWorker, Outbox, SeizureEvent, alert_key, event_id
+    from eegmon.streaming.policy import AlertRules, Contact, Policy
+
+    arrivals: dict[str, float] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            arrivals[self.headers.get("X-Idempotency-Key")] = time.perf_counter()
+            self.send_response(200)
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"json://127.0.0.1:{httpd.server_address[1]}/hook"
+    policy = Policy((Contact("c", (url,)),), AlertRules(refractory_s=1.0, escalate_after_min=0, max_reminders=0))
+    outbox = Outbox(os.path.join(tmp, "bench.sqlite"), policy)
+    worker = DeliveryWorker(outbox, Channels(), interval_s=0.05).start()
+    ours = []
+    try:
+        for i in range(n + 1):
+            ev = SeizureEvent(event_id("b", T0 + 100.0 * i), "b", T0 + 100.0 * i, 0.9, T0 + 100.0 * i + 5)
+            t = time.perf_counter()
+            outbox.record_event(ev)
+            key = alert_key(ev.id, "c", 0, "initial")
+            while key not in arrivals:
+                time.sleep(0.001)
+            if i:
+                ours.append(arrivals[key] - t)
+        theirs = []
+        for i in range(n + 1):
+            key = f"direct{i}"
+            app = apprise.Apprise()
+            t = time.perf_counter()
+            app.add(f"{url}?+X-Idempotency-Key={key}")
+            app.notify(body="Possible seizure", title="Seizure alert")
+            while key not in arrivals:
+                time.sleep(0.001)
+            if i:
+                theirs.append(arrivals[key] - t)
+    finally:
+        worker.stop()
+        httpd.shutdown()
+        httpd.server_close()
+    ref = "apprise JSON POST straight away (no outbox)"
+    return [
+        _harness.row("alert_latency_median", "s", statistics.median(ours), statistics.median(theirs), ref),
+        _harness.row("alert_latency_p95", "s", float(np.percentile(ours, 95)), float(np.percentile(theirs, 95)), ref),
+    ]
+
+
+def bench_soak(model, name, days: float) -> list[dict]:
+    pool = [signal_pool(3600.0, seed=s) for s in range(3)]
+    eng = StreamEngine("soak", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name)
+    step = int(600 * FS)
+    n_chunks = int(days * 24 * 6)
+    start = None
+    t = time.perf_counter()
+    for i in range(n_chunks):
+        hour = pool[(i // 6) % 3]
+        c = hour[(i % 6) * step:(i % 6 + 1) * step] + 3.0 * ((i // 6) % 5)
+        eng.push(T0 + i * 600.0 if i == 0 else None, c)
+        if i == 24 * 6 - 1:
+            start = rss_mb()
+    eng.close()
+    end = rss_mb()
+    wall = time.perf_counter() - t
+    print(f"soak: {days:g} simulated days in {wall:.0f} s ({days * 86400 / wall:.0f}x real time), "
+          f"{len(eng.events)} detection(s), RSS after day 1 {start:.0f} MB, at the end {end:.0f} MB")
+    return [_harness.row(f"soak_{days:g}d_rss_start", "MB", start), _harness.row(f"soak_{days:g}d_rss_end", "MB", end),
+            _harness.row(f"soak_{days:g}d_rss_growth", "MB", end - start)]
+
+
+def main() -> None:
+    import tempfile
+
+    args = _harness.parse_args(__doc__)
+    model, name = load_detection_model("classifier", None)
+    results = []
+    results += bench_chunk_latency(model, name, 180.0 if args.quick else 1200.0)
+    results.append(bench_streams(model, name, 100 if args.quick else 250, 35.0 if args.quick else 90.0))
+    with tempfile.TemporaryDirectory() as tmp:
+        results += bench_alert_latency(10 if args.quick else 40, tmp)
+    results += bench_soak(model, name, 2.0 if args.quick else 30.0)
+    _harness.finish("streaming", results, args)
+
+
+if __name__ == "__main__":
+    main()
