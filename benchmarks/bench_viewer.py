@@ -7,7 +7,9 @@ directory), imported once into an archive that is cached beside it.
 Both viewers run offscreen in this process (one QApplication, 1600 x 900 windows). eegmon:
 ``eegmon.viewer.app.MainWindow`` over the archive. Reference: ``mne.io.read_raw_edf`` of every file
 (not preloaded), ``mne.concatenate_raws`` (the gaps between files are dropped: MNE has no gaps),
-``raw.plot(show=False)`` with the mne-qt-browser backend. A "step" is the action plus a forced
+``raw.plot(show=False, precompute=False)`` with the mne-qt-browser backend (it reads the
+visible span per page, like our viewer; its default would load the whole month into RAM in a
+background thread: 18 GB for the 30-day recording here). A "step" is the action plus a forced
 repaint: ``QApplication.processEvents()`` right after the action, which paints every widget
 the action changed (offscreen, 1 px pens, no antialiasing in both).
 
@@ -175,7 +177,9 @@ def main() -> None:
         def open_mne(duration: float = 30.0):
             raws = [mne.io.read_raw_edf(p, preload=False) for p in edfs]
             raw = mne.concatenate_raws(raws) if len(raws) > 1 else raws[0]
-            fig = raw.plot(show=False, duration=duration, block=False)
+            # precompute=False: read what is shown, page by page (the default "auto" starts a thread that
+            # loads the whole month into RAM, 18 GB here, and competes for the CPU while we time steps)
+            fig = raw.plot(show=False, duration=duration, block=False, precompute=False)
             fig.resize(1600, 900)
             fig.show()
             app.processEvents()
