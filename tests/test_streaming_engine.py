@@ -274,3 +274,25 @@ def test_lsl_loopback(lsl_outlet, model):
     assert eng.stats.samples == sum(x.shape[0] for x in data)
     assert eng.stats.windows > 20
     assert eng.stats.quality.get("late", 0) == 0
+
+
+def test_monitor_cli_sim_source_and_bad_input(tmp_path, capsys):
+    from eegmon.cli import main
+
+    db = tmp_path / "o.sqlite"
+    args = ["monitor", "sim:3", "--speed", "max", "--max-s", "40", "--chunk-s", "1", "--outbox", str(db),
+            "--no-ack-server", "--drain-s", "0", "--archive", str(tmp_path / "live.h5")]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "0.01 h processed" in out and "0 new seizure event(s)" in out
+    with Archive.open(tmp_path / "live.h5") as arc:
+        assert arc.n_samples == 40 * 207
+    assert main(["monitor", "tcp:nowhere", "--outbox", str(db)]) == 2
+    assert main(["monitor", "sim:x", "--outbox", str(db)]) == 2
+    assert main(["monitor", "sim:1", "--chunk-s", "0", "--outbox", str(db)]) == 2
+    assert main(["monitor", "replay:/no/such/file.edf", "--outbox", str(db)]) == 2
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[alert]\nthreshold = 3\n")
+    assert main(["monitor", "sim:1", "--alerts", str(bad), "--outbox", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key alert.threshold" in err and str(bad) in err
