@@ -421,7 +421,10 @@ class MainWindow(QtWidgets.QMainWindow):
             self.trace_plot.setYRange(-n + 0.4, 0.6, padding=0)
             self.selected_trace = min(self.selected_trace, n - 1)
         for i, curve in enumerate(self.trace_curves):
-            y = page.y[i] * (m.gain(page.labels[i]) / m.scale_uv) - i
+            y = page.y[i] * (m.gain(page.labels[i]) / m.scale_uv)
+            if page.kind == "minmax":  # envelopes stay in their lane (raw pages are not clipped)
+                y = np.clip(y, -0.5, 0.5)
+            y = y - i
             curve.setData(page.x, y, connect="finite")
             curve.setPen(SELECTED_TRACE_PEN if i == self.selected_trace else TRACE_PEN)
         x0, x1 = m.page_start - m.origin, m.page_stop - m.origin
