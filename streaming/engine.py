@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -230,7 +231,7 @@ class StreamEngine:
         self.stats = StreamStats()
         self.events: list[Annotation] = []  # finished detections
         self.alerts: list[SeizureEvent] = []  # seizure events emitted (new ones only)
-        self.quality: list[QualityEvent] = []
+        self.quality: deque[QualityEvent] = deque(maxlen=10_000)  # the latest (all are in the outbox)
         self._end: float | None = None  # stream time just after the last accepted sample
         self._offset = 0.0  # correction after a clock jump
         self._jump: float | None = None  # where a chunk far in the past ended (a clock jump if the next follows)
