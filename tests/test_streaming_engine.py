@@ -296,3 +296,19 @@ def test_monitor_cli_sim_source_and_bad_input(tmp_path, capsys):
     assert main(["monitor", "sim:1", "--alerts", str(bad), "--outbox", str(db)]) == 2
     err = capsys.readouterr().err
     assert "unknown key alert.threshold" in err and str(bad) in err
+
+
+def test_replay_demo_prints_alerts_with_delay(tmp_path):
+    from eegmon.streaming.demo import replay_demo
+
+    from eegmon.simulate import simulate
+
+    folder = tmp_path / "dev"
+    simulate(folder, days=0.012, seizures_per_day=100, seed=3, quiet=True, n_jobs=1)  # one seizure at 175 s
+    lines: list[str] = []
+    summary = replay_demo(folder, out=lines.append)
+    alerts = [line for line in lines if "ALERT" in line]
+    assert len(alerts) == 1 and "s after the true onset" in alerts[0]
+    assert "1 alert(s) for 1 true seizure(s): 1 detected, 0 false alarm(s); 1 delivered" in summary
+    with pytest.raises(Exception, match="no such folder"):
+        replay_demo(tmp_path / "none")
