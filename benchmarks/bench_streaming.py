@@ -19,9 +19,13 @@ Rows:
 - ``alert_latency_median`` / ``alert_latency_p95``: from ``Outbox.record_event`` (event and alert
   committed; the commit wakes the delivery worker) to the JSON webhook's arrival at an
   ``http.server`` on 127.0.0.1; reference: apprise posting the same message directly (no outbox).
-- ``soak_rss_start`` / ``soak_rss_end`` / ``soak_rss_growth``: resident memory of a 30-day
-  (--quick: 2-day) replay through one engine, in 10-minute chunks (a handful of distinct
-  simulated hours reused with advancing timestamps), measured after the first day and at the end.
+- ``soak_30d_rss_start`` / ``_rss_end`` / ``_rss_growth``: resident memory of a 30-day (--quick:
+  2-day) replay through one engine that also writes the archive (5-minute segments) and the
+  outbox, in 10-minute chunks (a few distinct simulated hours reused with advancing
+  timestamps), measured after the first day and at the end; ``_last_day_vs_first``: processing
+  time of the last simulated day over the first (archive growth must not slow it down).
+- ``soak_6h_live_chunks_rss_start`` / ``_rss_end``: the same in 1/8-s chunks (the live size) for
+  6 hours (--quick: 30 minutes), measured after a quarter and at the end.
 """
 
 from __future__ import annotations
@@ -210,26 +214,58 @@ def bench_alert_latency(n: int, tmp) -> list[dict]:
     ]
 
 
-def bench_soak(model, name, days: float) -> list[dict]:
+def bench_soak(model, name, days: float, tmp: str) -> list[dict]:
+    """30 days through one engine writing an archive and an outbox, in 10-minute chunks."""
+    from eegmon.streaming.engine import ArchiveWriter
+    from eegmon.streaming.outbox import Outbox
+    from eegmon.streaming.policy import Contact, Policy
+
     pool = [signal_pool(3600.0, seed=s) for s in range(3)]
-    eng = StreamEngine("soak", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name)
+    writer = ArchiveWriter(os.path.join(tmp, "soak.h5"), ("E1-E2", "E2-E3"), FS, source="live:soak")
+    outbox = Outbox(os.path.join(tmp, "soak.sqlite"), Policy((Contact("c", ("console://",)),)))
+    eng = StreamEngine("soak", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name,
+                       archive=writer, outbox=outbox)
     step = int(600 * FS)
     n_chunks = int(days * 24 * 6)
     start = None
-    t = time.perf_counter()
+    day_s = []
+    t = t_day = time.perf_counter()
     for i in range(n_chunks):
         hour = pool[(i // 6) % 3]
         c = hour[(i % 6) * step:(i % 6 + 1) * step] + 3.0 * ((i // 6) % 5)
         eng.push(T0 + i * 600.0 if i == 0 else None, c)
+        if i % 144 == 143:
+            day_s.append(time.perf_counter() - t_day)
+            t_day = time.perf_counter()
         if i == 24 * 6 - 1:
             start = rss_mb()
     eng.close()
     end = rss_mb()
     wall = time.perf_counter() - t
-    print(f"soak: {days:g} simulated days in {wall:.0f} s ({days * 86400 / wall:.0f}x real time), "
-          f"{len(eng.events)} detection(s), RSS after day 1 {start:.0f} MB, at the end {end:.0f} MB")
-    return [_harness.row(f"soak_{days:g}d_rss_start", "MB", start), _harness.row(f"soak_{days:g}d_rss_end", "MB", end),
-            _harness.row(f"soak_{days:g}d_rss_growth", "MB", end - start)]
+    print(f"soak: {days:g} simulated days (archive + outbox) in {wall:.0f} s ({days * 86400 / wall:.0f}x real time), "
+          f"first day {day_s[0]:.1f} s, last day {day_s[-1]:.1f} s, {len(writer.arc.segments)} segments; "
+          f"RSS after day 1 {start:.0f} MB, at the end {end:.0f} MB")
+    tag = f"soak_{days:g}d"
+    return [_harness.row(f"{tag}_rss_start", "MB", start), _harness.row(f"{tag}_rss_end", "MB", end),
+            _harness.row(f"{tag}_rss_growth", "MB", end - start),
+            _harness.row(f"{tag}_last_day_vs_first", "x", day_s[-1] / day_s[0])]
+
+
+def bench_soak_live_chunks(model, name, hours: float) -> list[dict]:
+    """Memory over ``hours`` of 1/8-s chunks (the live chunk size)."""
+    pool = signal_pool(1800.0, seed=7)
+    chunks = [pool[i:i + CHUNK] for i in range(0, pool.shape[0] - CHUNK + 1, CHUNK)]
+    eng = StreamEngine("live", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name)
+    n = int(hours * 3600 * FS / CHUNK)
+    start = None
+    for i in range(n):
+        eng.push(T0 if i == 0 else None, chunks[i % len(chunks)])
+        if i == n // 4:
+            start = rss_mb()
+    eng.close()
+    end = rss_mb()
+    tag = f"soak_{hours:g}h_live_chunks"
+    return [_harness.row(f"{tag}_rss_start", "MB", start), _harness.row(f"{tag}_rss_end", "MB", end)]
 
 
 def main() -> None:
@@ -242,7 +278,8 @@ def main() -> None:
     results.append(bench_streams(model, name, 100 if args.quick else 250, 35.0 if args.quick else 90.0))
     with tempfile.TemporaryDirectory() as tmp:
         results += bench_alert_latency(10 if args.quick else 40, tmp)
-    results += bench_soak(model, name, 2.0 if args.quick else 30.0)
+        results += bench_soak(model, name, 2.0 if args.quick else 30.0, tmp)
+    results += bench_soak_live_chunks(model, name, 0.5 if args.quick else 6.0)
     _harness.finish("streaming", results, args)
 
 
