@@ -102,7 +102,8 @@ def _with_header(url: str, key: str) -> str:
 def console_sender(out: Callable[[str], None] | None = None) -> Callable[[str, Message], None]:
     """A sender for ``console://`` that writes one line per alert to ``out`` (default stdout)."""
     def send(url: str, msg: Message) -> None:
-        line = f"[ALERT] {msg.title} | {msg.body.splitlines()[0] if msg.body else ''} (key {msg.key[:12]})"
+        body = [ln for ln in msg.body.splitlines() if not ln.startswith("Idempotency key:")]
+        line = "\n".join([f"[ALERT] {msg.title} (key {msg.key[:12]})"] + [f"        {ln}" for ln in body])
         if out is None:
             print(line, file=sys.stdout, flush=True)
         else:

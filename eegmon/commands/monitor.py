@@ -9,8 +9,9 @@ sample_data/alerts.example.toml). Bad signal (NaN, electrode off, flat or clippe
 late packets, clock jumps) is recorded as signal-quality events and never alerted.
 
 With --archive, raw samples and finished detections are appended as the stream goes; a
-restarted replay resumes where the archive ends (re-reading --warmup-s seconds to warm the
-detector up) and the outbox makes sure no event is alerted twice.
+restarted replay resumes where the archive ends (re-reading --warmup-s seconds, by default the
+model's adaptive-baseline length, to warm the detector up) and the outbox makes sure no event
+is alerted twice.
 
 examples:
   eegmon monitor replay:sample_data/sim --speed max
@@ -50,8 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stream", default=None, help="stream id in events and alerts (default: from SOURCE)")
     parser.add_argument("--speed", type=_speed, default=1.0, help="replay/sim speed, times real time, or 'max'")
     parser.add_argument("--chunk-s", type=float, default=0.125, help="chunk length in seconds (default: 0.125)")
-    parser.add_argument("--warmup-s", type=float, default=600.0,
-                        help="on resume, seconds replayed before the archive's end to warm the detector up")
+    parser.add_argument("--warmup-s", type=float, default=None,
+                        help="on resume, seconds replayed before the archive's end to warm the detector up "
+                             "(default: the model's adaptive-baseline length, 30 min for the bundled ones)")
     parser.add_argument("--max-s", type=float, default=None, help="stop after this many seconds of signal")
     parser.add_argument("--drain-s", type=float, default=30.0,
                         help="when the source ends, wait up to this long for pending first alerts")
@@ -95,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.archive is not None:
         writer = ArchiveWriter(args.archive, source.channels, source.fs, source=f"live:{stream}")
         if writer.resume_t is not None and isinstance(source, ReplaySource):
-            source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s,
-                                 start_at=writer.resume_t - args.warmup_s)
+            warmup = args.warmup_s if args.warmup_s is not None else 60.0 * float(model.baseline_minutes or 30.0)
+            source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s, start_at=writer.resume_t - warmup)
             if not args.quiet:
                 print(f"resuming at {to_datetime(writer.resume_t):%Y-%m-%d %H:%M:%S} UTC (archive end)")
     outbox = Outbox(outbox_path(args), policy)
