@@ -95,6 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "serve" and signer is not None:
         server = ack_mod.AckServer(signer, outbox, policy.ack.host, policy.ack.port).start()
         print(f"acknowledgement endpoint on {server.url}/ack")
+        if policy.ack.port == 0:  # a free port was picked: links must point at it
+            base = server.url
     worker.start()
     try:
         while True:

@@ -111,12 +111,13 @@ def run(args: argparse.Namespace) -> int:
         signer = ack_mod.TokenSigner(expand_env(policy.ack.secret, where="ack.secret", path=policy.path),
                                      policy.ack.token_ttl_min * 60)
         base = policy.ack.base_url.rstrip("/")
+        if not args.no_ack_server:
+            ack_server = ack_mod.AckServer(signer, outbox, policy.ack.host, policy.ack.port).start()
+            if policy.ack.port == 0:  # a free port was picked: links must point at it
+                base = ack_server.url
 
         def ack_link(eid: str, contact: str) -> str:
             return f"{base}/ack?t={signer.make(eid, contact)}"
-
-        if not args.no_ack_server:
-            ack_server = ack_mod.AckServer(signer, outbox, policy.ack.host, policy.ack.port).start()
     worker = DeliveryWorker(outbox, channels, ack_link=ack_link).start()
 
     def on_event(ev) -> None:
