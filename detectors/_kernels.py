@@ -43,3 +43,32 @@ def adaptive_baseline(x, state, count, alpha_min, step_max, prior, prior_windows
                         d = -step_max
                     state[j] += a * d
                 count[j] = c + 1.0
+
+
+@jit()
+def forest_proba(X, left, right, feature, threshold, nan_left, leaf_p, roots, out):  # pragma: no cover
+    """Mean over trees of the positive-class probability of each row's leaf.
+
+    The trees are flattened into one node array (``roots[t]`` is tree t's first node, a leaf has
+    ``left == -1``). A row goes left when its value is <= the threshold, and where it is missing
+    (NaN) the way the tree learned (``nan_left``), exactly as scikit-learn walks its trees.
+    """
+    n = X.shape[0]
+    n_trees = roots.shape[0]
+    for i in range(n):
+        out[i] = 0.0
+    # Tree by tree keeps one tree's nodes in cache while all rows walk it.
+    for t in range(n_trees):
+        for i in range(n):
+            node = roots[t]
+            while left[node] != -1:
+                v = X[i, feature[node]]
+                if v != v:
+                    node = left[node] if nan_left[node] else right[node]
+                elif v <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            out[i] += leaf_p[node]
+    for i in range(n):
+        out[i] /= n_trees

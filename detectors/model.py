@@ -17,6 +17,7 @@ from typing import Any
 
 from eegmon.errors import EegmonError
 
+from .estimators import FeatureClassifier, flatten_forest
 from .features import DETECTOR_COLUMNS
 from .registry import DETECTORS, make_detector
 
@@ -132,6 +133,9 @@ def load_model(path: str | os.PathLike) -> DetectionModel:
             estimator = sio.loads(blob, trusted=TRUSTED_TYPES)
         except Exception as err:  # skops raises many types for damaged content
             raise EegmonError(f"cannot load the estimator: {err}", path) from None
+        if isinstance(estimator, FeatureClassifier) and getattr(estimator, "flat_", None) is None \
+                and len(estimator.classes_) == 2:
+            estimator.flat_ = flatten_forest(estimator.forest_)  # files written before the fast path
     else:
         estimator = make_detector(name, **meta.get("params", {}))
     fields = {k: meta[k] for k in ("fs", "window_s", "hop_s", "filters", "postprocess", "prior", "baseline_minutes",

@@ -101,7 +101,12 @@ class StreamingDetector:
         self.post = PostProcessor(**model.postprocess, window_s=model.window_s, channel_names=self.channel_names,
                                   source=self.source)
 
-    def _proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel seizure probability of detector rows, and the signal-quality gate.
+
+        Returns ``(proba, bad)``, both (n_windows, n_channels); ``proba`` is 0 where ``bad`` (the
+        gate held the window back: flat, clipped or missing samples).
+        """
         n_win, n_ch, n_col = rows.shape
         flat = rows.reshape(-1, n_col)
         est = self.model.estimator
@@ -121,7 +126,7 @@ class StreamingDetector:
             n_ch = len(self.channel_names)
             empty = np.zeros(0)
             return DetectionChunk([], empty, empty, np.zeros((0, n_ch)), np.zeros((0, n_ch), bool))
-        channel_proba, bad = self._proba(rows)
+        channel_proba, bad = self.proba(rows)
         proba = channel_proba.max(axis=1)
         events = self.post.update(table.times, proba, channel_proba)
         return DetectionChunk(events, table.times, proba, channel_proba, bad)

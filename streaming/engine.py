@@ -363,7 +363,7 @@ class StreamEngine:
         if staged is None or staged.rows is None:
             return []
         try:
-            channel_proba, bad = self.detector._proba(staged.rows)
+            channel_proba, bad = self.detector.proba(staged.rows)
         except Exception as err:  # noqa: BLE001
             self._recover(err)
             return []
@@ -456,12 +456,12 @@ class Monitor:
         for members in groups.values():
             try:
                 rows = np.concatenate([s.rows for _, s in members]) if len(members) > 1 else members[0][1].rows
-                channel_proba, bad = members[0][0].detector._proba(rows)
+                channel_proba, bad = members[0][0].detector.proba(rows)
             except Exception:  # noqa: BLE001 - fall back to one stream at a time
                 logger.exception("batched estimator call failed; streams run one by one")
                 for eng, s in members:
                     try:
-                        cp, b = eng.detector._proba(s.rows)
+                        cp, b = eng.detector.proba(s.rows)
                     except Exception as err:  # noqa: BLE001
                         eng._recover(err)
                         continue

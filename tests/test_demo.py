@@ -17,6 +17,8 @@ def test_demo_runs_end_to_end():
         sensitivity = int(line.split("sensitivity ")[1].split("%")[0])
         assert sensitivity >= 75
     assert "not a certified medical device" in out
+    live = next(ln for ln in out.splitlines() if ln.startswith("live monitor: ") and "alert(s)" in ln)
+    assert int(live.split(": ")[1].split(" alert")[0]) >= 3 and out.count("  ALERT ") >= 3
 
 
 def test_demo_on_another_folder_and_a_bad_one(tmp_path):

@@ -11,9 +11,9 @@ import sys
 import edfio
 import numpy as np
 import pytest
+from eegmon.detectors import load_model
 
 from eegmon.demo import sample_dir
-from eegmon.detectors import load_model
 from eegmon.evaluate import evaluate
 from eegmon.simulate import simulate
 

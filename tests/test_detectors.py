@@ -7,10 +7,6 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from sklearn.utils.estimator_checks import parametrize_with_checks
-
 from eegmon.detectors import (
     DETECTOR_COLUMNS,
     DETECTORS,
@@ -25,6 +21,10 @@ from eegmon.detectors import (
     save_model,
 )
 from eegmon.detectors._kernels import adaptive_baseline
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
 from eegmon.errors import EegmonError
 
 
@@ -212,7 +212,6 @@ def test_model_files_refuse_pickles_and_foreign_content(tmp_path):
     with pytest.raises(EegmonError, match="another feature set"):
         load_model(bad)
     import skops.io as sio
-
     from sklearn.neural_network import MLPClassifier
 
     foreign = tmp_path / "foreign.eegmon-model"
@@ -282,6 +281,7 @@ def test_registry_names():
 
 def test_infinite_features_are_missing_not_fatal():
     from eegmon.detectors.features import AdaptiveFeatures
+
     from eegmon.features import FEATURE_NAMES, FeatureTable
 
     values = np.random.default_rng(0).uniform(1, 2, (5, 2, len(FEATURE_NAMES)))
@@ -292,3 +292,16 @@ def test_infinite_features_are_missing_not_fatal():
     assert np.isnan(rows[2, 1, DETECTOR_COLUMNS.index("kurtosis")])
     model, _ = _trained_model()
     model.estimator.predict_proba(rows.reshape(-1, rows.shape[2]))  # no error on the missing values
+
+
+def test_fast_forest_path_equals_scikit_learn(rng_seed):
+    rng = np.random.default_rng(rng_seed)
+    X = rng.normal(size=(3000, 6))
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 2]) > 0.5).astype(int)
+    est = FeatureClassifier(n_estimators=15, random_state=rng_seed).fit(X, y)
+    Xt = rng.normal(size=(500, 6))
+    Xt[rng.uniform(size=Xt.shape) < 0.1] = np.nan
+    Xt[:5, 1] = np.inf * 0  # NaN produced arithmetically
+    for chunk in (Xt[:1], Xt[:7], Xt):
+        np.testing.assert_allclose(est.predict_proba(chunk), est.forest_.predict_proba(chunk), rtol=0, atol=1e-12)

@@ -2,8 +2,10 @@
 
 Reads the committed sample recording in sample_data/ (re-simulated into a temporary folder when
 eegmon is not run from a source checkout), checks it against its ground truth, imports it into an
-archive, runs both bundled detectors over the archive and scores them with SzCORE. This stays
-the one command a newcomer runs; later stages (alerts, viewer) join it as they land.
+archive, runs both bundled detectors over the archive and scores them with SzCORE, then replays
+the recording through the live monitor at full speed and prints each caregiver alert as it fires
+(console channel) with its delay after the true seizure onset. Review the archive with
+'eegmon view' afterwards (the demo's archive is temporary; 'eegmon import' makes a lasting one).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from pathlib import Path
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None,
                         help="a simulated recording folder (default: the bundled sample_data/sim)")
+    parser.add_argument("--chunk-s", type=float, default=1.0,
+                        help="chunk length of the live replay in seconds (default: 1)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,6 +62,14 @@ def run(args: argparse.Namespace) -> int:
             stored = len(arc.add_detections(detections))
         print(f"\nstored {stored} detection(s) in the archive, unreviewed, ready for review "
               "(eegmon detect ARCHIVE.h5 does this for any archive)")
+        import logging
+
+        from ..streaming.demo import replay_demo
+
+        if not args.debug:  # the demo prints each alert itself; the engine's log lines are for operators
+            logging.getLogger("eegmon.streaming").setLevel(logging.WARNING)
+        print("\nlive monitor (the same recording replayed at full speed, as 'eegmon monitor replay:FOLDER')")
+        replay_demo(folder, out=print, chunk_s=args.chunk_s)
     print("\neegmon is research software, not a certified medical device.")
     return 0
 
