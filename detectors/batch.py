@@ -55,3 +55,12 @@ def detect_source(source: SignalSource, model: DetectionModel, *, name: str | No
     events += runner.flush()
     return DetectionResult(events, np.concatenate(times) if times else np.zeros(0),
                            np.concatenate(proba) if proba else np.zeros(0))
+
+
+def minute_trend(result: DetectionResult, bin_s: float = 60.0) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum window probability per ``bin_s`` bin (bins without windows are left out)."""
+    if result.times.size == 0:
+        return np.zeros(0), np.zeros(0)
+    bins = np.floor(result.times / bin_s).astype(np.int64)
+    starts, first = np.unique(bins, return_index=True)
+    return starts * bin_s, np.maximum.reduceat(result.proba, first)

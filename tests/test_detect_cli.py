@@ -123,3 +123,23 @@ def test_bad_inputs_exit_2(tmp_path):
     junk.write_bytes(b"this is not an EDF file at all" * 20)
     bad = cli("detect", junk, check=False)
     assert bad.returncode == 2 and "junk.edf" in bad.stderr
+
+
+def test_detect_stores_a_probability_trend_the_viewer_shows(tmp_path):
+    from eegmon.archive import Archive
+    from eegmon.viewer.model import ViewerModel
+
+    arc = tmp_path / "t.h5"
+    cli("import", SAMPLE, "-o", arc, "-q")
+    cli("detect", arc, "-q")
+    with Archive.open(arc) as a:
+        trends = a.trends()
+        assert set(trends) == {"detector:classifier"}
+        times, values = trends["detector:classifier"]
+        assert np.all(np.diff(times) >= 60) and values.min() >= 0 and values.max() > 0.9
+        onsets = [d.onset for d in a.detections()]
+        assert any(abs(t - onsets[0]) < 120 and v > 0.5 for t, v in zip(times, values, strict=True))
+        model = ViewerModel(a)
+        x, trend = model.trend(400)
+        assert np.nanmax(trend) == pytest.approx(values.max())
+        assert np.nanmin(trend) >= 0 and np.isfinite(trend).sum() > 300

@@ -306,7 +306,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.overview_widget.setMinimumHeight(160)
         dur = max(self.model.duration, 1.0)
         self.ov_plots = []
-        for row, name in enumerate(("coverage", "activity", "spectrum")):
+        for row, name in enumerate(("coverage", "trend", "spectrum")):
             axis = {"bottom": TimeAxis(self.model.origin)} if row == 2 else {}
             plot = self.overview_widget.addPlot(row=row, col=0, viewBox=OverviewViewBox(self._on_overview_pick),
                                                 axisItems=axis)

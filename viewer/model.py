@@ -427,7 +427,30 @@ class ViewerModel:
         return self._minmax(self.start, max(self.stop, self.start + 1.0), n_pixels or self.n_pixels)
 
     def trend(self, n_pixels: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """A cheap activity trend for the overview: mean over channels of (max - min) per pixel, µV."""
+        """The overview's trend: a detector's seizure probability per pixel, else signal activity.
+
+        When ``eegmon detect`` stored a probability-per-minute trend in the archive (the bundled
+        classifier's first, else any), each pixel shows the highest probability in it (0-1).
+        Otherwise: mean over channels of (max - min) per pixel from the pyramid, µV.
+        """
+        stored = self._cached(("trends",), self.archive.trends)
+        if stored:
+            name = "detector:classifier" if "detector:classifier" in stored else sorted(stored)[0]
+            times, values = stored[name]
+            edges = np.linspace(self.start, max(self.stop, self.start + 1.0), (n_pixels or self.n_pixels) + 1)
+            centers = (edges[:-1] + edges[1:]) / 2
+            out = np.full(centers.size, np.nan)
+            if times.size:
+                bin_s = float(np.min(np.diff(times))) if times.size > 1 else 60.0
+                # pixels narrower than a bin take the bin they lie in ...
+                j = np.searchsorted(times, centers, side="right") - 1
+                inside = (j >= 0) & (centers - times[np.maximum(j, 0)] < bin_s)
+                out[inside] = values[j[inside]]
+                # ... wider pixels the highest of the bins that start in them
+                idx = np.searchsorted(edges, times, side="right") - 1
+                ok = (idx >= 0) & (idx < out.size)
+                np.fmax.at(out, idx[ok], values[ok])
+            return centers, out
         edges, lo, hi = self.overview(n_pixels)
         width = hi - lo
         count = np.isfinite(width).sum(axis=0)

@@ -34,7 +34,7 @@ from ..io.labels import VOCABULARY
 from ..recording import Recording
 from ._layout import DECIMATION, IO_SAMPLES, from_ns, n_levels, to_ns
 from ._manifest import ManifestState, read_manifest, write_manifest
-from ._segment_file import write_segment_file
+from ._segment_file import fsync_path, write_segment_file
 
 _OPEN_FILES = 128
 #: Unreferenced segment files younger than this may belong to a writer that has not committed yet.
@@ -692,6 +692,41 @@ class Archive:
         return self._update_event(
             "detections", id, reviewer, status=status, label=label, onset=onset, duration=duration
         )
+
+    # ------------------------------------------------------------------ trends
+    def _trend_path(self, name: str) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        return self.seg_dir / f"trend_{safe}.h5"
+
+    def write_trend(self, name: str, times: np.ndarray, values: np.ndarray) -> None:
+        """Store (replace) a named trend, e.g. a detector's seizure probability per minute.
+
+        Written to ``ARCHIVE.h5.d/trend_<name>.h5`` (datasets ``time_ns``, int64 bin starts, and
+        ``value``, float32; attribute ``name``) through a temporary file, fsync and rename, so a
+        reader sees the old or the new trend, never half of one.
+        """
+        self._require_writable()
+        times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=np.float32)
+        if times.shape != values.shape or times.ndim != 1:
+            raise EegmonError(f"trend times and values must be 1-D of equal length, got {times.shape} and "
+                              f"{values.shape}.")
+        path = self._trend_path(name)
+        tmp = path.with_name(path.name + ".tmp")
+        with h5py.File(tmp, "w") as f:
+            f.attrs["name"] = name
+            f.create_dataset("time_ns", data=(times * 1e9).round().astype(np.int64))
+            f.create_dataset("value", data=values)
+        fsync_path(tmp)
+        os.replace(tmp, path)
+        fsync_path(self.seg_dir)
+
+    def trends(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Every stored trend: ``{name: (bin start times in s since the epoch, values)}``."""
+        out = {}
+        for path in sorted(self.seg_dir.glob("trend_*.h5")):
+            with h5py.File(path, "r") as f:
+                out[str(f.attrs["name"])] = (f["time_ns"][()] / 1e9, f["value"][()].astype(float))
+        return out
 
     # ------------------------------------------------------------------ reading
     def _index(self) -> None:

@@ -2,9 +2,10 @@
 
 Runs a detector over the whole recording (in chunks: memory does not grow with its length) and
 writes the events as SzCORE events.tsv. When SRC is an archive, the detections are also stored
-in it (source detector:<name>, review status unreviewed), ready for review; running again does
-not duplicate them. Any channel count and sampling rate: a trained model resamples the input
-to the rate it was trained at.
+in it (source detector:<name>, review status unreviewed), ready for review, with the detector's
+seizure probability per minute as a trend for the viewer; running again does not duplicate them.
+Any channel count and sampling rate: a trained model resamples the input to the rate it was
+trained at.
 
 Detectors (--detector): classifier (default; the bundled generic model, or --model FILE from
 'eegmon train') and line-length (Esteller-style line length against an adaptive baseline).
@@ -88,9 +89,11 @@ def run(args: argparse.Namespace) -> int:
     stored = 0
     if source.kind == "archive" and not args.no_store:
         from ..archive import Archive
+        from ..detectors.batch import minute_trend
 
         with Archive.open(source.path, "a") as arc:
             stored = len(arc.add_detections(result.events))
+            arc.write_trend(f"detector:{name}", *minute_trend(result))
     if not args.quiet:
         print(f"{len(result.events)} seizure detection(s) in {source.recorded_s / 3600:.1f} h of {source.path} "
               f"(detector {name})")
