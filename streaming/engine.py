@@ -84,6 +84,9 @@ class QualityEvent:
     detail: str = ""
 
 
+FEATURE_BLOCK_S = 3600.0
+
+
 class ArchiveWriter:
     """Append a live stream's samples and detections to an archive, block by block.
 
@@ -119,6 +122,9 @@ class ArchiveWriter:
         self._start: float | None = None
         self._parts: list[np.ndarray] = []
         self._n = 0
+        self._tables: list = []
+        #: Feature windows ending before or at this time are already stored.
+        self.features_done: float = self.arc.features_stop or -np.inf
 
     def write(self, t0: float, x: np.ndarray) -> None:
         """Buffer samples starting at ``t0``; write a segment when a block is full or at a gap."""
@@ -135,6 +141,25 @@ class ArchiveWriter:
         self._n += x.shape[0]
         if self._n >= self.block:
             self.flush()
+
+    def write_features(self, table) -> None:
+        """Buffer a chunk's feature windows; store them as one file per ``FEATURE_BLOCK_S`` of windows.
+
+        Features can be recomputed from the stored samples, so they are written in larger
+        blocks than the samples (fewer files); a crash loses at most one block of them.
+        """
+        keep = table.times > self.features_done
+        if keep.any():
+            self._tables.append(type(table)(table.times[keep], table.values[keep], table.feature_names,
+                                            table.channel_names))
+            self.features_done = float(table.times[-1])
+            if self.features_done - float(self._tables[0].times[0]) >= FEATURE_BLOCK_S:
+                self._flush_features()
+
+    def _flush_features(self) -> None:
+        if self._tables:
+            self.arc.write_features(type(self._tables[0]).concat(self._tables))
+            self._tables = []
 
     def flush(self) -> None:
         """Write what is buffered (finite runs only; NaN samples become gaps)."""
@@ -161,8 +186,9 @@ class ArchiveWriter:
         return len(self.arc.add_detections(new)) if new else 0
 
     def close(self) -> None:
-        """Flush and close."""
+        """Flush samples and features and close."""
         self.flush()
+        self._flush_features()
         self.arc.close()
 
 
@@ -330,6 +356,8 @@ class StreamEngine:
                 self._flag("nan_start" if nan else "nan_end", start, "NaN samples" if nan else "")
             if self.archive is not None:
                 self.archive.write(start, x)
+                if staged.table is not None and len(staged.table):
+                    self.archive.write_features(staged.table)
             return staged
         except Exception as err:  # noqa: BLE001 - the engine must not die
             self._recover(err)

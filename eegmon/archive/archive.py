@@ -693,6 +693,55 @@ class Archive:
             "detections", id, reviewer, status=status, label=label, onset=onset, duration=duration
         )
 
+    # ------------------------------------------------------------------ features
+    def write_features(self, table) -> None:
+        """Store a block of window features (an ``eegmon.features.FeatureTable``) durably.
+
+        Each block is an immutable file ``ARCHIVE.h5.d/feat_<first_ns>_<last_ns>.h5`` (window end
+        times) holding the table as :meth:`FeatureTable.to_hdf5` writes it, made through a
+        temporary file, fsync and rename: a crash loses at most the block being written.
+        """
+        self._require_writable()
+        if len(table) == 0:
+            return
+        first, last = to_ns(float(table.times[0])), to_ns(float(table.times[-1]))
+        path = self.seg_dir / f"feat_{first:020d}_{last:020d}.h5"
+        tmp = path.with_name(path.name + ".tmp")
+        with h5py.File(tmp, "w") as f:
+            table.to_hdf5(f)
+        fsync_path(tmp)
+        os.replace(tmp, path)
+        fsync_path(self.seg_dir)
+
+    def _feature_files(self) -> list[tuple[int, int, Path]]:
+        out = []
+        for path in self.seg_dir.glob("feat_*.h5"):
+            first, last = path.stem.split("_")[1:3]
+            out.append((int(first), int(last), path))
+        return sorted(out)
+
+    @property
+    def features_stop(self) -> float | None:
+        """End time of the last stored feature window (s since the epoch), None without features."""
+        files = self._feature_files()
+        return from_ns(max(last for _, last, _ in files)) if files else None
+
+    def features(self, start: float | None = None, stop: float | None = None):
+        """Stored window features with end times in ``[start, stop)`` as one ``FeatureTable`` (None if none)."""
+        from ..features import FeatureTable
+
+        lo = -np.inf if start is None else start
+        hi = np.inf if stop is None else stop
+        tables = []
+        for first, last, path in self._feature_files():
+            if from_ns(last) < lo or from_ns(first) >= hi:
+                continue
+            with h5py.File(path, "r") as f:
+                t = FeatureTable.from_hdf5(f)
+            keep = (t.times >= lo) & (t.times < hi)
+            tables.append(FeatureTable(t.times[keep], t.values[keep], t.feature_names, t.channel_names))
+        return FeatureTable.concat(tables) if tables else None
+
     # ------------------------------------------------------------------ trends
     def _trend_path(self, name: str) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
