@@ -6,8 +6,8 @@ Modules are imported only to build the parser, so keep their top-level imports l
 
 #: subcommand name -> module in eegmon.commands, in --help order.
 COMMANDS: dict[str, str] = {
-    "simulate": "simulate",
     "demo": "demo",
+    "simulate": "simulate",
     "import": "import_",
     "info": "info",
     "detect": "detect",
