@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,16 @@ def parse_args(description: str) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="small data, fewer repeats (< 60 s)")
     parser.add_argument("--json", type=Path, default=None, help="write results as JSON to this path")
     return parser.parse_args()
+
+
+def simulated_device_folder(days: float) -> Path:
+    """A simulated device folder of ``days`` (seed 0) in the temp dir, made once and reused by benchmarks."""
+    from eegmon.simulate import simulate
+
+    folder = Path(tempfile.gettempdir()) / f"eegmon-bench-archive-{days:g}d"
+    if not (folder / "simulation.json").is_file():
+        simulate(folder, days=days, seed=0, overwrite=True, quiet=True)
+    return folder
 
 
 def machine_info() -> dict[str, Any]:

@@ -40,15 +40,6 @@ print(json.dumps({"rc": rc, "s": elapsed, "maxrss_mb": resource.getrusage(resour
 """
 
 
-def _device_folder(days: float) -> Path:
-    from eegmon.simulate import simulate
-
-    folder = Path(tempfile.gettempdir()) / f"eegmon-bench-archive-{days:g}d"
-    if not (folder / "simulation.json").is_file():
-        simulate(folder, days=days, seed=0, overwrite=True, quiet=True)
-    return folder
-
-
 def _import_once(folder: Path, out: Path) -> dict:
     for p in [out, *out.parent.glob(out.name + ".d/*")]:
         p.unlink(missing_ok=True)
@@ -72,7 +63,7 @@ def main() -> None:
     from eegmon.archive import Archive
 
     mne.set_log_level("ERROR")
-    folder = _device_folder(days)
+    folder = _harness.simulated_device_folder(days)
     edfs = sorted(folder.glob("*.edf"))
     edf_mb = sum(p.stat().st_size for p in edfs) / 1e6
     tag = f"{days:g}d_2ch_207hz"

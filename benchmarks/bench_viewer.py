@@ -42,15 +42,6 @@ import numpy as np
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def _device_folder(days: float) -> Path:
-    from eegmon.simulate import simulate
-
-    folder = Path(tempfile.gettempdir()) / f"eegmon-bench-archive-{days:g}d"
-    if not (folder / "simulation.json").is_file():
-        simulate(folder, days=days, seed=0, overwrite=True, quiet=True)
-    return folder
-
-
 def _archive(folder: Path, days: float) -> Path:
     from eegmon.archive import Archive
     from eegmon.io import read_device_folder
@@ -104,7 +95,7 @@ def main() -> None:
     from eegmon.archive import Archive
 
     mne.set_log_level("ERROR")
-    folder = _device_folder(days)
+    folder = _harness.simulated_device_folder(days)
     path = _archive(folder, days)
     edfs = sorted(folder.glob("*.edf"))
     tag = f"{days:g}d_2ch"

@@ -126,8 +126,9 @@ def test_bad_inputs_exit_2(tmp_path):
 
 
 def test_detect_stores_a_probability_trend_the_viewer_shows(tmp_path):
-    from eegmon.archive import Archive
     from eegmon.viewer.model import ViewerModel
+
+    from eegmon.archive import Archive
 
     arc = tmp_path / "t.h5"
     cli("import", SAMPLE, "-o", arc, "-q")

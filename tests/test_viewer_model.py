@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eegmon.viewer._sample import make_review_archive
+from eegmon.viewer._sample import copy_archive, make_review_archive
 from eegmon.viewer.export import export_events_tsv, export_summary, reviewed_events, summary_table
 from eegmon.viewer.model import ViewerModel
 
@@ -28,12 +28,7 @@ def sample_archive(tmp_path_factory) -> Path:
 @pytest.fixture
 def archive_copy(sample_archive, tmp_path) -> Path:
     """A fresh copy of the sample archive for tests that edit it."""
-    import shutil
-
-    dst = tmp_path / "a.h5"
-    shutil.copy(sample_archive, dst)
-    shutil.copytree(str(sample_archive) + ".d", str(dst) + ".d")
-    return dst
+    return copy_archive(sample_archive, tmp_path / "a.h5")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -17,7 +16,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 pg = pytest.importorskip("pyqtgraph")
 
-from eegmon.viewer._sample import make_review_archive  # noqa: E402
+from eegmon.viewer._sample import copy_archive, make_review_archive  # noqa: E402
 from eegmon.viewer.app import SHORTCUTS, MainWindow  # noqa: E402
 from eegmon.viewer.model import ViewerModel  # noqa: E402
 from pyqtgraph.Qt import QtCore  # noqa: E402
@@ -36,10 +35,7 @@ def sample_archive(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def archive_path(sample_archive, tmp_path) -> Path:
-    dst = tmp_path / "a.h5"
-    shutil.copy(sample_archive, dst)
-    shutil.copytree(str(sample_archive) + ".d", str(dst) + ".d")
-    return dst
+    return copy_archive(sample_archive, tmp_path / "a.h5")
 
 
 def _window(qtbot, path: Path, reviewer: str = "dr.qt") -> MainWindow:

@@ -34,3 +34,13 @@ def make_review_archive(path: str | os.PathLike, folder: str | os.PathLike = SAM
         dets = [d for d in dets if any(s.start <= d.onset and d.offset <= s.stop for s in arc.segments)]
         arc.add_detections(dets)
     return path
+
+
+def copy_archive(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Copy an archive (manifest and its ``.d`` folder of segment files) to ``dst``; return ``dst``."""
+    import shutil
+
+    dst = Path(dst)
+    shutil.copy(src, dst)
+    shutil.copytree(f"{src}.d", f"{dst}.d")
+    return dst

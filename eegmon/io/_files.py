@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 
@@ -44,3 +45,18 @@ def fingerprint(path: str | os.PathLike) -> str:
             f.seek(max(size - _FINGERPRINT_BLOCK, _FINGERPRINT_BLOCK))
             h.update(f.read(_FINGERPRINT_BLOCK))
     return h.hexdigest()
+
+
+def parse_number(text: str, what: str, lineno: int, path: Path, *, allow_na: bool = False) -> float | None:
+    """A finite number from an annotation file's cell, or a clear error naming the line (``n/a`` -> None
+    when ``allow_na``)."""
+    text = text.strip()
+    if allow_na and text.lower() in ("n/a", "na", ""):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise EegmonError(f"line {lineno}: {what} must be a number, got {text!r}.", path) from None
+    if not math.isfinite(value):
+        raise EegmonError(f"line {lineno}: {what} must be finite, got {text!r}.", path)
+    return value

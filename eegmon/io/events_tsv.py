@@ -10,7 +10,6 @@ still has one ``bckg`` row, because readers take the recording duration from the
 from __future__ import annotations
 
 import datetime as dt
-import math
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from ..errors import EegmonError
 from ..events import Annotation, to_datetime
+from ._files import parse_number
 from .labels import map_label
 
 COLUMNS = ("onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration")
@@ -84,16 +84,7 @@ def write_events_tsv(
 
 
 def _float(text: str, column: str, lineno: int, path: Path, *, allow_na: bool = False) -> float | None:
-    text = text.strip()
-    if allow_na and text.lower() in ("n/a", "na", ""):
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise EegmonError(f"line {lineno}: column {column!r} must be a number, got {text!r}.", path) from None
-    if not math.isfinite(value):
-        raise EegmonError(f"line {lineno}: column {column!r} must be finite, got {text!r}.", path)
-    return value
+    return parse_number(text, f"column {column!r}", lineno, path, allow_na=allow_na)
 
 
 def _parse_datetime(text: str, lineno: int, path: Path) -> float:

@@ -8,7 +8,6 @@ are mapped onto the eegmon vocabulary, the code kept as the original label.
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from ..errors import EegmonError
 from ..events import Annotation
-from ._files import check_file
+from ._files import check_file, parse_number
 from .labels import map_label
 
 _HEADER = ["channel", "start_time", "stop_time", "label", "confidence"]
@@ -30,16 +29,6 @@ class TuszAnnotations:
 
     events: list[Annotation]
     duration: float | None
-
-
-def _num(text: str, what: str, lineno: int, path: Path) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise EegmonError(f"line {lineno}: {what} must be a number, got {text!r}.", path) from None
-    if not math.isfinite(value):
-        raise EegmonError(f"line {lineno}: {what} must be finite, got {text!r}.", path)
-    return value
 
 
 def read_tusz_csv(
@@ -81,7 +70,7 @@ def read_tusz_csv(
             continue
         if line.startswith("#"):
             if m := _DURATION.match(line):
-                duration = _num(m.group(1), "duration", lineno, path)
+                duration = parse_number(m.group(1), "duration", lineno, path)
             continue
         cells = [c.strip() for c in line.split(",")]
         if not header_seen:
@@ -94,8 +83,8 @@ def read_tusz_csv(
                 f"line {lineno}: expected {len(_HEADER)} comma-separated columns, got {len(cells)}.", path
             )
         chan, a, b, label, conf = cells
-        start, stop = _num(a, "start_time", lineno, path), _num(b, "stop_time", lineno, path)
-        confidence = _num(conf, "confidence", lineno, path)
+        start, stop = parse_number(a, "start_time", lineno, path), parse_number(b, "stop_time", lineno, path)
+        confidence = parse_number(conf, "confidence", lineno, path)
         if start < 0 or stop < start:
             raise EegmonError(f"line {lineno}: need 0 <= start_time <= stop_time, got {start}, {stop}.", path)
         if duration is not None and stop > duration + 1e-3:
