@@ -5,8 +5,14 @@ Writes consecutive EDF+ files (about one per day, int16, physical unit uV) with 
 for a seizure-free file), per-file *_artifacts.tsv with labelled artifacts, and simulation.json
 with every parameter and the full truth. The same seed gives the same bytes.
 
-example:
+With --bids, OUT_DIR becomes a BIDS EEG dataset (SzCORE layout) of --subjects simulated patients
+(sub-01, sub-02, ...; subject k uses seed + k): one run per EDF+ file,
+sub-01/ses-01/eeg/sub-01_ses-01_task-szMonitoring_run-00_eeg.edf with its _events.tsv (ground
+truth), _eeg.json and _channels.tsv; simulation.json and the artifacts in sourcedata/sub-01/.
+
+examples:
   eegmon simulate /tmp/sim --days 3 --seed 1
+  eegmon simulate /tmp/cohort --bids --subjects 4 --days 2 --seed 1
 """
 
 from __future__ import annotations
@@ -24,21 +30,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed; same seed, same bytes (default: 0)")
     parser.add_argument("--start", default="2025-01-06T09:00:00+00:00",
                         help="absolute start, ISO 8601 (default: 2025-01-06T09:00:00+00:00; UTC if no offset)")
-    parser.add_argument("--subject", default="sim01", help="subject code used in file names (default: sim01)")
+    # default None, not "sim01": so that --bids can tell an explicit --subject (which it cannot honour)
+    parser.add_argument("--subject", default=None, help="subject code used in file names (default: sim01)")
     parser.add_argument("--config", default=None, metavar="JSON",
                         help="JSON object overriding simulator parameters (see SimulationConfig in the README)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of CPUs)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous simulation in OUT_DIR")
+    parser.add_argument("--bids", action="store_true",
+                        help="write a BIDS EEG dataset (SzCORE layout) of several simulated patients")
+    parser.add_argument("--subjects", type=int, default=None,
+                        help="number of simulated patients, with --bids only (default: 4)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..simulate import SimulationConfig, simulate
+    from ..errors import EegmonError
+    from ..simulate import SimulationConfig, simulate, simulate_bids
 
+    if args.bids:
+        if args.subject is not None:
+            raise EegmonError("--subject does not apply with --bids: subjects are named sub-01, sub-02, ...; "
+                              "use --subjects N for how many.")
+    elif args.subjects is not None:
+        raise EegmonError("--subjects is only valid with --bids (a plain simulation is one subject; "
+                          "name it with --subject).")
     config = SimulationConfig.from_json(args.config) if args.config else None
+    if args.bids:
+        subjects = 4 if args.subjects is None else args.subjects
+        edfs = simulate_bids(
+            args.out_dir, subjects=subjects, days=args.days, fs=args.fs, n_channels=args.channels,
+            seizures_per_day=args.seizures_per_day, seed=args.seed, start=args.start, config=config,
+            n_jobs=args.jobs, overwrite=args.overwrite, quiet=args.quiet,
+        )
+        if not args.quiet:
+            print(f"wrote a BIDS dataset of {subjects} simulated subject(s), {len(edfs)} EDF+ run(s), "
+                  f"to {args.out_dir}")
+        return 0
     result = simulate(
         args.out_dir, days=args.days, fs=args.fs, n_channels=args.channels,
         seizures_per_day=args.seizures_per_day, seed=args.seed, start=args.start,
-        subject=args.subject, config=config, n_jobs=args.jobs, overwrite=args.overwrite, quiet=args.quiet,
+        subject=args.subject or "sim01", config=config, n_jobs=args.jobs, overwrite=args.overwrite,
+        quiet=args.quiet,
     )
     if not args.quiet:
         print(result.summary())
