@@ -33,6 +33,13 @@ def bundled_model() -> DetectionModel:
         return load_model(path)
 
 
+def bundled_model_sha256() -> str:
+    """SHA-256 of the bundled model file (identifies the model in run manifests)."""
+    import hashlib
+
+    return hashlib.sha256((resources.files("eegmon.detectors") / "models" / BUNDLED).read_bytes()).hexdigest()
+
+
 def train_generic_model(out: str | Path, *, workdir: str | Path | None = None, quiet: bool = True) -> DetectionModel:
     """Simulate the recipe's recordings, train the cross-patient classifier and save it to ``out``."""
     from eegmon.simulate import SimulationConfig, simulate

@@ -119,6 +119,12 @@ class PostProcessor:
         """The event running now (onset, peak so far), or None: what a live alert fires on."""
         return self._current
 
+    @property
+    def open_onset(self) -> float | None:
+        """Onset of the earliest event not returned yet (running, or waiting for a merge), or None."""
+        runs = [r.onset for r in (self._pending, self._current) if r is not None]
+        return min(runs) if runs else None
+
     def _smooth(self, proba: np.ndarray) -> np.ndarray:
         k = self.smooth_windows
         if k == 1:

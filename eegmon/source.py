@@ -4,6 +4,7 @@ device folder. Detection, feature extraction and replay all iterate :meth:`Signa
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -81,13 +82,21 @@ class SignalSource:
                 out.append([s.origin, s.start, stop])
         return [tuple(x) for x in out]
 
-    def chunks(self, chunk_s: float = 600.0) -> Iterator[tuple[float, np.ndarray]]:
-        """Yield ``(t_start, samples)`` with samples (n, n_channels) in µV, span by span, in time order."""
+    def chunks(self, chunk_s: float = 600.0, *, start: float | None = None,
+               stop: float | None = None) -> Iterator[tuple[float, np.ndarray]]:
+        """Yield ``(t_start, samples)`` with samples (n, n_channels) in µV, span by span, in time order.
+
+        Only samples at times in ``[start, stop)`` (s since the epoch; None = no limit) are read; a
+        sample within a thousandth of a sample period of ``start`` counts as at it.
+        """
         step = max(int(round(chunk_s * self.fs)), 1)
         for span in self.spans:
-            for first in range(0, span.n_samples, step):
-                stop = min(first + step, span.n_samples)
-                yield span.start + first / self.fs, span.read(first, stop)
+            first = 0 if start is None else max(0, math.ceil((start - span.start) * self.fs - 1e-3))
+            last = span.n_samples if stop is None else min(span.n_samples,
+                                                           math.ceil((stop - span.start) * self.fs - 1e-3))
+            for a in range(first, last, step):
+                b = min(a + step, last)
+                yield span.start + a / self.fs, span.read(a, b)
 
 
 def _full_scale(gain: np.ndarray, offset: np.ndarray, dtype: np.dtype) -> float:

@@ -39,6 +39,11 @@ def _line(name: str, block: dict) -> str:
             f"F1 {f(block['f1'])}  FP/24h {f(block['fp_per_24h'])}")
 
 
+def summary_lines(doc: dict) -> list[str]:
+    """Event and sample scores of an ``eegmon evaluate --json`` document, one line each."""
+    return [_line("event", doc["event"]), _line("sample", doc["sample"])]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import EegmonError
     from ..evaluate import evaluate
@@ -62,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"{len(ev.recordings)} recordings, {len(ev.subjects)} subjects, {e['hours']:.1f} h, "
               f"{e['n_ref']} seizures, {e['n_hyp']} detections")
-        print(_line("event", e))
-        print(_line("sample", doc["sample"]))
+        print("\n".join(summary_lines(doc)))
         print(f"latency  median {lat}")
     if args.fail_under is not None and (e["f1"] or 0.0) < args.fail_under:
         print(f"eegmon evaluate: event F1 {e['f1'] or 0.0:.3f} is below --fail-under {args.fail_under}")

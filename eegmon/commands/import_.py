@@ -85,39 +85,49 @@ def _spans(rec, archive) -> dict[str, tuple[float, float]]:
     return {k: (a, b - a) for k, (a, b) in spans.items()}
 
 
-def run(args: argparse.Namespace) -> int:
+def import_sources(out: Path, sources: list[str], *, append: bool = False, subject: str | None = None,
+                   annotation_files: list[str] = (), max_segment_s: float = 24 * 3600.0, quiet: bool = True):
+    """Import recordings into the archive ``out`` (created, or added to with ``append``).
+
+    Everything is read and checked before anything is written. Returns the import report.
+    """
     from ..archive import Archive
     from ..errors import EegmonError
     from ..io import read_annotation_file
 
-    out = Path(args.output)
-    if out.exists() and not args.append:
+    if out.exists() and not append:
         raise EegmonError("archive already exists; use --append to add to it.", out)
-    if args.append and not out.exists():
+    if append and not out.exists():
         raise EegmonError("--append given but the archive does not exist.", out)
-    if not args.max_segment_hours > 0:
-        raise EegmonError(f"--max-segment-hours must be > 0, got {args.max_segment_hours}.")
-    rec = _read_sources(args.sources, args.subject)
-    existing = Archive.open(out, "r") if args.append else None
+    if not max_segment_s > 0:
+        raise EegmonError(f"--max-segment-hours must be > 0, got {max_segment_s / 3600}.")
+    rec = _read_sources(sources, subject)
+    existing = Archive.open(out, "r") if append else None
     try:
         if existing is not None:
             existing.check_recording(rec)
         spans = _spans(rec, existing)
         extra = []
-        for ann in args.annotations:
+        for ann in annotation_files:
             extra += read_annotation_file(ann, spans)
     finally:
         if existing is not None:
             existing.close()
     archive = (
         Archive.open(out, "a")
-        if args.append
+        if append
         else Archive.create(out, rec.channels, rec.fs, meta={"patient": rec.meta.get("patient", "") or ""})
     )
     with archive:
-        report = archive.import_recording(
-            rec, annotations=extra, quiet=args.quiet, max_segment_s=args.max_segment_hours * 3600
-        )
+        report = archive.import_recording(rec, annotations=extra, quiet=quiet, max_segment_s=max_segment_s)
+    return rec, report
+
+
+def run(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    rec, report = import_sources(out, args.sources, append=args.append, subject=args.subject,
+                                 annotation_files=args.annotations, max_segment_s=args.max_segment_hours * 3600,
+                                 quiet=args.quiet)
     if not args.quiet:
         print(
             f"{out}: imported {len(report.imported)} file(s), {report.n_samples / rec.fs / 3600:.2f} h in "

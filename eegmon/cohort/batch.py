@@ -1,0 +1,318 @@
+"""Run one task over every recording of a dataset, on Dask or a process pool, resumably.
+
+The driver (this module) finds the recordings, checksums their inputs, skips those whose outputs
+are up to date, cuts long recordings into chunks (:mod:`.plan`), sends the chunks to the engine
+(:mod:`.engine`), and as each recording completes writes its outputs and its manifest entry
+(:mod:`.manifest`). Workers only read inputs and write their own chunk files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .._logging import logger, progress
+from ..errors import EegmonError
+from .dataset import RecordingSpec, find_recordings
+from .engine import check_scheduler, open_engine
+from .manifest import Manifest, digest_of, sha256
+from .plan import Chunk, grid_period, plan_chunks
+from .work import TASKS, ItemResult, Params, WorkItem, detection_model, features_path, run_item
+
+EVALUATION = "evaluation.json"
+#: Default warm-up of a chunk, in time constants of the adaptive baseline: the state left from before
+#: the warm-up has then decayed to exp(-24) ~ 4e-11 of its size.
+WARMUP_TIME_CONSTANTS = 24
+
+
+@dataclass
+class BatchReport:
+    """What a batch run did.
+
+    Attributes
+    ----------
+    done, skipped : list of str
+        Recordings processed now, and those whose outputs were already up to date.
+    failed : dict
+        Recording -> error, for recordings that failed now or before (and were not retried).
+    wall_s : float
+        Wall-clock seconds of the run.
+    hours : float
+        Recorded hours processed now.
+    engine : str
+        The engine that ran the work, and ``workers`` its size.
+    evaluation : dict | None
+        The ``eegmon evaluate --json`` document (task ``evaluate``).
+    """
+
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    wall_s: float = 0.0
+    hours: float = 0.0
+    engine: str = ""
+    workers: int = 0
+    dashboard: str | None = None
+    evaluation: dict | None = None
+
+
+def _model_record(params: Params) -> dict[str, Any]:
+    """The detector and a checksum of its model file (what decides the detections)."""
+    from ..detectors.generic import bundled_model_sha256
+
+    model, name = detection_model(params.detector, params.model)
+    record: dict[str, Any] = {"name": name, "detector": model.detector}
+    if params.model is not None:
+        record["sha256"] = sha256(Path(params.model))
+    elif name == "classifier":
+        record["sha256"] = bundled_model_sha256()
+    return record
+
+
+def _params_record(params: Params) -> dict[str, Any]:
+    """What decides a recording's outputs: evaluate shares detect's outputs, import needs no detector."""
+    if params.task == "import":
+        return {"task": "import", "eegmon_version": __version__}
+    record = replace(params, task="detect" if params.task == "evaluate" else params.task).record()
+    record["model"] = _model_record(params)
+    record["eegmon_version"] = __version__
+    return record
+
+
+def _plan(spec: RecordingSpec, params: Params) -> list[Chunk]:
+    if params.task == "import":
+        return [Chunk(0, None, None, None)]
+    from ..source import open_source
+
+    source = open_source(spec.path)
+    model, _ = detection_model(params.detector, params.model)
+    proc_fs = model.fs or source.fs
+    period = grid_period(source.fs, proc_fs, model.hop_s)
+    chunk_s = None if params.chunk_hours is None else params.chunk_hours * 3600.0
+    warmup_s = WARMUP_TIME_CONSTANTS * model.baseline_minutes * 60.0 if params.warmup_hours is None else \
+        params.warmup_hours * 3600.0
+    return plan_chunks(source, chunk_s=chunk_s, warmup_s=warmup_s, period_s=period,
+                       hop_s=round(model.hop_s * proc_fs) / proc_fs)  # the hop the pipeline uses
+
+
+def _merge_features(out_dir: Path, base: str, n_parts: int) -> Path:
+    """Concatenate the chunk feature files of a recording into one (atomically), then remove them."""
+    import h5py
+
+    final = features_path(out_dir, base, None)
+    parts = [features_path(out_dir, base, k) for k in range(n_parts)]
+    tmp = final.with_name(final.name + ".tmp")
+    with h5py.File(tmp, "w") as dst:
+        with h5py.File(parts[0], "r") as first:
+            dst.attrs.update(first.attrs)
+            shape = first["values"].shape[1:]
+        n = 0
+        times = dst.create_dataset("times", (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
+        values = dst.create_dataset("values", (0, *shape), maxshape=(None, *shape), dtype="f8",
+                                    chunks=(4096, *shape))
+        for part in parts:
+            with h5py.File(part, "r") as src:
+                m = src["times"].shape[0]
+                times.resize((n + m,))
+                values.resize((n + m, *shape))
+                times[n:] = src["times"][:]
+                values[n:] = src["values"][:]
+                n += m
+    tmp.replace(final)
+    for part in parts:
+        part.unlink()
+    return final
+
+
+def _finish(spec: RecordingSpec, params: Params, out_dir: Path, results: list[ItemResult]) -> dict[str, Any]:
+    """Write a completed recording's outputs; return its manifest entry fields."""
+    results = sorted(results, key=lambda r: r.part)
+    first = results[0]
+    entry: dict[str, Any] = {"recording_hours": first.recorded_s / 3600.0, "n_chunks": len(results),
+                             "compute_s": sum(r.seconds for r in results),
+                             "start": first.start, "duration_s": first.stop - first.start}
+    if params.task in ("detect", "evaluate"):
+        from ..io.events_tsv import write_events_tsv
+
+        events = [e for r in results for e in r.events]
+        path = out_dir / (spec.base + "_events.tsv")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_events_tsv(path, events, first.start, first.stop - first.start)
+        outputs = [path]
+        entry["n_events"] = len(events)
+        entry["truth"] = [[a - first.start, b - first.start] for a, b in first.truth]
+    elif params.task == "features" and len(results) > 1:
+        outputs = [_merge_features(out_dir, spec.base, len(results))]
+    else:
+        outputs = [Path(p) for r in results for p in r.outputs]
+    entry["outputs"] = [{"path": str(p), "size": p.stat().st_size} for p in outputs]
+    return entry
+
+
+def _write_description(out_dir: Path, dataset: Path) -> None:
+    """The BIDS-derivatives ``dataset_description.json`` (left alone if present)."""
+    path = out_dir / "dataset_description.json"
+    if not path.exists():
+        doc = {"Name": f"eegmon batch outputs for {dataset.name}", "BIDSVersion": "1.9.0",
+               "DatasetType": "derivative", "GeneratedBy": [{"Name": "eegmon", "Version": __version__}]}
+        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+
+
+def _evaluate(specs: list[RecordingSpec], manifest: Manifest, out_dir: Path) -> dict:
+    """Score every finished recording against its ground truth; write ``evaluation.json``."""
+    from ..evaluate import evaluate_pairs
+    from ..evaluate.dataset import RecordingPair
+    from ..io.events_tsv import read_events_tsv
+
+    pairs = []
+    for spec in specs:
+        entry = manifest.recordings.get(spec.base)
+        if entry is None or entry["status"] != "done":
+            continue
+        start = entry["start"]
+        hyp = read_events_tsv(out_dir / (spec.base + "_events.tsv"), source="hypothesis").events
+        pairs.append(RecordingPair(name=spec.base, subject=spec.subject, duration=entry["duration_s"], start=start,
+                                   ref=[tuple(x) for x in entry["truth"]],
+                                   hyp=[(e.onset - start, e.offset - start) for e in hyp if e.is_seizure]))
+    if not pairs:
+        raise EegmonError("no recording finished, so there is nothing to evaluate.", out_dir)
+    doc = evaluate_pairs(pairs).to_json()
+    tmp = out_dir / (EVALUATION + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out_dir / EVALUATION)
+    return doc
+
+
+def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Params, *, scheduler: str = "local",
+              workers: int | None = None, retry_failed: bool = False, quiet: bool = True) -> BatchReport:
+    """Run ``params.task`` over every recording of ``dataset``.
+
+    Parameters
+    ----------
+    dataset : path-like
+        A BIDS dataset, a folder of archives / device folders, or a list file
+        (see :func:`eegmon.cohort.find_recordings`).
+    out_dir : path-like
+        Output folder (BIDS-derivatives layout, with ``batch-manifest.json``); created if needed.
+    params : Params
+        The task and its parameters.
+    scheduler : str
+        ``local`` (a Dask LocalCluster; a process pool without Dask), ``processes`` or a Dask
+        scheduler address.
+    workers : int | None
+        Worker processes for ``local`` / ``processes`` (default: one per CPU).
+    retry_failed : bool
+        Run again the recordings that failed before with the same inputs and parameters.
+    quiet : bool
+        No progress bars or messages.
+
+    Returns
+    -------
+    BatchReport
+    """
+    if params.task not in TASKS:
+        raise EegmonError(f"--task must be one of {', '.join(TASKS)}, got {params.task!r}.")
+    if params.chunk_hours is not None and not params.chunk_hours > 0:
+        raise EegmonError(f"--chunk-hours must be > 0, got {params.chunk_hours}.")
+    if params.warmup_hours is not None and not params.warmup_hours >= 0:
+        raise EegmonError(f"--warmup-hours must be >= 0, got {params.warmup_hours}.")
+    check_scheduler(scheduler, workers)
+    t_start = time.perf_counter()
+    dataset, out_dir = Path(dataset), Path(out_dir)
+    specs = find_recordings(dataset)
+    record = _params_record(params)  # loads the model: a bad --model fails here, before any work
+    params_id = digest_of(record)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EegmonError(f"cannot create the output folder: {err.strerror or err}", out_dir) from None
+    manifest = Manifest(out_dir)
+    manifest.doc.update(task=params.task, dataset=str(dataset.resolve()), params=record, params_id=params_id)
+    _write_description(out_dir, dataset)
+
+    report = BatchReport()
+    items: list[WorkItem] = []
+    pending: dict[str, tuple[RecordingSpec, dict[str, Any], int]] = {}
+    for spec in progress(specs, desc="check inputs", quiet=quiet, unit="rec"):
+        inputs = [manifest.checksum(p) for p in spec.input_files()]
+        inputs_id = digest_of([(Path(i["path"]).name, i["sha256"]) for i in inputs])
+        entry = {"path": str(spec.path), "subject": spec.subject, "inputs": inputs, "inputs_id": inputs_id,
+                 "params_id": params_id}
+        if manifest.up_to_date(spec.base, inputs_id, params_id, retry_failed=retry_failed):
+            old = manifest.recordings[spec.base]
+            if old["status"] == "failed":
+                report.failed[spec.base] = old["error"]
+            else:
+                report.skipped.append(spec.base)
+            continue
+        try:
+            chunks = _plan(spec, params)
+        except (EegmonError, OSError, ValueError) as err:
+            manifest.set(spec.base, {**entry, "status": "failed", "error": str(err), "outputs": []})
+            report.failed[spec.base] = str(err)
+            continue
+        pending[spec.base] = (spec, entry, len(chunks))
+        items += [WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
+                           len(chunks), str(out_dir), params) for c in chunks]
+    manifest.save()
+
+    if items:
+        with open_engine(scheduler, workers) as engine:
+            report.engine, report.workers, report.dashboard = engine.name, engine.workers, engine.dashboard
+            if engine.dashboard and not quiet:
+                logger.info("Dask dashboard: %s", engine.dashboard)
+            _collect(engine.map_unordered(run_item, items), pending, params, out_dir, manifest, report, quiet)
+    if params.task == "evaluate":
+        report.evaluation = _evaluate(specs, manifest, out_dir)
+    report.wall_s = time.perf_counter() - t_start
+    manifest.doc["runs"].append({
+        "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"), "task": params.task,
+        "engine": report.engine or None, "workers": report.workers or None, "wall_s": round(report.wall_s, 3),
+        "done": len(report.done), "skipped": len(report.skipped), "failed": len(report.failed),
+        "recording_hours": round(report.hours, 4),
+        "hours_per_s": round(report.hours / report.wall_s, 3) if report.done else None})
+    manifest.save()
+    return report
+
+
+def _collect(results, pending: dict, params: Params, out_dir: Path, manifest: Manifest, report: BatchReport,
+             quiet: bool) -> None:
+    """Gather chunk results; finish each recording as its last chunk comes in."""
+    parts: dict[str, list[ItemResult]] = {}
+
+    def finished():
+        for item, result in results:
+            if isinstance(result, BaseException):
+                result = ItemResult(item.base, item.chunk.part, error=f"{item.path}: the worker failed: "
+                                    f"{type(result).__name__}: {result}", internal=True)
+            got = parts.setdefault(item.base, [])
+            got.append(result)
+            if len(got) == pending[item.base][2]:
+                yield item.base
+
+    for base in progress(finished(), total=len(pending), desc=f"{params.task}", quiet=quiet, unit="rec"):
+        spec, entry, _ = pending[base]
+        got = parts.pop(base)
+        errors = [r.error for r in sorted(got, key=lambda r: r.part) if r.error]
+        if not errors:
+            try:
+                entry.update(_finish(spec, params, out_dir, got), status="done", error=None)
+            except (EegmonError, OSError) as err:
+                errors = [str(err)]
+        if errors:
+            for r in got:  # chunk files of a failed recording are of no use
+                for p in r.outputs:
+                    Path(p).unlink(missing_ok=True)
+            entry.update(status="failed", error=errors[0], outputs=[])
+            report.failed[base] = errors[0]
+        else:
+            report.done.append(base)
+            report.hours += entry["recording_hours"]
+        entry["finished"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        manifest.set(base, entry)

@@ -1,0 +1,100 @@
+"""The run manifest: what went in (with checksums), with which parameters, what came out, how long it took.
+
+It is one JSON file in the output folder, replaced atomically after every finished recording, so
+a run that is killed keeps what it finished. A re-run skips a recording when its entry says done,
+its inputs have the same checksums, the parameters and eegmon version are the same and its outputs
+are still there with the recorded sizes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..errors import EegmonError
+
+NAME = "batch-manifest.json"
+FORMAT = "eegmon-batch/1"
+_BLOCK = 1 << 20
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's content."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def digest_of(obj: Any) -> str:
+    """Short SHA-256 of a JSON-able object (keys sorted), to compare parameter sets."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class Manifest:
+    """The run manifest of one output folder.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output folder; the manifest is ``out_dir / "batch-manifest.json"``.
+    """
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / NAME
+        self.doc: dict[str, Any] = {"format": FORMAT, "recordings": {}, "files": {}, "runs": []}
+        if self.path.exists():
+            try:
+                doc = json.loads(self.path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as err:
+                raise EegmonError(f"cannot read the run manifest ({err}); move it away to start afresh.",
+                                  self.path) from None
+            if doc.get("format") != FORMAT:
+                raise EegmonError(f"not an eegmon batch manifest (format {doc.get('format')!r}, expected "
+                                  f"{FORMAT!r}).", self.path)
+            self.doc = doc
+
+    @property
+    def recordings(self) -> dict[str, dict[str, Any]]:
+        """Entries by recording base name."""
+        return self.doc["recordings"]
+
+    def checksum(self, path: Path) -> dict[str, Any]:
+        """``{path, size, sha256}`` of an input file; the hash is reused while size and mtime are unchanged."""
+        st = path.stat()
+        key = str(path.resolve())
+        cached = self.doc["files"].get(key)
+        if cached is None or cached["size"] != st.st_size or cached["mtime_ns"] != st.st_mtime_ns:
+            cached = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256(path)}
+            self.doc["files"][key] = cached
+        return {"path": str(path), "size": st.st_size, "sha256": cached["sha256"]}
+
+    def up_to_date(self, base: str, inputs_id: str, params_id: str, *, retry_failed: bool) -> bool:
+        """Whether a recording's last result stands: same inputs and parameters, outputs intact.
+
+        A failed recording stands too (it would fail again) unless ``retry_failed``.
+        """
+        entry = self.recordings.get(base)
+        if entry is None or entry["inputs_id"] != inputs_id or entry["params_id"] != params_id:
+            return False
+        if entry["status"] == "failed":
+            return not retry_failed
+        return all(Path(o["path"]).is_file() and Path(o["path"]).stat().st_size == o["size"]
+                   for o in entry["outputs"])
+
+    def set(self, base: str, entry: dict[str, Any]) -> None:
+        """Record a recording's result and write the manifest."""
+        self.recordings[base] = entry
+        self.save()
+
+    def save(self) -> None:
+        """Write the manifest atomically (a reader sees the old or the new one, never half)."""
+        self.doc["eegmon_version"] = __version__
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(self.doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
+        os.replace(tmp, self.path)

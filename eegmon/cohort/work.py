@@ -1,0 +1,205 @@
+"""What a worker does with one unit of work (one recording, or one time chunk of it).
+
+:func:`run_item` never raises: a failure comes back as a result with its error, so one bad
+recording cannot stop the others, whatever the engine (Dask or a process pool).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import EegmonError
+from ..events import Annotation
+from .plan import Chunk
+
+TASKS = ("detect", "features", "import", "evaluate")
+_READ_S = 600.0  # seconds read at a time: memory is bounded by it, not by the recording
+_TAIL_S = 60.0
+
+
+@dataclass(frozen=True)
+class Params:
+    """Everything that decides a task's outputs (and so goes into the run manifest)."""
+
+    task: str
+    detector: str = "classifier"
+    model: str | None = None
+    line_freq: float = 50.0
+    chunk_hours: float | None = 168.0
+    warmup_hours: float | None = None  # None: 24 time constants of the model's adaptive baseline
+
+    def record(self) -> dict:
+        """The parameters as they go into the manifest."""
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One unit of work: a chunk of a recording, and where its outputs go."""
+
+    base: str
+    path: str
+    truth: str | None
+    chunk: Chunk
+    n_chunks: int
+    out_dir: str
+    params: Params
+
+
+@dataclass
+class ItemResult:
+    """What a unit of work produced (or its error)."""
+
+    base: str
+    part: int
+    error: str | None = None
+    internal: bool = False  # a bug rather than bad input
+    seconds: float = 0.0
+    events: list[Annotation] = field(default_factory=list)
+    start: float = 0.0
+    stop: float = 0.0
+    recorded_s: float = 0.0
+    truth: list[tuple[float, float]] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+
+
+@functools.lru_cache(maxsize=4)
+def detection_model(detector: str, model: str | None):
+    """The model for a detector name or model file, loaded once per worker process."""
+    from ..commands.detect import load_detection_model
+
+    return load_detection_model(detector, None if model is None else Path(model))
+
+
+def _keep(t, chunk: Chunk) -> np.ndarray:
+    """True where time(s) ``t`` belong to the chunk."""
+    t = np.asarray(t, dtype=float)
+    ok = np.ones(t.shape, dtype=bool)
+    if chunk.keep_from is not None:
+        ok &= t >= chunk.keep_from
+    if chunk.keep_to is not None:
+        ok &= t < chunk.keep_to
+    return ok
+
+
+def _detect(item: WorkItem, source) -> list[Annotation]:
+    from ..detectors.runner import StreamingDetector
+
+    model, name = detection_model(item.params.detector, item.params.model)
+    runner = StreamingDetector(model, source.fs, source.channels, clip_level=source.full_scale_uv, name=name,
+                               line_freq=item.params.line_freq)
+    chunk = item.chunk
+    events: list[Annotation] = []
+    for t0, x in source.chunks(_READ_S, start=chunk.read_from, stop=chunk.keep_to):
+        events += runner.push(x, t0).events
+    if chunk.keep_to is None:
+        events += runner.flush()
+    else:
+        # Read on past the chunk until no event that began in it is still open (or may still begin:
+        # an onset lies one window before the first window that crosses the threshold).
+        settled = chunk.keep_to + model.window_s + model.hop_s
+        for t0, x in source.chunks(_TAIL_S, start=chunk.keep_to):
+            events += runner.push(x, t0).events
+            onset = runner.post.open_onset
+            if t0 + len(x) / source.fs >= settled and (onset is None or onset >= chunk.keep_to):
+                break
+        else:
+            events += runner.flush()
+    return [e for e in events if _keep(e.onset, chunk)]
+
+
+def _features(item: WorkItem, source) -> list[str]:
+    import h5py
+
+    from ..detectors.runner import FeatureStream
+
+    model, _ = detection_model(item.params.detector, item.params.model)
+    stream = FeatureStream(model, source.fs, source.channels, clip_level=source.full_scale_uv,
+                           line_freq=item.params.line_freq)
+    path = features_path(Path(item.out_dir), item.base, item.chunk.part if item.n_chunks > 1 else None)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    pipeline = stream.pipeline
+    with h5py.File(tmp, "w") as f:
+        n_ch, n_feat = len(source.channels), len(pipeline.feature_names)
+        times = f.create_dataset("times", (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
+        values = f.create_dataset("values", (0, n_ch, n_feat), maxshape=(None, n_ch, n_feat), dtype="f8",
+                                  chunks=(4096, n_ch, n_feat))
+        f.attrs.update(feature_names=list(pipeline.feature_names), channels=list(source.channels),
+                       window_s=model.window_s, hop_s=model.hop_s, fs=pipeline.fs)
+        for t0, x in source.chunks(_READ_S, start=item.chunk.read_from, stop=item.chunk.keep_to):
+            table = pipeline.push(x, t0)
+            keep = _keep(table.times, item.chunk)
+            n = int(keep.sum())
+            if n:
+                size = times.shape[0]
+                times.resize((size + n,))
+                values.resize((size + n, n_ch, n_feat))
+                times[size:] = table.times[keep]
+                values[size:] = table.values[keep]
+    tmp.replace(path)
+    return [str(path)]
+
+
+def features_path(out_dir: Path, base: str, part: int | None) -> Path:
+    """The HDF5 feature table of a recording (or of one of its chunks, merged later)."""
+    suffix = "_features.h5" if part is None else f"_features.part{part:04d}.h5"
+    return out_dir / (base + suffix)
+
+
+def _import(item: WorkItem, source) -> list[str]:
+    from ..commands.import_ import import_sources
+
+    out = Path(item.out_dir) / (item.base + ".h5")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    import_sources(out, [item.path], append=out.exists())
+    return [str(out)]
+
+
+def _truth(item: WorkItem, source) -> list[tuple[float, float]]:
+    """Ground-truth seizures (onset, offset) in s since the epoch."""
+    if item.truth is not None:
+        from ..io.events_tsv import read_events_tsv
+
+        events = read_events_tsv(item.truth, recording_start=source.start, source="ground_truth").events
+    else:
+        events = [a for a in source.annotations if not a.source.startswith("detector")]
+    return sorted((e.onset, e.offset) for e in events if e.is_seizure)
+
+
+def run_item(item: WorkItem) -> ItemResult:
+    """Do one unit of work; errors are caught and returned, never raised."""
+    from ..source import open_source
+
+    result = ItemResult(item.base, item.chunk.part)
+    t0 = time.perf_counter()
+    try:
+        source = open_source(item.path)
+        result.start, result.stop, result.recorded_s = source.start, source.stop, source.recorded_s
+        task = item.params.task
+        if task in ("detect", "evaluate"):
+            result.events = _detect(item, source)
+            if item.chunk.part == 0:
+                result.truth = _truth(item, source)
+        elif task == "features":
+            result.outputs = _features(item, source)
+        elif task == "import":
+            result.outputs = _import(item, source)
+        else:
+            raise EegmonError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}.")
+    except EegmonError as err:
+        result.error = str(err)
+    except (OSError, ValueError) as err:
+        # Unreadable or malformed files surface as these from h5py, edfio and NumPy.
+        result.error = f"{item.path}: {type(err).__name__}: {err}"
+    except Exception as err:  # noqa: BLE001 - a bug in one recording must not stop the cohort
+        result.error = f"{item.path}: internal error {type(err).__name__}: {err}\n{traceback.format_exc()}"
+        result.internal = True
+    result.seconds = time.perf_counter() - t0
+    return result
