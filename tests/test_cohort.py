@@ -366,3 +366,16 @@ def test_unreachable_scheduler_is_one_line_and_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("eegmon batch: error: tcp://127.0.0.1:1: cannot reach the Dask scheduler")
     assert len(err.splitlines()) == 1
+
+
+def test_manifest_writes_are_throttled_but_never_lost(tmp_path):
+    from eegmon.cohort.manifest import Manifest
+
+    manifest = Manifest(tmp_path)
+    manifest.set("a", {"status": "done"})  # the first write is due at once
+    for i in range(500):  # then at most one write per second: 500 entries do not mean 500 rewrites
+        manifest.set(f"b{i}", {"status": "done"})
+    on_disk = json.loads((tmp_path / "batch-manifest.json").read_text())["recordings"]
+    assert "a" in on_disk and len(on_disk) < 501
+    manifest.save()
+    assert len(Manifest(tmp_path).recordings) == 501

@@ -237,7 +237,7 @@ def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Pa
     _write_description(out_dir, dataset)
 
     report = BatchReport()
-    items: list[WorkItem] = []
+    items: list = []
     pending: dict[str, tuple[RecordingSpec, dict[str, Any], int]] = {}
     for spec in progress(specs, desc="check inputs", quiet=quiet, unit="rec"):
         inputs = [manifest.checksum(p) for p in spec.input_files()]
@@ -258,16 +258,22 @@ def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Pa
             report.failed[spec.base] = str(err)
             continue
         pending[spec.base] = (spec, entry, len(chunks))
-        items += [WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
-                           len(chunks), str(out_dir), params) for c in chunks]
+        size = sum(i["size"] for i in inputs) / len(chunks)
+        items += [(size, WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
+                                  len(chunks), str(out_dir), params)) for c in chunks]
     manifest.save()
+    # Largest first, so that a big recording does not run alone at the end while the other workers idle.
+    items = [item for _, item in sorted(items, key=lambda x: -x[0])]
 
     if items:
-        with open_engine(scheduler, workers) as engine:
-            report.engine, report.workers, report.dashboard = engine.name, engine.workers, engine.dashboard
-            if engine.dashboard and not quiet:
-                logger.info("Dask dashboard: %s", engine.dashboard)
-            _collect(engine.map_unordered(run_item, items), pending, params, out_dir, manifest, report, quiet)
+        try:
+            with open_engine(scheduler, workers) as engine:
+                report.engine, report.workers, report.dashboard = engine.name, engine.workers, engine.dashboard
+                if engine.dashboard and not quiet:
+                    logger.info("Dask dashboard: %s", engine.dashboard)
+                _collect(engine.map_unordered(run_item, items), pending, params, out_dir, manifest, report, quiet)
+        finally:
+            manifest.save()  # what finished is kept, also when interrupted
     if params.task == "evaluate":
         report.evaluation = _evaluate(specs, manifest, out_dir)
     report.wall_s = time.perf_counter() - t_start

@@ -1,7 +1,8 @@
 """The run manifest: what went in (with checksums), with which parameters, what came out, how long it took.
 
-It is one JSON file in the output folder, replaced atomically after every finished recording, so
-a run that is killed keeps what it finished. A re-run skips a recording when its entry says done,
+It is one JSON file in the output folder, replaced atomically as recordings finish (at most every
+few seconds, see :meth:`Manifest.set`) and at the end, so a run that is killed keeps what it
+finished, but for the last few seconds. A re-run skips a recording when its entry says done,
 its inputs have the same checksums, the parameters and eegmon version are the same and its outputs
 are still there with the recorded sizes.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,7 @@ class Manifest:
 
     def __init__(self, out_dir: Path) -> None:
         self.path = out_dir / NAME
+        self._saved_at, self._save_s = float("-inf"), 0.0
         self.doc: dict[str, Any] = {"format": FORMAT, "recordings": {}, "files": {}, "runs": []}
         if self.path.exists():
             try:
@@ -88,13 +91,23 @@ class Manifest:
                    for o in entry["outputs"])
 
     def set(self, base: str, entry: dict[str, Any]) -> None:
-        """Record a recording's result and write the manifest."""
+        """Record a recording's result; write the manifest when a write is due.
+
+        A write is due once ten times the last write's duration (and at least a second) has
+        passed: the manifest of a cohort of 30,000 recordings is tens of MB, and writing it after
+        every recording would cost more than the work. A crash loses at most the entries of that
+        interval; those recordings are simply run again.
+        """
         self.recordings[base] = entry
-        self.save()
+        if time.monotonic() - self._saved_at >= max(1.0, 10.0 * self._save_s):
+            self.save()
 
     def save(self) -> None:
         """Write the manifest atomically (a reader sees the old or the new one, never half)."""
+        t0 = time.monotonic()
         self.doc["eegmon_version"] = __version__
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(self.doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
+        self._saved_at = time.monotonic()
+        self._save_s = self._saved_at - t0

@@ -85,5 +85,5 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(summary_lines(report.evaluation)))
         print(f"outputs and manifest in {args.output}")
     for base, error in report.failed.items():
-        print(f"eegmon batch: failed: {base}: {error.splitlines()[0]}", file=sys.stderr)
+        print(f"eegmon batch: failed: {base}: {error if args.debug else error.splitlines()[0]}", file=sys.stderr)
     return 1 if report.failed else 0
