@@ -1,7 +1,7 @@
 """Cohort scale-out (``eegmon batch --task detect``): throughput on Dask and a process pool, engine overhead.
 
 Data: a simulated BIDS cohort (``eegmon.simulate.simulate_bids``, 2 channels, 207 Hz EDF+, one run
-per day and subject), full run 4 subjects x 1 day, --quick 2 subjects x 0.1 day; made once and
+per day and subject), full run 8 subjects x 2 days, --quick 2 subjects x 0.1 day; made once and
 cached in the temp directory (same seed, same bytes). The bundled generic classifier.
 
 Every timed batch run writes into a fresh output folder (a re-run into the same folder skips what is
@@ -11,11 +11,12 @@ medians. The warm-up is one serial pass (page cache, Numba's on-disk cache, the 
 every batch run starts fresh worker processes, so a batch warm-up would warm nothing more, and their
 start-up is part of what is measured.
 
-Rows (recording-hours per wall-second include the driver's input checksums, start-up and teardown):
+Rows (recording-hours per wall-second include the input checksums (on the workers), start-up and teardown):
 
 - ``detect_dask_1worker``: rec-h/s with a Dask LocalCluster of 1 worker; reference: the same
-  detection in this process, recording after recording (``open_source`` + ``detect_source``, what
-  ``eegmon detect`` does; no engine, no checksums, no files written). Ratio < 1 = engine overhead.
+  detection in this process on one core (Numba and BLAS limited to one thread, as in a worker),
+  recording after recording (``open_source`` + ``detect_source``, what ``eegmon detect`` does; no
+  engine, no checksums, no files written). Ratio < 1 = engine overhead.
 - ``detect_dask_2workers``: the same with 2 workers; reference: the 1-worker run (ratio = speed-up).
 - ``scaling_efficiency_2workers``: (rec-h/s with 2 workers) / (2 x rec-h/s with 1 worker).
 - ``dask_vs_process_pool_2workers``: wall time of the job on Dask (2 workers); reference: a plain
@@ -25,8 +26,8 @@ Rows (recording-hours per wall-second include the driver's input checksums, star
 - ``engine_startup_teardown_dask_1w`` / ``_2w``: ``open_engine("local", n)`` entered and left with
   no work. The 2-worker row's reference: a spawn process pool of 2 started, one no-op per worker,
   shut down.
-- ``driver_sha256_inputs``: SHA-256 of every input file (what the driver does once, serially, on a
-  first run).
+- ``sha256_inputs_1core``: SHA-256 of every input file in one process (a first run does this on the
+  workers, spread over them; later runs only for new or changed files).
 - ``resume_all_up_to_date``: a re-run into a completed output folder (manifest read, stat of inputs
   and outputs, nothing to do).
 """
@@ -44,6 +45,7 @@ from pathlib import Path
 import _harness
 
 from eegmon.cohort import Params, find_recordings, open_engine, run_batch
+from eegmon.cohort.work import one_core
 
 PARAMS = Params(task="detect")
 REF_SERIAL = "in-process open_source + detect_source, one recording after another (no engine)"
@@ -98,10 +100,11 @@ class Runner:
         t0 = time.perf_counter()
         model, name = load_detection_model("classifier", None)
         hours = 0.0
-        for spec in find_recordings(self.dataset):
-            source = open_source(spec.path)
-            detect_source(source, model, name=name, quiet=True)
-            hours += source.recorded_s / 3600.0
+        with one_core():  # one core, as one worker: the feature kernels would otherwise use every CPU
+            for spec in find_recordings(self.dataset):
+                source = open_source(spec.path)
+                detect_source(source, model, name=name, quiet=True)
+                hours += source.recorded_s / 3600.0
         return time.perf_counter() - t0, hours
 
     def close(self) -> None:
@@ -133,7 +136,7 @@ def pool_startup(workers: int, repeats: int) -> float:
 def main() -> None:
     args = _harness.parse_args(__doc__)
     load = os.getloadavg()[0]
-    subjects, days = (2, 0.1) if args.quick else (4, 1.0)
+    subjects, days = (2, 0.1) if args.quick else (8, 2.0)
     repeats = 2 if args.quick else 5
     small_repeats = 3 if args.quick else 5  # start-up rows, resume, checksums
     t_data = time.perf_counter()
@@ -199,7 +202,7 @@ def main() -> None:
         _harness.row("engine_startup_teardown_dask_1w", "s", start1),
         _harness.row("engine_startup_teardown_dask_2w", "s", start2, pool2,
                      "spawn ProcessPoolExecutor(2): start, 1 no-op per worker, shutdown"),
-        _harness.row("driver_sha256_inputs", "s", sha_s),
+        _harness.row("sha256_inputs_1core", "s", sha_s),
         _harness.row("resume_all_up_to_date", "s", resume_s),
     ]
     _harness.finish("cohort", results, args)

@@ -379,3 +379,18 @@ def test_manifest_writes_are_throttled_but_never_lost(tmp_path):
     assert "a" in on_disk and len(on_disk) < 501
     manifest.save()
     assert len(Manifest(tmp_path).recordings) == 501
+
+
+def test_outputs_inside_the_dataset_derivatives_folder(tmp_path):
+    """The usual BIDS place for results: DATASET/derivatives/eegmon; it must not feed back as input or truth."""
+    from eegmon.simulate import simulate_bids
+
+    root = tmp_path / "bids"
+    simulate_bids(root, subjects=1, days=0.2, fs=128.0, seizures_per_day=20.0, seed=2, quiet=True)
+    out = root / "derivatives" / "eegmon"
+    first = run_batch(root, out, Params("evaluate"), scheduler="processes", workers=1)
+    again = run_batch(root, out, Params("evaluate"), scheduler="processes", workers=1)
+    assert again.skipped == first.done and len(first.done) == len(list(root.glob("sub-*/*/eeg/*_eeg.edf")))
+    assert main(["evaluate", "--ref", str(root), "--hyp", str(out), "--json", str(tmp_path / "e.json"), "-q"]) == 0
+    doc = json.loads((tmp_path / "e.json").read_text())
+    assert doc == json.loads((out / "evaluation.json").read_text()) and doc["event"]["n_ref"] >= 1

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from .. import __version__
 from .._logging import logger, progress
 from ..errors import EegmonError
 from .dataset import RecordingSpec, find_recordings
-from .engine import check_scheduler, open_engine
-from .manifest import Manifest, digest_of, sha256
+from .engine import Engine, check_scheduler, open_engine
+from .manifest import Manifest, digest_of, file_checksum, sha256
 from .plan import Chunk, grid_period, plan_chunks
 from .work import TASKS, ItemResult, Params, WorkItem, detection_model, features_path, run_item
 
@@ -237,43 +238,31 @@ def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Pa
     _write_description(out_dir, dataset)
 
     report = BatchReport()
-    items: list = []
-    pending: dict[str, tuple[RecordingSpec, dict[str, Any], int]] = {}
-    for spec in progress(specs, desc="check inputs", quiet=quiet, unit="rec"):
-        inputs = [manifest.checksum(p) for p in spec.input_files()]
-        inputs_id = digest_of([(Path(i["path"]).name, i["sha256"]) for i in inputs])
-        entry = {"path": str(spec.path), "subject": spec.subject, "inputs": inputs, "inputs_id": inputs_id,
-                 "params_id": params_id}
-        if manifest.up_to_date(spec.base, inputs_id, params_id, retry_failed=retry_failed):
-            old = manifest.recordings[spec.base]
-            if old["status"] == "failed":
-                report.failed[spec.base] = old["error"]
-            else:
-                report.skipped.append(spec.base)
-            continue
-        try:
-            chunks = _plan(spec, params)
-        except (EegmonError, OSError, ValueError) as err:
-            manifest.set(spec.base, {**entry, "status": "failed", "error": str(err), "outputs": []})
-            report.failed[spec.base] = str(err)
-            continue
-        pending[spec.base] = (spec, entry, len(chunks))
-        size = sum(i["size"] for i in inputs) / len(chunks)
-        items += [(size, WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
-                                  len(chunks), str(out_dir), params)) for c in chunks]
-    manifest.save()
-    # Largest first, so that a big recording does not run alone at the end while the other workers idle.
-    items = [item for _, item in sorted(items, key=lambda x: -x[0])]
+    with ExitStack() as stack:
+        stack.callback(manifest.save)  # what finished is kept, also when interrupted
+        opened: list[Engine] = []
 
-    if items:
-        try:
-            with open_engine(scheduler, workers) as engine:
-                report.engine, report.workers, report.dashboard = engine.name, engine.workers, engine.dashboard
-                if engine.dashboard and not quiet:
-                    logger.info("Dask dashboard: %s", engine.dashboard)
-                _collect(engine.map_unordered(run_item, items), pending, params, out_dir, manifest, report, quiet)
-        finally:
-            manifest.save()  # what finished is kept, also when interrupted
+        def engine() -> Engine:
+            """The engine, started on first use: a re-run with nothing to do starts none."""
+            if not opened:
+                started = stack.enter_context(open_engine(scheduler, workers))
+                report.engine, report.workers, report.dashboard = started.name, started.workers, started.dashboard
+                if started.dashboard and not quiet:
+                    logger.info("Dask dashboard: %s", started.dashboard)
+                opened.append(started)
+            return opened[0]
+
+        # New and changed inputs are hashed on the workers: on a first run over terabytes this is
+        # as much reading as the work itself, and one driver alone would be the bottleneck.
+        stale = sorted({str(f) for spec in specs for f in spec.input_files() if manifest.stale(f)})
+        if stale:
+            sums = engine().map_unordered(file_checksum, stale)
+            for _, got in progress(sums, total=len(stale), desc="checksums", quiet=quiet, unit="file"):
+                if not isinstance(got, BaseException):  # a file that vanished fails its recording below
+                    manifest.store(*got)
+        items, pending = _check_and_plan(specs, params, params_id, manifest, report, out_dir, retry_failed, quiet)
+        if items:
+            _collect(engine().map_unordered(run_item, items), pending, params, out_dir, manifest, report, quiet)
     if params.task == "evaluate":
         report.evaluation = _evaluate(specs, manifest, out_dir)
     report.wall_s = time.perf_counter() - t_start
@@ -285,6 +274,37 @@ def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Pa
         "hours_per_s": round(report.hours / report.wall_s, 3) if report.done else None})
     manifest.save()
     return report
+
+
+def _check_and_plan(specs: list[RecordingSpec], params: Params, params_id: str, manifest: Manifest,
+                    report: BatchReport, out_dir: Path, retry_failed: bool, quiet: bool) -> tuple[list, dict]:
+    """The work items of the recordings that are not up to date (largest first), and those recordings."""
+    sized: list[tuple[float, WorkItem]] = []
+    pending: dict[str, tuple[RecordingSpec, dict[str, Any], int]] = {}
+    for spec in progress(specs, desc="check inputs", quiet=quiet, unit="rec"):
+        entry: dict[str, Any] = {"path": str(spec.path), "subject": spec.subject, "params_id": params_id}
+        try:
+            inputs = [manifest.checksum(p) for p in spec.input_files()]
+            entry.update(inputs=inputs, inputs_id=digest_of([(Path(i["path"]).name, i["sha256"]) for i in inputs]))
+            if manifest.up_to_date(spec.base, entry["inputs_id"], params_id, retry_failed=retry_failed):
+                old = manifest.recordings[spec.base]
+                if old["status"] == "failed":
+                    report.failed[spec.base] = old["error"]
+                else:
+                    report.skipped.append(spec.base)
+                continue
+            chunks = _plan(spec, params)
+        except (EegmonError, OSError, ValueError) as err:
+            manifest.set(spec.base, {**entry, "status": "failed", "error": str(err), "outputs": []})
+            report.failed[spec.base] = str(err)
+            continue
+        pending[spec.base] = (spec, entry, len(chunks))
+        size = sum(i["size"] for i in entry["inputs"]) / len(chunks)
+        sized += [(size, WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
+                                  len(chunks), str(out_dir), params)) for c in chunks]
+    manifest.save()
+    # Largest first, so that a big recording does not run alone at the end while the other workers idle.
+    return [item for _, item in sorted(sized, key=lambda x: -x[0])], pending
 
 
 def _collect(results, pending: dict, params: Params, out_dir: Path, manifest: Manifest, report: BatchReport,

@@ -33,6 +33,13 @@ def sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_checksum(path: str) -> tuple[str, int, int, str]:
+    """``(path, size, mtime_ns, sha256)`` of a file; the stat is taken first, so a file changed while it
+    is read gets a new stat next time and is hashed again."""
+    st = os.stat(path)
+    return path, st.st_size, st.st_mtime_ns, sha256(Path(path))
+
+
 def digest_of(obj: Any) -> str:
     """Short SHA-256 of a JSON-able object (keys sorted), to compare parameter sets."""
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
@@ -67,15 +74,22 @@ class Manifest:
         """Entries by recording base name."""
         return self.doc["recordings"]
 
+    def stale(self, path: Path) -> bool:
+        """Whether the file's cached checksum is missing or its size or mtime changed since."""
+        st = path.stat()
+        cached = self.doc["files"].get(str(path.resolve()))
+        return cached is None or cached["size"] != st.st_size or cached["mtime_ns"] != st.st_mtime_ns
+
+    def store(self, path: str, size: int, mtime_ns: int, digest: str) -> None:
+        """Cache a checksum computed elsewhere (by :func:`file_checksum` on a worker)."""
+        self.doc["files"][str(Path(path).resolve())] = {"size": size, "mtime_ns": mtime_ns, "sha256": digest}
+
     def checksum(self, path: Path) -> dict[str, Any]:
         """``{path, size, sha256}`` of an input file; the hash is reused while size and mtime are unchanged."""
-        st = path.stat()
-        key = str(path.resolve())
-        cached = self.doc["files"].get(key)
-        if cached is None or cached["size"] != st.st_size or cached["mtime_ns"] != st.st_mtime_ns:
-            cached = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256(path)}
-            self.doc["files"][key] = cached
-        return {"path": str(path), "size": st.st_size, "sha256": cached["sha256"]}
+        if self.stale(path):
+            self.store(*file_checksum(str(path)))
+        cached = self.doc["files"][str(path.resolve())]
+        return {"path": str(path), "size": cached["size"], "sha256": cached["sha256"]}
 
     def up_to_date(self, base: str, inputs_id: str, params_id: str, *, retry_failed: bool) -> bool:
         """Whether a recording's last result stands: same inputs and parameters, outputs intact.

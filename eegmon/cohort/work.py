@@ -9,7 +9,9 @@ from __future__ import annotations
 import functools
 import time
 import traceback
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +38,7 @@ class Params:
 
     def record(self) -> dict:
         """The parameters as they go into the manifest."""
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,25 @@ class ItemResult:
     recorded_s: float = 0.0
     truth: list[tuple[float, float]] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def one_core() -> Iterator[None]:
+    """Numba's and the BLAS/OpenMP thread pools limited to one thread for the block.
+
+    A worker is one core's worth of work: with the feature kernels' default of one thread per CPU,
+    two workers on two cores were no faster than one.
+    """
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            yield
+    finally:
+        numba.set_num_threads(before)
 
 
 @functools.lru_cache(maxsize=4)
@@ -173,6 +194,21 @@ def _truth(item: WorkItem, source) -> list[tuple[float, float]]:
     return sorted((e.onset, e.offset) for e in events if e.is_seizure)
 
 
+def _run(item: WorkItem, result: ItemResult, source) -> None:
+    result.start, result.stop, result.recorded_s = source.start, source.stop, source.recorded_s
+    task = item.params.task
+    if task in ("detect", "evaluate"):
+        result.events = _detect(item, source)
+        if item.chunk.part == 0:
+            result.truth = _truth(item, source)
+    elif task == "features":
+        result.outputs = _features(item, source)
+    elif task == "import":
+        result.outputs = _import(item, source)
+    else:
+        raise EegmonError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}.")
+
+
 def run_item(item: WorkItem) -> ItemResult:
     """Do one unit of work; errors are caught and returned, never raised."""
     from ..source import open_source
@@ -180,19 +216,8 @@ def run_item(item: WorkItem) -> ItemResult:
     result = ItemResult(item.base, item.chunk.part)
     t0 = time.perf_counter()
     try:
-        source = open_source(item.path)
-        result.start, result.stop, result.recorded_s = source.start, source.stop, source.recorded_s
-        task = item.params.task
-        if task in ("detect", "evaluate"):
-            result.events = _detect(item, source)
-            if item.chunk.part == 0:
-                result.truth = _truth(item, source)
-        elif task == "features":
-            result.outputs = _features(item, source)
-        elif task == "import":
-            result.outputs = _import(item, source)
-        else:
-            raise EegmonError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}.")
+        with one_core():
+            _run(item, result, open_source(item.path))
     except EegmonError as err:
         result.error = str(err)
     except (OSError, ValueError) as err:

@@ -36,7 +36,10 @@ def subject_of(path: Path) -> str:
 
 
 def _event_files(root: Path) -> dict[str, Path]:
-    return {str(p.relative_to(root)): p for p in sorted(root.rglob(f"*{_SUFFIX}"))}
+    # BIDS keeps derived and source data apart from the raw data: detections written into
+    # DATASET/derivatives/ must not count as ground truth when DATASET is the reference.
+    files = (p.relative_to(root) for p in sorted(root.rglob(f"*{_SUFFIX}")))
+    return {str(p): root / p for p in files if not {"derivatives", "sourcedata"} & set(p.parts[:-1])}
 
 
 def _seizures(path: Path, what: str, fallback_start: float) -> tuple[list[tuple[float, float]], float, float | None]:
