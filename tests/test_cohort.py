@@ -168,8 +168,10 @@ def test_rerun_skips_up_to_date_and_redoes_what_changed(tmp_path):
     report = run_batch(data, out, Params("detect"), scheduler="processes", workers=2)
     assert sorted(report.skipped) == bases and not report.done and report.engine == ""  # no engine started
     assert {b: (out / (b + "_events.tsv")).stat().st_mtime_ns for b in bases} == stamp
-    # A deleted output is redone, and so is a recording whose input changed; the others stand.
+    # A deleted output is redone, and so is a recording whose input changed; the others stand, also
+    # one whose file was touched but not changed (its checksum is computed again and found equal).
     (out / (bases[0] + "_events.tsv")).unlink()
+    os.utime(data / "P3" / "simulation.json", ns=(1, 1))
     (data / "P2" / "sim01_20250106_210000_artifacts.tsv").write_text("onset\tduration\teventType\n")
     report = run_batch(data, out, Params("detect"), scheduler="processes", workers=2)
     assert sorted(report.done) == bases[:2] and report.skipped == bases[2:] and _outputs(out, bases) == first

@@ -252,9 +252,12 @@ def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Pa
                 opened.append(started)
             return opened[0]
 
-        # New and changed inputs are hashed on the workers: on a first run over terabytes this is
-        # as much reading as the work itself, and one driver alone would be the bottleneck.
-        stale = sorted({str(f) for spec in specs for f in spec.input_files() if manifest.stale(f)})
+        # Checksums are computed on the workers: on a first run over terabytes this is as much reading
+        # as the work itself, more than one driver can do. A recording that will run anyway has its
+        # inputs hashed by the worker that runs it, just before it reads them (so from the page cache
+        # then); only the inputs of recordings that may be up to date are hashed first, to decide.
+        may_skip = [spec for spec in specs if manifest.may_skip(spec.base, params_id)]
+        stale = sorted({str(f) for spec in may_skip for f in spec.input_files() if manifest.stale(f)})
         if stale:
             sums = engine().map_unordered(file_checksum, stale)
             for _, got in progress(sums, total=len(stale), desc="checksums", quiet=quiet, unit="file"):
@@ -276,6 +279,18 @@ def run_batch(dataset: str | os.PathLike, out_dir: str | os.PathLike, params: Pa
     return report
 
 
+def _inputs(files: list[Path], manifest: Manifest) -> dict[str, Any]:
+    """The manifest's ``inputs`` (path, size, SHA-256 of each file) and ``inputs_id`` of a recording.
+
+    A file that cannot be read gives no checksum: the recording then never counts as up to date.
+    """
+    try:
+        inputs = [manifest.checksum(p) for p in files]
+    except OSError:
+        return {"inputs": [], "inputs_id": None}
+    return {"inputs": inputs, "inputs_id": digest_of([(Path(i["path"]).name, i["sha256"]) for i in inputs])}
+
+
 def _check_and_plan(specs: list[RecordingSpec], params: Params, params_id: str, manifest: Manifest,
                     report: BatchReport, out_dir: Path, retry_failed: bool, quiet: bool) -> tuple[list, dict]:
     """The work items of the recordings that are not up to date (largest first), and those recordings."""
@@ -283,25 +298,30 @@ def _check_and_plan(specs: list[RecordingSpec], params: Params, params_id: str, 
     pending: dict[str, tuple[RecordingSpec, dict[str, Any], int]] = {}
     for spec in progress(specs, desc="check inputs", quiet=quiet, unit="rec"):
         entry: dict[str, Any] = {"path": str(spec.path), "subject": spec.subject, "params_id": params_id}
+        files = spec.input_files()
         try:
-            inputs = [manifest.checksum(p) for p in spec.input_files()]
-            entry.update(inputs=inputs, inputs_id=digest_of([(Path(i["path"]).name, i["sha256"]) for i in inputs]))
-            if manifest.up_to_date(spec.base, entry["inputs_id"], params_id, retry_failed=retry_failed):
-                old = manifest.recordings[spec.base]
-                if old["status"] == "failed":
-                    report.failed[spec.base] = old["error"]
-                else:
-                    report.skipped.append(spec.base)
-                continue
+            if manifest.may_skip(spec.base, params_id):
+                entry.update(_inputs(files, manifest))
+                if manifest.up_to_date(spec.base, entry["inputs_id"], params_id, retry_failed=retry_failed):
+                    old = manifest.recordings[spec.base]
+                    if old["status"] == "failed":
+                        report.failed[spec.base] = old["error"]
+                    else:
+                        report.skipped.append(spec.base)
+                    continue
             chunks = _plan(spec, params)
+            size = sum(f.stat().st_size for f in files) / len(chunks)
         except (EegmonError, OSError, ValueError) as err:
+            if "inputs_id" not in entry:  # so that it is not retried while its inputs stay the same
+                entry.update(_inputs(files, manifest))
             manifest.set(spec.base, {**entry, "status": "failed", "error": str(err), "outputs": []})
             report.failed[spec.base] = str(err)
             continue
         pending[spec.base] = (spec, entry, len(chunks))
-        size = sum(i["size"] for i in entry["inputs"]) / len(chunks)
+        to_hash = () if "inputs_id" in entry else tuple(str(f) for f in files)
         sized += [(size, WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
-                                  len(chunks), str(out_dir), params)) for c in chunks]
+                                  len(chunks), str(out_dir), params, to_hash if c.part == 0 else ()))
+                  for c in chunks]
     manifest.save()
     # Largest first, so that a big recording does not run alone at the end while the other workers idle.
     return [item for _, item in sorted(sized, key=lambda x: -x[0])], pending
@@ -325,6 +345,10 @@ def _collect(results, pending: dict, params: Params, out_dir: Path, manifest: Ma
     for base in progress(finished(), total=len(pending), desc=f"{params.task}", quiet=quiet, unit="rec"):
         spec, entry, _ = pending[base]
         got = parts.pop(base)
+        if "inputs_id" not in entry:
+            for checksum in (c for r in got for c in r.checksums):
+                manifest.store(*checksum)
+            entry.update(_inputs(spec.input_files(), manifest))
         errors = [r.error for r in sorted(got, key=lambda r: r.part) if r.error]
         if not errors:
             try:

@@ -91,6 +91,11 @@ class Manifest:
         cached = self.doc["files"][str(path.resolve())]
         return {"path": str(path), "size": cached["size"], "sha256": cached["sha256"]}
 
+    def may_skip(self, base: str, params_id: str) -> bool:
+        """Whether a recording has a result under the same parameters (its inputs decide the rest)."""
+        entry = self.recordings.get(base)
+        return entry is not None and entry.get("params_id") == params_id and entry.get("inputs_id") is not None
+
     def up_to_date(self, base: str, inputs_id: str, params_id: str, *, retry_failed: bool) -> bool:
         """Whether a recording's last result stands: same inputs and parameters, outputs intact.
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import EegmonError
 from ..events import Annotation
+from .manifest import file_checksum
 from .plan import Chunk
 
 TASKS = ("detect", "features", "import", "evaluate")
@@ -52,6 +53,7 @@ class WorkItem:
     n_chunks: int
     out_dir: str
     params: Params
+    hash_files: tuple[str, ...] = ()  # inputs to checksum first (then their data is in the page cache)
 
 
 @dataclass
@@ -69,6 +71,7 @@ class ItemResult:
     recorded_s: float = 0.0
     truth: list[tuple[float, float]] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    checksums: list[tuple[str, int, int, str]] = field(default_factory=list)
 
 
 @contextmanager
@@ -216,6 +219,7 @@ def run_item(item: WorkItem) -> ItemResult:
     result = ItemResult(item.base, item.chunk.part)
     t0 = time.perf_counter()
     try:
+        result.checksums = [file_checksum(p) for p in item.hash_files]
         with one_core():
             _run(item, result, open_source(item.path))
     except EegmonError as err:
