@@ -98,9 +98,7 @@ def _dask(address: str | None, workers: int | None) -> Iterator[Engine]:
         # Dask's workers start with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc map and unmap
         # every large array: detection ran 30 % slower. Our workers' memory is bounded by the chunk
         # read, so they keep glibc's default.
-        environ = {k: v for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()
-                   if k != "MALLOC_TRIM_THRESHOLD_"}
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                    dashboard_address=dashboard, silence_logs=logging.ERROR)
         client = Client(cluster)
