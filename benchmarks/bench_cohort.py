@@ -111,26 +111,16 @@ class Runner:
         shutil.rmtree(self.work, ignore_errors=True)
 
 
-def engine_startup(workers: int, repeats: int) -> float:
-    times = []
-    for _ in range(repeats + 1):
-        t0 = time.perf_counter()
-        with open_engine("local", workers):
-            pass
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[1:])
+def engine_startup(workers: int) -> None:
+    with open_engine("local", workers):
+        pass
 
 
-def pool_startup(workers: int, repeats: int) -> float:
+def pool_startup(workers: int) -> None:
     import multiprocessing
 
-    times = []
-    for _ in range(repeats + 1):
-        t0 = time.perf_counter()
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_noop, range(workers)))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times[1:])
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_noop, range(workers)))
 
 
 def main() -> None:
@@ -170,23 +160,22 @@ def main() -> None:
 
         # Resume: re-runs into the last completed 2-worker folder, everything up to date.
         done_dir = got["dask2"][-1][3]
-        resume = []
-        for _ in range(small_repeats + 1):
-            t0 = time.perf_counter()
+
+        def resume() -> None:
             report = run_batch(dataset, done_dir, PARAMS, scheduler="local", workers=2, quiet=True)
-            resume.append(time.perf_counter() - t0)
             if report.done or len(report.skipped) != len(specs):
                 raise RuntimeError(f"resume re-ran work: done={report.done} skipped={len(report.skipped)}")
-        resume_s = statistics.median(resume[1:])
+
+        resume_s = _harness.median_time(resume, repeats=small_repeats)
 
         from eegmon.cohort.manifest import sha256
 
         files = [f for s in specs for f in s.input_files()]
         sha_s = _harness.median_time(lambda: [sha256(f) for f in files], repeats=small_repeats)
 
-        start1 = engine_startup(1, small_repeats)
-        start2 = engine_startup(2, small_repeats)
-        pool2 = pool_startup(2, small_repeats)
+        start1 = _harness.median_time(lambda: engine_startup(1), repeats=small_repeats)
+        start2 = _harness.median_time(lambda: engine_startup(2), repeats=small_repeats)
+        pool2 = _harness.median_time(lambda: pool_startup(2), repeats=small_repeats)
     finally:
         runner.close()
 

@@ -20,11 +20,13 @@ from typing import Any
 from .. import __version__
 from .._logging import logger, progress
 from ..errors import EegmonError
+from ..io._files import write_text_atomic
 from .dataset import RecordingSpec, find_recordings
 from .engine import Engine, check_scheduler, open_engine
+from .feature_file import merge_parts
 from .manifest import Manifest, digest_of, file_checksum, sha256
 from .plan import Chunk, grid_period, plan_chunks
-from .work import TASKS, ItemResult, Params, WorkItem, detection_model, features_path, run_item
+from .work import TASKS, ItemResult, Params, WorkItem, detection_model, run_item
 
 EVALUATION = "evaluation.json"
 #: Default warm-up of a chunk, in time constants of the adaptive baseline: the state left from before
@@ -102,35 +104,6 @@ def _plan(spec: RecordingSpec, params: Params) -> list[Chunk]:
                        hop_s=round(model.hop_s * proc_fs) / proc_fs)  # the hop the pipeline uses
 
 
-def _merge_features(out_dir: Path, base: str, n_parts: int) -> Path:
-    """Concatenate the chunk feature files of a recording into one (atomically), then remove them."""
-    import h5py
-
-    final = features_path(out_dir, base, None)
-    parts = [features_path(out_dir, base, k) for k in range(n_parts)]
-    tmp = final.with_name(final.name + ".tmp")
-    with h5py.File(tmp, "w") as dst:
-        with h5py.File(parts[0], "r") as first:
-            dst.attrs.update(first.attrs)
-            shape = first["values"].shape[1:]
-        n = 0
-        times = dst.create_dataset("times", (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
-        values = dst.create_dataset("values", (0, *shape), maxshape=(None, *shape), dtype="f8",
-                                    chunks=(4096, *shape))
-        for part in parts:
-            with h5py.File(part, "r") as src:
-                m = src["times"].shape[0]
-                times.resize((n + m,))
-                values.resize((n + m, *shape))
-                times[n:] = src["times"][:]
-                values[n:] = src["values"][:]
-                n += m
-    tmp.replace(final)
-    for part in parts:
-        part.unlink()
-    return final
-
-
 def _finish(spec: RecordingSpec, params: Params, out_dir: Path, results: list[ItemResult]) -> dict[str, Any]:
     """Write a completed recording's outputs; return its manifest entry fields."""
     results = sorted(results, key=lambda r: r.part)
@@ -149,7 +122,7 @@ def _finish(spec: RecordingSpec, params: Params, out_dir: Path, results: list[It
         entry["n_events"] = len(events)
         entry["truth"] = [[a - first.start, b - first.start] for a, b in first.truth]
     elif params.task == "features" and len(results) > 1:
-        outputs = [_merge_features(out_dir, spec.base, len(results))]
+        outputs = [merge_parts(out_dir, spec.base, len(results))]
     else:
         outputs = [Path(p) for r in results for p in r.outputs]
     entry["outputs"] = [{"path": str(p), "size": p.stat().st_size} for p in outputs]
@@ -162,7 +135,7 @@ def _write_description(out_dir: Path, dataset: Path) -> None:
     if not path.exists():
         doc = {"Name": f"eegmon batch outputs for {dataset.name}", "BIDSVersion": "1.9.0",
                "DatasetType": "derivative", "GeneratedBy": [{"Name": "eegmon", "Version": __version__}]}
-        path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_text_atomic(path, json.dumps(doc, indent=2) + "\n")
 
 
 def _evaluate(specs: list[RecordingSpec], manifest: Manifest, out_dir: Path) -> dict:
@@ -184,9 +157,7 @@ def _evaluate(specs: list[RecordingSpec], manifest: Manifest, out_dir: Path) -> 
     if not pairs:
         raise EegmonError("no recording finished, so there is nothing to evaluate.", out_dir)
     doc = evaluate_pairs(pairs).to_json()
-    tmp = out_dir / (EVALUATION + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(out_dir / EVALUATION)
+    write_text_atomic(out_dir / EVALUATION, json.dumps(doc, indent=2) + "\n")
     return doc
 
 
@@ -295,7 +266,7 @@ def _check_and_plan(specs: list[RecordingSpec], params: Params, params_id: str, 
                     report: BatchReport, out_dir: Path, retry_failed: bool, quiet: bool) -> tuple[list, dict]:
     """The work items of the recordings that are not up to date (largest first), and those recordings."""
     sized: list[tuple[float, WorkItem]] = []
-    pending: dict[str, tuple[RecordingSpec, dict[str, Any], int]] = {}
+    pending: dict[str, tuple[RecordingSpec, dict[str, Any], int, list[Path]]] = {}
     for spec in progress(specs, desc="check inputs", quiet=quiet, unit="rec"):
         entry: dict[str, Any] = {"path": str(spec.path), "subject": spec.subject, "params_id": params_id}
         files = spec.input_files()
@@ -317,7 +288,7 @@ def _check_and_plan(specs: list[RecordingSpec], params: Params, params_id: str, 
             manifest.set(spec.base, {**entry, "status": "failed", "error": str(err), "outputs": []})
             report.failed[spec.base] = str(err)
             continue
-        pending[spec.base] = (spec, entry, len(chunks))
+        pending[spec.base] = (spec, entry, len(chunks), files)
         to_hash = () if "inputs_id" in entry else tuple(str(f) for f in files)
         sized += [(size, WorkItem(spec.base, str(spec.path), None if spec.truth is None else str(spec.truth), c,
                                   len(chunks), str(out_dir), params, to_hash if c.part == 0 else ()))
@@ -343,12 +314,12 @@ def _collect(results, pending: dict, params: Params, out_dir: Path, manifest: Ma
                 yield item.base
 
     for base in progress(finished(), total=len(pending), desc=f"{params.task}", quiet=quiet, unit="rec"):
-        spec, entry, _ = pending[base]
+        spec, entry, _, files = pending[base]
         got = parts.pop(base)
         if "inputs_id" not in entry:
             for checksum in (c for r in got for c in r.checksums):
                 manifest.store(*checksum)
-            entry.update(_inputs(spec.input_files(), manifest))
+            entry.update(_inputs(files, manifest))
         errors = [r.error for r in sorted(got, key=lambda r: r.part) if r.error]
         if not errors:
             try:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from .._logging import logger
@@ -20,7 +21,7 @@ from ..errors import EegmonError
 
 @dataclass
 class Engine:
-    """A running engine: ``submit`` work, iterate ``completed`` results.
+    """A running engine; :meth:`map_unordered` runs work on it.
 
     Attributes
     ----------
@@ -73,10 +74,7 @@ def _process_pool(workers: int) -> Iterator[Engine]:
 
     # spawn, as Dask's local workers: no inherited locks or threads from the parent.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        def submit(fn: Callable, item: Any) -> Future:
-            return pool.submit(fn, item)
-
-        yield Engine("processes", workers, None, submit, as_completed)
+        yield Engine("processes", workers, None, pool.submit, as_completed)
 
 
 @contextmanager
@@ -92,9 +90,9 @@ def _dask(address: str | None, workers: int | None) -> Iterator[Engine]:
     if not logger.isEnabledFor(logging.DEBUG):
         logging.getLogger("distributed").setLevel(logging.CRITICAL)
     cluster = None
+    # The dashboard needs bokeh (the cluster extra); a local cluster listens on this machine only.
+    dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
     if address is None:
-        # The dashboard needs bokeh (the cluster extra); servers listen on this machine only.
-        dashboard = "127.0.0.1:0" if importlib.util.find_spec("bokeh") else None
         # Dask's workers start with MALLOC_TRIM_THRESHOLD_=65536, which makes glibc map and unmap
         # every large array: detection ran 30 % slower. Our workers' memory is bounded by the chunk
         # read, so they keep glibc's default.
@@ -110,11 +108,8 @@ def _dask(address: str | None, workers: int | None) -> Iterator[Engine]:
     try:
         n = len(client.scheduler_info(n_workers=-1)["workers"]) if address else workers
         link = client.dashboard_link if (address or dashboard) else None
-
-        def submit(fn: Callable, item: Any):
-            return client.submit(fn, item, pure=False)
-
-        yield Engine("dask-local" if address is None else "dask", n, link, submit, dask_completed)
+        yield Engine("dask-local" if address is None else "dask", n, link, partial(client.submit, pure=False),
+                     dask_completed)
     finally:
         client.close()  # before the cluster: closing the cluster first leaves the client retrying
         if cluster is not None:

@@ -18,19 +18,16 @@ from typing import Any
 
 from .. import __version__
 from ..errors import EegmonError
+from ..io._files import write_text_atomic
 
 NAME = "batch-manifest.json"
 FORMAT = "eegmon-batch/1"
-_BLOCK = 1 << 20
 
 
 def sha256(path: Path) -> str:
     """Hex SHA-256 of a file's content."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        while block := f.read(_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def file_checksum(path: str) -> tuple[str, int, int, str]:
@@ -125,8 +122,6 @@ class Manifest:
         """Write the manifest atomically (a reader sees the old or the new one, never half)."""
         t0 = time.monotonic()
         self.doc["eegmon_version"] = __version__
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps(self.doc, indent=1, sort_keys=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_text_atomic(self.path, json.dumps(self.doc, indent=1) + "\n")
         self._saved_at = time.monotonic()
         self._save_s = self._saved_at - t0

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..errors import EegmonError
 from ..events import Annotation
+from .feature_file import FeatureWriter, features_path
 from .manifest import file_checksum
 from .plan import Chunk
 
@@ -139,42 +140,21 @@ def _detect(item: WorkItem, source) -> list[Annotation]:
 
 
 def _features(item: WorkItem, source) -> list[str]:
-    import h5py
-
     from ..detectors.runner import FeatureStream
 
     model, _ = detection_model(item.params.detector, item.params.model)
-    stream = FeatureStream(model, source.fs, source.channels, clip_level=source.full_scale_uv,
-                           line_freq=item.params.line_freq)
+    pipeline = FeatureStream(model, source.fs, source.channels, clip_level=source.full_scale_uv,
+                             line_freq=item.params.line_freq).pipeline  # the detector's own chain
     path = features_path(Path(item.out_dir), item.base, item.chunk.part if item.n_chunks > 1 else None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pipeline = stream.pipeline
-    with h5py.File(tmp, "w") as f:
-        n_ch, n_feat = len(source.channels), len(pipeline.feature_names)
-        times = f.create_dataset("times", (0,), maxshape=(None,), dtype="f8", chunks=(4096,))
-        values = f.create_dataset("values", (0, n_ch, n_feat), maxshape=(None, n_ch, n_feat), dtype="f8",
-                                  chunks=(4096, n_ch, n_feat))
-        f.attrs.update(feature_names=list(pipeline.feature_names), channels=list(source.channels),
-                       window_s=model.window_s, hop_s=model.hop_s, fs=pipeline.fs)
+    attrs = {"feature_names": list(pipeline.feature_names), "channels": list(source.channels),
+             "window_s": model.window_s, "hop_s": model.hop_s, "fs": pipeline.fs}
+    with FeatureWriter(path, attrs, len(source.channels), len(pipeline.feature_names)) as out:
         for t0, x in source.chunks(_READ_S, start=item.chunk.read_from, stop=item.chunk.keep_to):
             table = pipeline.push(x, t0)
             keep = _keep(table.times, item.chunk)
-            n = int(keep.sum())
-            if n:
-                size = times.shape[0]
-                times.resize((size + n,))
-                values.resize((size + n, n_ch, n_feat))
-                times[size:] = table.times[keep]
-                values[size:] = table.values[keep]
-    tmp.replace(path)
+            out.append(table.times[keep], table.values[keep])
     return [str(path)]
-
-
-def features_path(out_dir: Path, base: str, part: int | None) -> Path:
-    """The HDF5 feature table of a recording (or of one of its chunks, merged later)."""
-    suffix = "_features.h5" if part is None else f"_features.part{part:04d}.h5"
-    return out_dir / (base + suffix)
 
 
 def _import(item: WorkItem, source) -> list[str]:

@@ -1,4 +1,4 @@
-"""Small file helpers shared by the readers: readable-file checks and content fingerprints."""
+"""Small file helpers: readable-file checks, content fingerprints, number cells, atomic text writes."""
 
 from __future__ import annotations
 
@@ -28,6 +28,15 @@ def check_file(path: str | os.PathLike, *, what: str = "file") -> Path:
     if not os.access(path, os.R_OK):
         raise EegmonError(f"cannot read {what}: permission denied.", path)
     return path
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write a text file (UTF-8) under a temporary name and rename it: a reader sees the old or the new
+    file, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
 
 
 def fingerprint(path: str | os.PathLike) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ..errors import EegmonError
 from ..events import Annotation, to_datetime
-from ._files import parse_number
+from ._files import parse_number, write_text_atomic
 from .labels import map_label
 
 COLUMNS = ("onset", "duration", "eventType", "confidence", "channels", "dateTime", "recordingDuration")
@@ -77,10 +77,7 @@ def write_events_tsv(
                 ]
             )
         )
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(rows) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, "\n".join(rows) + "\n")
 
 
 def _float(text: str, column: str, lineno: int, path: Path, *, allow_na: bool = False) -> float | None:

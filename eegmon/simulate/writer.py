@@ -16,6 +16,7 @@ from .._checks import check_number
 from .._logging import logger, progress
 from ..errors import EegmonError
 from ..events import Annotation, to_datetime
+from ..io._files import write_text_atomic
 from ..io.events_tsv import write_events_tsv
 from . import signals
 from .config import ARTIFACT_TYPES, SimulationConfig
@@ -360,9 +361,7 @@ def simulate(
     params = {"days": days, "fs": fs, "channels": n_channels, "seizures_per_day": seizures_per_day, "seed": seed,
               "subject": subject, "config": asdict(cfg)}
     truth = _truth_json(timeline, params, names, stems)
-    tmp = out_dir / "simulation.json.tmp"
-    tmp.write_text(json.dumps(truth, indent=1) + "\n")
-    os.replace(tmp, out_dir / "simulation.json")
+    write_text_atomic(out_dir / "simulation.json", json.dumps(truth, indent=1) + "\n")
 
     counts = {k: sum(a.kind == k for a in timeline.artifacts) for k in ARTIFACT_TYPES}
     recorded = sum(f.duration for f in timeline.files)
