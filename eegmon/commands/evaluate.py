@@ -1,15 +1,29 @@
 """Score detections against ground truth as SzCORE does (event and sample based).
 
-REF and HYP are SzCORE events.tsv files, or folders searched recursively for *_events.tsv
-(BIDS-like; paired by relative path or file name). Event scoring: any overlap with 30 s tolerance
-before onset and 60 s after offset, events closer than 90 s merged, longer than 300 s split;
-sample scoring at 1 s. Counting is done by `timescoring` (the SzCORE reference code); eegmon adds
-detection latency, per-subject and pooled summaries, bootstrap confidence intervals over subjects
-and the NEDC (TUSZ) OVLP and TAES conventions.
+REF and HYP are each an annotation file or a folder searched recursively for them (a folder may
+mix formats; derivatives/ and sourcedata/ are skipped):
+  SzCORE/BIDS  *_events.tsv (any *.tsv as a single file); duration from recordingDuration
+  TUSZ         *.csv_bi, or per-channel *.csv (seizure = union over channels; a .csv beside a
+               .csv_bi of the same recording is not read); duration from '# duration = ... secs'
+Folders are paired by relative path without the format ending, else by recording name, so a TUSZ
+tree pairs with the <stem>_events.tsv files of 'eegmon detect -o FOLDER'. A REF file without HYP
+partner is scored as no detections (with a warning); a HYP file without REF partner, REF and HYP
+durations more than 1 s apart, a malformed file or a folder without annotation files are errors
+(exit 2). Only seizure labels count (TUSZ seiz, fnsz, cpsz, ...; not bckg or artifacts). Subject:
+BIDS sub-XX in the path, else the file name up to its first '_' (TUSZ aaaaaaac_s001_t000 -> aaaaaaac).
+
+Event scoring: any overlap with 30 s tolerance before onset and 60 s after offset, events closer
+than 90 s merged, longer than 300 s split; sample scoring at 1 s. Counting is done by `timescoring`
+(the SzCORE reference code); eegmon adds detection latency, per-subject and pooled summaries,
+bootstrap confidence intervals over subjects and the NEDC (TUSZ) OVLP and TAES conventions.
+See docs/evaluation.md.
 
 examples:
   eegmon evaluate --ref sample_data/sim --hyp out/detections --json scores.json --report report.html
   eegmon evaluate --ref truth.tsv --hyp detected.tsv --fail-under 0.8
+  for f in tusz/edf/dev/*/*/*/*.edf; do eegmon detect "$f" -o out/dev; done
+  eegmon evaluate --ref tusz/edf/dev --hyp out/dev --json dev_scores.json
+  eegmon evaluate --ref aaaaaaac_s001_t000.csv_bi --hyp aaaaaaac_s001_t000_events.tsv
 """
 
 from __future__ import annotations
@@ -20,8 +34,10 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ref", required=True, help="reference events.tsv file or folder")
-    parser.add_argument("--hyp", required=True, help="hypothesis events.tsv file or folder")
+    parser.add_argument("--ref", required=True, metavar="REF",
+                        help="reference (ground truth): an events.tsv, .csv_bi or .csv file, or a folder of them")
+    parser.add_argument("--hyp", required=True, metavar="HYP",
+                        help="hypothesis (detections): an events.tsv, .csv_bi or .csv file, or a folder of them")
     parser.add_argument("--json", type=Path, default=None, metavar="PATH",
                         help="write the conventions JSON (event, sample, per_subject)")
     parser.add_argument("--details", type=Path, default=None, metavar="PATH",

@@ -129,12 +129,14 @@ def evaluate_pairs(pairs: list[RecordingPair], *, quiet: bool = True) -> Evaluat
 
 
 def evaluate(ref: str | os.PathLike, hyp: str | os.PathLike, *, quiet: bool = True) -> Evaluation:
-    """Score hypothesis ``events.tsv`` against reference ``events.tsv`` (files or folders) as SzCORE does.
+    """Score hypothesis annotations against reference annotations (files or folders) as SzCORE does.
 
     Parameters
     ----------
     ref, hyp : path-like
-        Files, or folders of ``*_events.tsv`` files paired by relative path or name.
+        SzCORE ``events.tsv`` or TUSZ ``.csv_bi`` / per-channel ``.csv`` files, or folders of them
+        (formats may be mixed) paired by relative path or recording name; see
+        :func:`eegmon.evaluate.dataset.collect` for the rules.
     quiet : bool
         No progress bar.
 
@@ -142,5 +144,10 @@ def evaluate(ref: str | os.PathLike, hyp: str | os.PathLike, *, quiet: bool = Tr
     -------
     Evaluation
         ``.to_json()`` gives the ``eegmon evaluate --json`` document.
+
+    Raises
+    ------
+    EegmonError
+        On unreadable, malformed or unpaired input (see :func:`eegmon.evaluate.dataset.collect`).
     """
     return evaluate_pairs(collect(ref, hyp), quiet=quiet)

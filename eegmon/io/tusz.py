@@ -71,6 +71,8 @@ def read_tusz_csv(
         if line.startswith("#"):
             if m := _DURATION.match(line):
                 duration = parse_number(m.group(1), "duration", lineno, path)
+                if duration <= 0:
+                    raise EegmonError(f"line {lineno}: the duration must be > 0 s, got {duration:g}.", path)
             continue
         cells = [c.strip() for c in line.split(",")]
         if not header_seen:
