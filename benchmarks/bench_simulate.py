@@ -1,7 +1,9 @@
 """Simulator speed: days of 2-channel 207 Hz EDF+ written per wall second (issue target: 30 days < 120 s).
 
 No peer writes comparable device-like recordings, so the rows have no reference (null ratio);
-the full run simulates the 30 days of the target, --quick 2 days.
+the full run simulates the 30 days of the target, --quick 2 days, at the default difficulty
+(``realistic``: calibrated background, all artifact types, scaled seizures). How realistic the
+output is: benchmarks/bench_realism.py.
 """
 
 from __future__ import annotations

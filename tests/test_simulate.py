@@ -1,4 +1,9 @@
-"""The simulator: determinism, readable EDF+, consistent truth and realistic statistics."""
+"""The simulator: determinism, readable EDF+, consistent truth and realistic statistics.
+
+The default difficulty is ``realistic`` (tests/test_simulate_realism.py checks what is new in it);
+the checks of the original simulator's signals run on ``difficulty="easy"``, which is that
+simulator sample for sample.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from scipy import signal
 
 from eegmon.errors import EegmonError
 from eegmon.io.events_tsv import read_events_tsv
-from eegmon.simulate import ARTIFACT_TYPES, SEIZURE_TYPES, SimulationConfig, simulate
+from eegmon.simulate import ARTIFACT_TYPES, LEGACY_ARTIFACT_TYPES, SEIZURE_TYPES, SimulationConfig, simulate
 from eegmon.simulate import signals as sig
 from eegmon.simulate.timeline import DAY, plan
 
@@ -38,6 +43,19 @@ def sim3(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def truth(sim3) -> dict:
     return json.loads((sim3 / "simulation.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sim3_easy(tmp_path_factory) -> Path:
+    """The same recording at difficulty easy: the original simulator."""
+    out = tmp_path_factory.mktemp("sim") / "easy"
+    simulate(out, days=3, seed=1, difficulty="easy", quiet=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def truth_easy(sim3_easy) -> dict:
+    return json.loads((sim3_easy / "simulation.json").read_text())
 
 
 def _load(path: Path) -> tuple[float, np.ndarray, np.ndarray]:
@@ -105,8 +123,11 @@ def test_events_fall_inside_recorded_time(sim3, truth):
                 n_sz += len(table.events)
                 assert all(ev.label == "sz" for ev in table.events)
             else:
-                assert {ev.label for ev in table.events} <= set(ARTIFACT_TYPES)
+                # the new types are not (yet) in eegmon's label vocabulary: readers keep them as written
+                assert {ev.original_label for ev in table.events} <= set(ARTIFACT_TYPES)
     assert n_sz == len(truth["seizures"]) >= 2
+    assert truth["difficulty"] == "realistic"
+    assert all(0.3 <= s["target_ratio"] <= 20 for s in truth["seizures"])
 
 
 def test_seizure_free_file_has_one_bckg_row(tmp_path):
@@ -121,12 +142,14 @@ def _line_length(x):
     return np.mean(np.abs(np.diff(x, axis=0)))
 
 
-def test_recorded_seizures_stand_out_from_their_baseline(sim3, truth):
+def test_easy_seizures_stand_out_from_their_baseline(sim3_easy, truth_easy):
     checked = 0
-    for sz in truth["seizures"]:
+    assert truth_easy["difficulty"] == "easy"
+    for sz in truth_easy["seizures"]:
+        assert sz["target_ratio"] is None
         if sz["hard"]:
             continue
-        start, _, uv = _load(sim3 / sz["file"])
+        start, _, uv = _load(sim3_easy / sz["file"])
         i0 = int((sz["onset_unix_s"] - start) * FS)
         i1 = i0 + int(sz["duration_s"] * FS)
         focus = int(np.argmax(sz["field"]))
@@ -190,7 +213,8 @@ def _power(x, lo, hi):
     return p[(f >= lo) & (f < hi)].sum() / max(p.sum(), 1e-12)
 
 
-def test_artifacts_appear_where_labelled(sim3, truth):
+def test_easy_artifacts_appear_where_labelled(sim3_easy, truth_easy):
+    sim3, truth = sim3_easy, truth_easy
     seen = set()
     cache: dict[str, tuple] = {}
     baselines: dict[str, float] = {}
@@ -231,12 +255,17 @@ def test_artifacts_appear_where_labelled(sim3, truth):
         elif kind == "elpp":
             assert np.max(np.abs(seg)) > 4 * np.std(before)
         seen.add(kind)
-    assert seen == set(ARTIFACT_TYPES)
+    assert seen == set(LEGACY_ARTIFACT_TYPES)
 
 
-def test_rail_is_only_hit_during_labelled_artifacts_or_seizures(sim3, truth):
+@pytest.mark.parametrize("difficulty", ["easy", "realistic"])
+def test_rail_is_only_hit_during_labelled_artifacts_or_seizures(difficulty, request):
+    sim3 = request.getfixturevalue("sim3_easy" if difficulty == "easy" else "sim3")
+    truth = request.getfixturevalue("truth_easy" if difficulty == "easy" else "truth")
+    # easy: only the large legacy types reach the rail; realistic artifacts of every size may
+    kinds = ("clip", "move", "elpp") if difficulty == "easy" else tuple(ARTIFACT_TYPES)
     labelled = [(a["onset_unix_s"], a["onset_unix_s"] + a["duration_s"]) for a in truth["artifacts"]
-                if a["type"] in ("clip", "move", "elpp")]
+                if a["type"] in kinds]
     labelled += [(s["onset_unix_s"], s["onset_unix_s"] + s["duration_s"]) for s in truth["seizures"]]
     for entry in truth["files"]:
         start, digital, _ = _load(sim3 / entry["name"])
@@ -309,10 +338,22 @@ def test_bundled_sample_matches_its_readme_recipe(tmp_path):
     assert bundled is not None, "sample_data/sim must be committed"
     truth = json.loads((bundled / "simulation.json").read_text())
     assert len(truth["seizures"]) >= 4
-    assert {a["type"] for a in truth["artifacts"]} == set(ARTIFACT_TYPES)
+    assert {a["type"] for a in truth["artifacts"]} == set(LEGACY_ARTIFACT_TYPES)
     fresh = tmp_path / "sim"
     cfg = SimulationConfig.from_json(bundled.parent / "demo_config.json")
-    simulate(fresh, config=cfg, quiet=True, **SAMPLE_ARGS)
-    names = sorted(p.name for p in bundled.iterdir())
+    # the sample was made before difficulties existed: easy re-creates it sample for sample
+    simulate(fresh, config=cfg, quiet=True, difficulty="easy", **SAMPLE_ARGS)
+    names = sorted(p.name for p in bundled.iterdir() if p.name != "simulation.json")
     _, mismatch, errors = filecmp.cmpfiles(bundled, fresh, names, shallow=False)
     assert mismatch == [] and errors == []
+    # simulation.json only gained the new fields (difficulty, target ratios, new config fields)
+    again = json.loads((fresh / "simulation.json").read_text())
+    assert again.pop("difficulty") == "easy"
+    for sz in again["seizures"]:
+        assert sz.pop("target_ratio") is None
+    new_fields = {"difficulty", "artifact_uv", "background_knee_hz"}
+    config = again["parameters"]["config"]
+    for name in new_fields:
+        config.pop(name)
+    config["artifact_rates"] = {k: v for k, v in config["artifact_rates"].items() if k in LEGACY_ARTIFACT_TYPES}
+    assert again == truth

@@ -3,7 +3,18 @@
 Writes consecutive EDF+ files (about one per day, int16, physical unit uV) with realistic gaps
 (daily charging, dropouts), per-file SzCORE events.tsv ground truth (`sz` rows, or one `bckg` row
 for a seizure-free file), per-file *_artifacts.tsv with labelled artifacts, and simulation.json
-with every parameter and the full truth. The same seed gives the same bytes.
+with every parameter and the full truth (difficulty, each seizure's target ratio). The same seed
+gives the same bytes.
+
+--difficulty sets how hard the recording is (docs/simulator.md):
+  easy       the original simulator, sample for sample: a stationary background, seizures far
+             above it (median 2-s RMS ratio to the 5 minutes before ~6.8), seven artifact types
+  realistic  (default) background spectrum, amplitude variability and artifact rates calibrated
+             on real EEG (Muse TP9/TP10); eye blinks and movements, cable sway, rhythmic
+             movement, sleep transients (K-complexes, vertex waves, spindle trains, arousals,
+             hypnagogic hypersynchrony); seizures rhythmic and evolving but scaled against the
+             local background to a ratio of median 2, a third of them below 1.5
+  hard       ratios lower still (median 1.4) and seizure mimics three times as frequent
 
 With --bids, OUT_DIR becomes a BIDS EEG dataset (SzCORE layout) of --subjects simulated patients
 (sub-01, sub-02, ...; subject k uses seed + k): one run per EDF+ file,
@@ -12,6 +23,7 @@ truth), _eeg.json and _channels.tsv; simulation.json and the artifacts in source
 
 examples:
   eegmon simulate /tmp/sim --days 3 --seed 1
+  eegmon simulate /tmp/sim-easy --days 3 --seed 1 --difficulty easy
   eegmon simulate /tmp/cohort --bids --subjects 4 --days 2 --seed 1
 """
 
@@ -34,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subject", default=None, help="subject code used in file names (default: sim01)")
     parser.add_argument("--config", default=None, metavar="JSON",
                         help="JSON object overriding simulator parameters (see SimulationConfig in the README)")
+    parser.add_argument("--difficulty", choices=("easy", "realistic", "hard"), default=None,
+                        help="how hard the recording is (default: realistic, or the --config's difficulty); "
+                             "easy reproduces the original simulator exactly")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: number of CPUs)")
     parser.add_argument("--overwrite", action="store_true", help="replace a previous simulation in OUT_DIR")
     parser.add_argument("--bids", action="store_true",
@@ -59,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         edfs = simulate_bids(
             args.out_dir, subjects=subjects, days=args.days, fs=args.fs, n_channels=args.channels,
             seizures_per_day=args.seizures_per_day, seed=args.seed, start=args.start, config=config,
-            n_jobs=args.jobs, overwrite=args.overwrite, quiet=args.quiet,
+            n_jobs=args.jobs, overwrite=args.overwrite, quiet=args.quiet, difficulty=args.difficulty,
         )
         if not args.quiet:
             print(f"wrote a BIDS dataset of {subjects} simulated subject(s), {len(edfs)} EDF+ run(s), "
@@ -69,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         args.out_dir, days=args.days, fs=args.fs, n_channels=args.channels,
         seizures_per_day=args.seizures_per_day, seed=args.seed, start=args.start,
         subject=args.subject or "sim01", config=config, n_jobs=args.jobs, overwrite=args.overwrite,
-        quiet=args.quiet,
+        quiet=args.quiet, difficulty=args.difficulty,
     )
     if not args.quiet:
         print(result.summary())

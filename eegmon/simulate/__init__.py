@@ -1,8 +1,22 @@
-"""A realistic subscalp-EEG simulator with exact ground truth (``eegmon simulate``)."""
+"""A realistic subscalp-EEG simulator with exact ground truth (``eegmon simulate``).
+
+:func:`simulate` writes a device-like recording; :func:`insert_seizures` puts simulated seizures
+into a given (real) background; :mod:`eegmon.simulate.measure` holds the statistics that compare
+simulated and real EEG. See docs/simulator.md.
+"""
 
 from .bids import simulate_bids
-from .config import ARTIFACT_TYPES, SEIZURE_TYPES, SimulationConfig
+from .config import (
+    ARTIFACT_TYPES,
+    DIFFICULTIES,
+    LEGACY_ARTIFACT_TYPES,
+    SEIZURE_TYPES,
+    Difficulty,
+    SimulationConfig,
+)
+from .seizures import InsertedSeizure, insert_seizures
 from .writer import SimulationResult, channel_names, simulate
 
-__all__ = ["ARTIFACT_TYPES", "SEIZURE_TYPES", "SimulationConfig", "SimulationResult", "channel_names", "simulate",
-           "simulate_bids"]
+__all__ = ["ARTIFACT_TYPES", "DIFFICULTIES", "LEGACY_ARTIFACT_TYPES", "SEIZURE_TYPES", "Difficulty",
+           "InsertedSeizure", "SimulationConfig", "SimulationResult", "channel_names", "insert_seizures",
+           "simulate", "simulate_bids"]

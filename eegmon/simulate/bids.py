@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from .._checks import check_number
@@ -158,6 +159,7 @@ def simulate_bids(
     n_jobs: int | None = None,
     overwrite: bool = False,
     quiet: bool = False,
+    difficulty: str | None = None,
 ) -> list[Path]:
     """Simulate a cohort of patients and write it as a BIDS EEG dataset (SzCORE layout).
 
@@ -199,6 +201,8 @@ def simulate_bids(
         folder is refused, so a real dataset is never deleted by mistake).
     quiet : bool
         No progress bars.
+    difficulty : str | None
+        ``easy``, ``realistic`` or ``hard`` for every subject; overrides ``config.difficulty``.
 
     Returns
     -------
@@ -220,6 +224,8 @@ def simulate_bids(
     if n_jobs is not None:
         n_jobs = check_number("--jobs", n_jobs, low=1, high=256, integer=True)
     cfg = config or SimulationConfig()
+    if difficulty is not None:
+        cfg = replace(cfg, difficulty=difficulty)
     root = Path(root)
     if not root.name:
         raise EegmonError("the dataset root needs a folder name.", root)
@@ -249,7 +255,7 @@ def simulate_bids(
             "DatasetType": "raw",
             "GeneratedBy": [{"Name": GENERATOR, "Version": __version__,
                              "Description": f"eegmon simulate --bids: {subjects} subject(s), {days:g} day(s) each, "
-                                            f"{fs:g} Hz, base seed {seed}"}],
+                                            f"{fs:g} Hz, base seed {seed}, difficulty {cfg.difficulty}"}],
         })
         _write_tsv(partial / "participants.tsv", ("participant_id",), [(label,) for label in labels])
         (partial / "README").write_text(_README, encoding="utf-8")

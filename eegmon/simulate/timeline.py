@@ -6,11 +6,12 @@ fixed by the seed alone and the files can then be generated in any order or in p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 
-from .config import ARTIFACT_TYPES, SEIZURE_TYPES, SimulationConfig
+from .config import ARTIFACT_TYPES, LEGACY_ARTIFACT_TYPES, SEIZURE_TYPES, SimulationConfig
 
 DAY = 86400.0
 HARD_SEIZURE_TYPES = ("tonic_clonic", "subtle_focal")
@@ -31,6 +32,26 @@ ARTIFACT_DURATIONS = {
     "line": (10.0, 300.0),
     "flat": (2.0, 120.0),
     "clip": (1.0, 5.0),
+    "eyeb": (30.0, 600.0),
+    "eyem": (3.0, 60.0),
+    "eyer": (10.0, 120.0),
+    "sway": (10.0, 180.0),
+    "rhmv": (5.0, 60.0),
+    "kcmp": (1.3, 2.0),
+    "vrtx": (0.5, 8.0),
+    "spnd": (10.0, 60.0),
+    "arsl": (3.0, 15.0),
+    "hhyp": (2.0, 15.0),
+}
+#: Sleep-depth range (see :func:`sleep_depth`) in which each sleep-stage-bound type occurs while asleep:
+#: N2 for K-complexes and spindle trains, drowsiness/N1 for vertex waves, roving eyes and hypnagogic
+#: hypersynchrony. Other types occur at any depth.
+_SLEEP_DEPTHS = {
+    "kcmp": (0.2, 0.7),
+    "spnd": (0.2, 0.7),
+    "vrtx": (0.0, 0.25),
+    "eyer": (0.0, 0.25),
+    "hhyp": (0.0, 0.25),
 }
 
 
@@ -63,11 +84,12 @@ class SeizureSpec:
     field: tuple[float, ...]
     amplitude: float
     postictal: float
+    target_ratio: float | None = None
 
     @property
     def hard(self) -> bool:
-        """Seizures meant to be hard to detect (artifact-like or faint)."""
-        return self.kind in HARD_SEIZURE_TYPES
+        """Seizures meant to be hard to detect (artifact-like or faint, or a target ratio below 1.5)."""
+        return self.kind in HARD_SEIZURE_TYPES or (self.target_ratio is not None and self.target_ratio < 1.5)
 
     def channels(self, names: tuple[str, ...]) -> tuple[str, ...]:
         """Channels where the discharge is at least half its maximum."""
@@ -195,6 +217,17 @@ def _inside_file(files: list[FileSpan], onset: float, end: float, margin: float)
     return any(f.start + margin <= onset and end <= f.start + f.duration - margin for f in files)
 
 
+def seizure_field(rng: np.random.Generator, kind: str, n_channels: int) -> np.ndarray:
+    """Per-channel weight of a seizure of ``kind`` (1 at a random focus; generalised types everywhere)."""
+    focus = rng.integers(n_channels)
+    if kind in ("spike_wave", "tonic_clonic"):
+        return rng.uniform(0.8, 1.0, n_channels)
+    if kind == "subtle_focal":
+        return np.where(np.arange(n_channels) == focus, 1.0, rng.uniform(0.0, 0.25, n_channels))
+    spread = rng.uniform(0.2, 0.9)
+    return spread ** np.abs(np.arange(n_channels) - focus)
+
+
 def _plan_seizures(
     rng: np.random.Generator, cfg: SimulationConfig, files: list[FileSpan], start: float, end: float,
     rate_per_day: float, n_channels: int, phase: float,
@@ -214,14 +247,7 @@ def _plan_seizures(
         lo, hi = _SEIZURE_DURATIONS[kind]
         lo, hi = max(lo, cfg.seizure_duration_s[0]), min(hi, cfg.seizure_duration_s[1])
         duration = float(np.round(np.exp(rng.uniform(np.log(lo), np.log(max(hi, lo)))), 2))
-        focus = rng.integers(n_channels)
-        if kind in ("spike_wave", "tonic_clonic"):
-            field = rng.uniform(0.8, 1.0, n_channels)
-        elif kind == "subtle_focal":
-            field = np.where(np.arange(n_channels) == focus, 1.0, rng.uniform(0.0, 0.25, n_channels))
-        else:
-            spread = rng.uniform(0.2, 0.9)
-            field = spread ** np.abs(np.arange(n_channels) - focus)
+        field = seizure_field(rng, kind, n_channels)
         amplitude = float(rng.lognormal(0.0, 0.25))
         postictal = float(rng.uniform(*cfg.postictal_s))
         onset = float(np.round(onset, 2))
@@ -240,8 +266,8 @@ def _plan_artifacts(
     start: float, end: float, n_channels: int,
 ) -> list[ArtifactSpec]:
     artifacts: list[ArtifactSpec] = []
-    for kind in ARTIFACT_TYPES:
-        awake_rate, asleep_rate = cfg.artifact_rates.get(kind, (0.0, 0.0))
+    for kind in LEGACY_ARTIFACT_TYPES:
+        awake_rate, asleep_rate = _rates(cfg, kind)
         peak = max(awake_rate, asleep_rate) / DAY
         if peak <= 0:
             continue
@@ -262,7 +288,51 @@ def _plan_artifacts(
             onset = float(np.round(onset, 2))
             if _inside_file(files, onset, onset + duration, margin=1.0):
                 artifacts.append(ArtifactSpec(0, kind, onset, duration, channels))
-    artifacts.sort(key=lambda a: (a.onset, a.kind))
+    return artifacts
+
+
+def _rates(cfg: SimulationConfig, kind: str) -> tuple[float, float]:
+    """Configured (awake, asleep) rates per day of ``kind`` times the difficulty's scale."""
+    return tuple(r * cfg.level.scale(kind) for r in cfg.artifact_rates.get(kind, (0.0, 0.0)))
+
+
+def _stage_weight(kind: str, onsets: np.ndarray, sleep: list[tuple[float, float]], cfg: SimulationConfig) -> np.ndarray:
+    """Rate of ``kind`` at ``onsets`` as a share of its peak rate (awake/asleep rates, sleep stage)."""
+    awake_rate, asleep_rate = _rates(cfg, kind)
+    awake = awake_fraction(onsets, sleep)
+    asleep = 1.0 - awake
+    if kind in _SLEEP_DEPTHS:
+        lo, hi = _SLEEP_DEPTHS[kind]
+        depth = sleep_depth(onsets, sleep, cfg.sleep_cycle_min * 60.0)
+        asleep = asleep * ((depth >= lo) & (depth < hi))
+    return (awake * awake_rate + asleep * asleep_rate) / max(awake_rate, asleep_rate)
+
+
+def _plan_new_artifacts(
+    rng: np.random.Generator, cfg: SimulationConfig, files: list[FileSpan], sleep: list[tuple[float, float]],
+    start: float, end: float, n_channels: int,
+) -> list[ArtifactSpec]:
+    """The artifact types beyond the legacy seven (realistic/hard only), from their own random stream."""
+    artifacts: list[ArtifactSpec] = []
+    for kind in ARTIFACT_TYPES:
+        if kind in LEGACY_ARTIFACT_TYPES:
+            continue
+        peak = max(_rates(cfg, kind)) / DAY
+        if peak <= 0:
+            continue
+        onsets = np.sort(rng.uniform(start, end, rng.poisson(peak * (end - start))))
+        weight = _stage_weight(kind, onsets, sleep, cfg)
+        onsets = onsets[rng.uniform(0.0, 1.0, onsets.size) < weight]
+        lo, hi = ARTIFACT_DURATIONS[kind]
+        durations = np.round(np.exp(rng.uniform(np.log(lo), np.log(hi), onsets.size)), 2)
+        for onset, duration in zip(np.round(onsets, 2), durations, strict=True):
+            if _inside_file(files, float(onset), float(onset + duration), margin=1.0):
+                artifacts.append(ArtifactSpec(0, kind, float(onset), float(duration), tuple(range(n_channels))))
+    return artifacts
+
+
+def _numbered(artifacts: list[ArtifactSpec]) -> list[ArtifactSpec]:
+    artifacts = sorted(artifacts, key=lambda a: (a.onset, a.kind))
     return [ArtifactSpec(i, a.kind, a.onset, a.duration, a.channels) for i, a in enumerate(artifacts)]
 
 
@@ -301,4 +371,12 @@ def plan(
     phase = float(rng.uniform(0, 2 * np.pi))
     seizures = _plan_seizures(rng, cfg, files, start, end, seizures_per_day, n_channels, phase)
     artifacts = _plan_artifacts(rng, cfg, files, sleep, start, end, n_channels)
-    return Timeline(start, end, files, gaps, sleep, seizures, artifacts, phase)
+    if cfg.difficulty != "easy":
+        # Further streams of the seed, so seizure times and legacy draws match across difficulties.
+        ratios = cfg.level.draw_ratios(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(5,))),
+                                       len(seizures))
+        seizures = [dataclasses.replace(s, target_ratio=float(np.round(r, 3)))
+                    for s, r in zip(seizures, ratios, strict=True)]
+        extra = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(6,)))
+        artifacts += _plan_new_artifacts(extra, cfg, files, sleep, start, end, n_channels)
+    return Timeline(start, end, files, gaps, sleep, seizures, _numbered(artifacts), phase)

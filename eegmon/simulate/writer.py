@@ -7,7 +7,7 @@ import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +18,9 @@ from ..errors import EegmonError
 from ..events import Annotation, to_datetime
 from ..io._files import write_text_atomic
 from ..io.events_tsv import write_events_tsv
-from . import signals
-from .config import ARTIFACT_TYPES, SimulationConfig
+from . import realistic, signals
+from .artifacts import draw_fields
+from .config import ARTIFACT_TYPES, LEGACY_ARTIFACT_TYPES, SimulationConfig
 from .timeline import DAY, FileSpan, Timeline, awake_fraction, plan, sleep_depth
 
 DIGITAL_MAX = 32767
@@ -125,6 +126,7 @@ class _FileJob:
     seizures: tuple
     artifacts: tuple
     subject: str
+    fields: dict | None = None
 
 
 def _levels(job: _FileJob, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
@@ -153,6 +155,8 @@ def _levels(job: _FileJob, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
 
 def _generate(job: _FileJob) -> np.ndarray:
     """Samples of one file in microvolts, shape (n_samples, n_channels), float32."""
+    if job.cfg.difficulty != "easy":
+        return realistic.generate(job)
     cfg, fs, span = job.cfg, job.fs, job.span
     n_ch = len(job.names)
     n = int(round(span.duration * fs))
@@ -198,7 +202,10 @@ def _write_file(job: _FileJob) -> str:
 
     samples = _generate(job)
     scale = DIGITAL_MAX / job.cfg.physical_range_uv
-    digital = np.clip(np.rint(samples * scale), -DIGITAL_MAX, DIGITAL_MAX).astype(np.int16)
+    np.multiply(samples, scale, out=samples)  # in place: a day of samples is large
+    np.rint(samples, out=samples)
+    np.clip(samples, -DIGITAL_MAX, DIGITAL_MAX, out=samples)
+    digital = samples.astype(np.int16)
     del samples
     start = to_datetime(job.span.start)
     edf_signals = [
@@ -249,6 +256,7 @@ def _truth_json(timeline: Timeline, params: dict, names: tuple[str, ...], stems:
 
     return {
         "generator": f"eegmon {__version__}",
+        "difficulty": params["config"]["difficulty"],
         "parameters": params,
         "channels": list(names),
         "start": to_datetime(timeline.start).isoformat(),
@@ -260,7 +268,8 @@ def _truth_json(timeline: Timeline, params: dict, names: tuple[str, ...], stems:
         "sleep": [{"start": to_datetime(a).isoformat(), "end": to_datetime(b).isoformat()} for a, b in timeline.sleep],
         "seizures": [{"onset": to_datetime(s.onset).isoformat(), "onset_unix_s": s.onset, "duration_s": s.duration,
                       "type": s.kind, "hard": s.hard, "channels": list(s.channels(names)),
-                      "field": list(s.field), "amplitude_factor": s.amplitude, "postictal_s": s.postictal,
+                      "field": list(s.field), "amplitude_factor": s.amplitude, "target_ratio": s.target_ratio,
+                      "postictal_s": s.postictal,
                       "file": f"{where(s.onset)}.edf"} for s in timeline.seizures],
         "artifacts": [{"onset_unix_s": a.onset, "duration_s": a.duration, "type": a.kind,
                        "channels": [names[c] for c in a.channels]} for a in timeline.artifacts],
@@ -281,6 +290,7 @@ def simulate(
     n_jobs: int | None = None,
     overwrite: bool = False,
     quiet: bool = False,
+    difficulty: str | None = None,
 ) -> SimulationResult:
     """Simulate a device-like subscalp EEG recording with exact ground truth.
 
@@ -310,6 +320,9 @@ def simulate(
         Replace a previous simulation's files in ``out_dir``.
     quiet : bool
         No progress bar.
+    difficulty : str | None
+        ``easy`` (the original simulator, sample for sample), ``realistic`` or ``hard``; overrides
+        ``config.difficulty`` (default ``realistic``). See :data:`~eegmon.simulate.DIFFICULTIES`.
 
     Returns
     -------
@@ -325,6 +338,8 @@ def simulate(
     if n_jobs is not None:
         n_jobs = check_number("--jobs", n_jobs, low=1, high=256, integer=True)
     cfg = config or SimulationConfig()
+    if difficulty is not None:
+        cfg = replace(cfg, difficulty=difficulty)
     if cfg.line_freq >= 0.45 * fs:
         raise EegmonError(f"--fs {fs} Hz is too low for {cfg.line_freq} Hz line noise (needs fs > "
                           f"{cfg.line_freq / 0.45:.0f} Hz); use a higher --fs or set line_freq.")
@@ -340,6 +355,9 @@ def simulate(
         raise EegmonError(f"--days {days} leaves no recorded time after the planned gaps; simulate a longer period.")
     names = channel_names(n_channels)
     stems = [_stem(subject, f.start) for f in timeline.files]
+    fields = None
+    if cfg.difficulty != "easy":  # artifact fields are one per recording: the same montage all along
+        fields = draw_fields(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,))), n_channels)
     jobs = []
     for stem, span in zip(stems, timeline.files, strict=True):
         end = span.start + span.duration
@@ -347,7 +365,7 @@ def simulate(
             out_dir, stem, span, fs, record_s, names, cfg, seed, tuple(timeline.sleep),
             tuple(s for s in timeline.seizures if span.start <= s.onset < end),
             tuple(a for a in timeline.artifacts if span.start <= a.onset < end),
-            subject,
+            subject, fields,
         ))
     workers = min(n_jobs or os.cpu_count() or 1, len(jobs))
     logger.info("simulating %.1f days (%d files) with %d worker(s)", days, len(jobs), workers)
@@ -363,7 +381,8 @@ def simulate(
     truth = _truth_json(timeline, params, names, stems)
     write_text_atomic(out_dir / "simulation.json", json.dumps(truth, indent=1) + "\n")
 
-    counts = {k: sum(a.kind == k for a in timeline.artifacts) for k in ARTIFACT_TYPES}
+    kinds = LEGACY_ARTIFACT_TYPES if cfg.difficulty == "easy" else ARTIFACT_TYPES
+    counts = {k: sum(a.kind == k for a in timeline.artifacts) for k in kinds}
     recorded = sum(f.duration for f in timeline.files)
     return SimulationResult(
         out_dir=out_dir, edf_files=[Path(p) for p in paths], n_seizures=len(timeline.seizures),
