@@ -92,13 +92,13 @@ class Runner:
 
     def serial(self) -> tuple[float, float]:
         """The single-process reference: (wall s, recording h)."""
+        from eegmon.detectors import load_detector
         from eegmon.detectors.batch import detect_source
 
-        from eegmon.commands.detect import load_detection_model
         from eegmon.source import open_source
 
         t0 = time.perf_counter()
-        model, name = load_detection_model("classifier", None)
+        model, name = load_detector("classifier", None)
         hours = 0.0
         with one_core():  # one core, as one worker: the feature kernels would otherwise use every CPU
             for spec in find_recordings(self.dataset):

@@ -39,13 +39,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import _harness
 import numpy as np
-from eegmon.detectors import DETECTOR_COLUMNS
+from eegmon.detectors import DETECTOR_COLUMNS, load_detector
 from eegmon.streaming.engine import Monitor, StreamEngine
 from eegmon.streaming.sources import SimSource
 from reference_features import window_features
 from scipy import signal
-
-from eegmon.commands.detect import load_detection_model
 
 FS = 207.0
 CHUNK = 26  # 1/8 s at 207 Hz
@@ -99,7 +97,7 @@ def signal_pool(seconds: float, seed: int = 1) -> np.ndarray:
 def bench_chunk_latency(model, name, seconds: float) -> list[dict]:
     x = signal_pool(seconds)
     chunks = [x[i:i + CHUNK] for i in range(0, x.shape[0] - CHUNK + 1, CHUNK)]
-    eng = StreamEngine("bench", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name)
+    eng = StreamEngine("bench", model, fs=FS, channels=("E1-E2", "E2-E3"), clip_level=3276.7, name=name)
     ref = ReferenceLoop(model)
     ours, theirs, ours_w, theirs_w = [], [], [], []
     warm = int(120 * FS / CHUNK)
@@ -133,7 +131,7 @@ def bench_streams(model, name, n_streams: int, seconds: float) -> dict:
     chunks = [x[i:i + CHUNK] for i in range(0, x.shape[0] - CHUNK + 1, CHUNK)]
     mon = Monitor()
     for k in range(n_streams):
-        mon.add(StreamEngine(f"s{k}", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name))
+        mon.add(StreamEngine(f"s{k}", model, fs=FS, channels=("E1-E2", "E2-E3"), clip_level=3276.7, name=name))
     warm = int(30 * FS / CHUNK)
     for i, c in enumerate(chunks[:warm]):
         mon.push_many([(s, T0 + i * CHUNK / FS if i == 0 else None, c) for s in mon.engines])
@@ -223,7 +221,7 @@ def bench_soak(model, name, days: float, tmp: str) -> list[dict]:
     pool = [signal_pool(3600.0, seed=s) for s in range(3)]
     writer = ArchiveWriter(os.path.join(tmp, "soak.h5"), ("E1-E2", "E2-E3"), FS, source="live:soak")
     outbox = Outbox(os.path.join(tmp, "soak.sqlite"), Policy((Contact("c", ("console://",)),)))
-    eng = StreamEngine("soak", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name,
+    eng = StreamEngine("soak", model, fs=FS, channels=("E1-E2", "E2-E3"), clip_level=3276.7, name=name,
                        archive=writer, outbox=outbox)
     step = int(600 * FS)
     n_chunks = int(days * 24 * 6)
@@ -255,7 +253,7 @@ def bench_soak_live_chunks(model, name, hours: float) -> list[dict]:
     """Memory over ``hours`` of 1/8-s chunks (the live chunk size)."""
     pool = signal_pool(1800.0, seed=7)
     chunks = [pool[i:i + CHUNK] for i in range(0, pool.shape[0] - CHUNK + 1, CHUNK)]
-    eng = StreamEngine("live", model, fs=FS, channels=("E1-E2", "E2-E3"), full_scale_uv=3276.7, name=name)
+    eng = StreamEngine("live", model, fs=FS, channels=("E1-E2", "E2-E3"), clip_level=3276.7, name=name)
     n = int(hours * 3600 * FS / CHUNK)
     start = None
     for i in range(n):
@@ -272,7 +270,7 @@ def main() -> None:
     import tempfile
 
     args = _harness.parse_args(__doc__)
-    model, name = load_detection_model("classifier", None)
+    model, name = load_detector("classifier", None)
     results = []
     results += bench_chunk_latency(model, name, 180.0 if args.quick else 1200.0)
     results.append(bench_streams(model, name, 100 if args.quick else 250, 35.0 if args.quick else 90.0))

@@ -44,7 +44,10 @@ def window_features(raw, filt, fs, win, hop, *, line_freq=50.0, flat_tol=1e-6,
     out["skewness"] = stats.skew(x, axis=-1)
     out["kurtosis"] = stats.kurtosis(x, axis=-1)
     out["flat_fraction"] = (np.abs(np.diff(r, axis=-1)) <= flat_tol).mean(-1)
-    out["clip_fraction"] = (np.abs(r) >= clip_level).mean(-1)
+    rail = np.where(r >= clip_level, 1, np.where(r <= -clip_level, -1, 0))
+    pair = (rail[..., 1:] == rail[..., :-1]) & (rail[..., 1:] != 0)
+    edge = np.zeros(pair.shape[:-1] + (1,), dtype=bool)
+    out["clip_fraction"] = (np.concatenate([edge, pair], -1) | np.concatenate([pair, edge], -1)).mean(-1)
     f, p_raw = signal.periodogram(r, fs, window="hann", detrend="constant", axis=-1)
     line = np.abs(f - line_freq) <= 1.0 + 1e-9
     out["line_noise_ratio"] = p_raw[..., line].sum(-1) / p_raw[..., 1:].sum(-1)
@@ -69,6 +72,11 @@ def window_features(raw, filt, fs, win, hop, *, line_freq=50.0, flat_tol=1e-6,
         ent = -np.where(q > 0, q * np.log(q), 0.0).sum(-1)
     out["spectral_entropy"] = ent / np.log(ft.size)
     out["dominant_frequency"] = ft[np.argmax(pt, axis=-1)]
+    in_rhythm = total_mask & (f >= 1.5) & (f <= 25.0)
+    k = np.flatnonzero(in_rhythm)[np.argmax((p * f)[..., in_rhythm], axis=-1)]
+    out["rhythm_frequency"] = f[k]
+    near = total_mask & (np.abs(np.arange(f.size) - k[..., None]) <= round(1.0 / df))
+    out["rhythm_fraction"] = (p * near).sum(-1) / total
     for name in out:
         if name != "nan_fraction":
             out[name] = np.where(nan, np.nan, out[name])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+from numba import prange
+
 from eegmon.dsp._jit import jit
 
 
@@ -45,30 +48,38 @@ def adaptive_baseline(x, state, count, alpha_min, step_max, prior, prior_windows
                 count[j] = c + 1.0
 
 
-@jit()
+_TREE_GROUPS = 4
+
+
+@jit(parallel=True)
 def forest_proba(X, left, right, feature, threshold, nan_left, leaf_p, roots, out):  # pragma: no cover
     """Mean over trees of the positive-class probability of each row's leaf.
 
     The trees are flattened into one node array (``roots[t]`` is tree t's first node, a leaf has
     ``left == -1``). A row goes left when its value is <= the threshold, and where it is missing
     (NaN) the way the tree learned (``nan_left``), exactly as scikit-learn walks its trees.
+    Groups of trees run in parallel, each into its own sum; within a group, tree by tree keeps
+    one tree's nodes in cache while all rows walk it.
     """
     n = X.shape[0]
     n_trees = roots.shape[0]
+    n_groups = min(_TREE_GROUPS, n_trees)
+    acc = np.zeros((n_groups, n))
+    for g in prange(n_groups):
+        for t in range(g, n_trees, n_groups):
+            for i in range(n):
+                node = roots[t]
+                while left[node] != -1:
+                    v = X[i, feature[node]]
+                    if v != v:
+                        node = left[node] if nan_left[node] else right[node]
+                    elif v <= threshold[node]:
+                        node = left[node]
+                    else:
+                        node = right[node]
+                acc[g, i] += leaf_p[node]
     for i in range(n):
-        out[i] = 0.0
-    # Tree by tree keeps one tree's nodes in cache while all rows walk it.
-    for t in range(n_trees):
-        for i in range(n):
-            node = roots[t]
-            while left[node] != -1:
-                v = X[i, feature[node]]
-                if v != v:
-                    node = left[node] if nan_left[node] else right[node]
-                elif v <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
-            out[i] += leaf_p[node]
-    for i in range(n):
-        out[i] /= n_trees
+        total = 0.0
+        for g in range(n_groups):
+            total += acc[g, i]
+        out[i] = total / n_trees

@@ -42,7 +42,7 @@ def detect_source(source: SignalSource, model: DetectionModel, *, name: str | No
     quiet : bool
         No progress bar.
     """
-    runner = StreamingDetector(model, source.fs, source.channels, clip_level=source.full_scale_uv, name=name,
+    runner = StreamingDetector(model, source.fs, source.channels, clip_level=source.clip_level, name=name,
                                line_freq=line_freq)
     events: list[Annotation] = []
     times, proba = [], []

@@ -17,7 +17,7 @@ post-processes them into events, which are scored with SzCORE per test block.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,13 +29,16 @@ from eegmon.evaluate.dataset import RecordingPair
 from eegmon.events import Annotation
 from eegmon.source import SignalSource
 
-from .model import DEFAULT_POSTPROCESS, DetectionModel
+from .features import DETECTOR_COLUMNS, ROW_COLUMNS, good_windows
+from .model import DetectionModel
 from .postprocess import PostProcessor
 from .registry import make_detector
-from .runner import _CLIP, _FLAT, _NAN, FeatureStream
+from .runner import FeatureStream, channel_proba, decide
 from .training import _labels
 
 SCHEMES = ("loso", "lopo", "time-series")
+_N_MODEL = len(DETECTOR_COLUMNS)
+_QUALITY = slice(ROW_COLUMNS.index("flat_fraction"), ROW_COLUMNS.index("nan_fraction") + 1)
 
 
 @dataclass
@@ -53,7 +56,7 @@ class PatientRows:
 
 def patient_rows(patient: str, source: SignalSource, template: DetectionModel, *, quiet: bool = True) -> PatientRows:
     """Compute the rows of a whole recording once (float32 to halve the memory)."""
-    stream = FeatureStream(template, source.fs, source.channels, clip_level=source.full_scale_uv)
+    stream = FeatureStream(template, source.fs, source.channels, clip_level=source.clip_level)
     seizures = [a for a in source.annotations if a.is_seizure and a.status != "rejected"]
     times, rows = [], []
     for t0, x in progress(source.chunks(600.0), desc=f"features {patient}", quiet=quiet, unit="chunk"):
@@ -64,8 +67,10 @@ def patient_rows(patient: str, source: SignalSource, template: DetectionModel, *
     if not times:
         raise EegmonError("the recording is too short for a single feature window.", source.path)
     t = np.concatenate(times)
-    return PatientRows(patient, source.channels, t, np.concatenate(rows),
-                       _labels(t, template.window_s, source.channels, seizures), seizures, template.hop_s)
+    rows = np.concatenate(rows)
+    labels = _labels(t, template.window_s, source.channels, seizures)
+    labels[~good_windows(rows[:, :, _QUALITY], template.quality)] = -1  # the gate gives these p = 0 anyway
+    return PatientRows(patient, source.channels, t, rows, labels, seizures, template.hop_s)
 
 
 def _blocks(p: PatientRows) -> np.ndarray:
@@ -101,14 +106,6 @@ def _folds(scheme: str, patients: Sequence[PatientRows]):
             yield f"{p.patient}#{k}", {i: train_mask}, {i: block == k}
 
 
-def _proba(est, rows: np.ndarray, quality: dict) -> np.ndarray:
-    n, n_ch, n_col = rows.shape
-    p = est.predict_proba(rows.reshape(-1, n_col).astype(np.float64))[:, -1].reshape(n, n_ch)
-    bad = ~(rows[:, :, _FLAT] <= quality["max_flat"]) | ~(rows[:, :, _CLIP] <= quality["max_clip"]) | \
-        (rows[:, :, _NAN] > 0)
-    return np.where(bad | np.isnan(p), 0.0, p)
-
-
 def cross_validate(patients: Sequence[PatientRows], scheme: str, *, negatives_per_positive: float = 20.0,
                    seed: int = 0, n_estimators: int = 60, quiet: bool = True) -> tuple[Evaluation, list[dict]]:
     """Run the folds of ``scheme`` and score every test block with SzCORE.
@@ -128,7 +125,7 @@ def cross_validate(patients: Sequence[PatientRows], scheme: str, *, negatives_pe
         X, y = [], []
         for i, mask in train.items():
             lab = patients[i].labels[mask].reshape(-1)
-            r = patients[i].rows[mask].reshape(-1, patients[i].rows.shape[2])
+            r = patients[i].rows[mask][:, :, :_N_MODEL].reshape(-1, _N_MODEL)
             pos, neg = r[lab == 1], r[lab == 0]
             keep = max(int(negatives_per_positive * len(pos)), 2000)
             if len(neg) > keep:
@@ -144,9 +141,10 @@ def cross_validate(patients: Sequence[PatientRows], scheme: str, *, negatives_pe
         for i, mask in test.items():
             p = patients[i]
             t = p.times[mask]
-            cp = _proba(est, p.rows[mask], template.quality)
-            post = PostProcessor(**DEFAULT_POSTPROCESS, window_s=template.window_s, channel_names=p.channels)
-            events = post.update(t, cp.max(axis=1), cp) + post.flush()
+            model = replace(template, estimator=est)
+            rows = p.rows[mask].astype(np.float64)
+            post = PostProcessor(**model.postprocess, window_s=model.window_s, channel_names=p.channels)
+            events = decide(post, model, t, rows, *channel_proba(model, rows))[0] + post.flush()
             start, stop = t[0] - template.window_s, t[-1]
             ref = [(s.onset - start, s.offset - start) for s in p.seizures if start <= s.onset < stop]
             hyp = [(e.onset - start, e.offset - start) for e in events]

@@ -104,9 +104,6 @@ class LineLengthDetector(_SeizureEstimator):
 
 
 
-_SMALL_BATCH = 2048
-
-
 def flatten_forest(forest: RandomForestClassifier) -> dict[str, np.ndarray]:
     """The fitted trees as flat node arrays for :func:`eegmon.detectors._kernels.forest_proba`."""
     parts: dict[str, list] = {k: [] for k in ("left", "right", "feature", "threshold", "nan_left", "leaf_p")}
@@ -165,14 +162,14 @@ class FeatureClassifier(_SeizureEstimator):
         self.n_jobs = n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
-        """Fit the forest on rows ``X`` with labels ``y``."""
+    def fit(self, X, y, sample_weight=None):
+        """Fit the forest on rows ``X`` with labels ``y`` (and optional per-row weights)."""
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         self.forest_ = RandomForestClassifier(
             n_estimators=self.n_estimators, max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
             class_weight=self.class_weight, random_state=self.random_state, n_jobs=self.n_jobs,
-        ).fit(X, y)
+        ).fit(X, y, sample_weight=sample_weight)
         self.classes_ = self.forest_.classes_
         self.flat_ = flatten_forest(self.forest_) if len(self.classes_) == 2 else None
         return self
@@ -180,14 +177,14 @@ class FeatureClassifier(_SeizureEstimator):
     def predict_proba(self, X) -> np.ndarray:
         """(n, n_classes) probabilities; the last class is the seizure class.
 
-        Small batches (a live chunk's few rows) of a two-class forest are walked by a Numba kernel
-        over the flattened trees: the same result as scikit-learn's (tested), without its
-        per-tree overhead of ~50 µs; large batches go to scikit-learn, which is faster there.
+        A two-class forest is walked by a Numba kernel over the flattened trees: the same result
+        as scikit-learn's (tested), without its per-tree overhead of ~50 µs on a live chunk's
+        few rows, and with row blocks in parallel on a long recording's millions.
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, ensure_all_finite="allow-nan")
         flat = getattr(self, "flat_", None)
-        if flat is None or X.shape[0] > _SMALL_BATCH:
+        if flat is None:
             return self.forest_.predict_proba(X)
         # The trees compare float32 inputs, as scikit-learn casts them.
         x32 = np.ascontiguousarray(X, dtype=np.float32)

@@ -1,8 +1,25 @@
 """Detector inputs: per-(window, channel) rows built from the signal pipeline's feature table.
 
-Amplitude features enter as log10 ratios to a patient-adaptive baseline (so a detector works
-whatever the device's amplitude scale); shape and quality features enter as they are. The
-columns are ``DETECTOR_COLUMNS``; a window's rows are its channels.
+The rows are meant to mean the same thing on any device, montage, gain and rate:
+
+- amplitude features enter as log10 ratios to the channel's own adaptive baseline, learnt from
+  the recording itself (only from windows that pass the signal-quality gate), so a device's
+  gain, a DC offset or an exporter's header range do not matter once the baseline is warm;
+  while it warms up, the baseline is blended with a population prior from real EEG, so that the
+  probability of the first windows is meaningful, but no event can start then (see
+  :class:`eegmon.detectors.StreamingDetector`);
+- shape features (relative band powers, spectral shape, Hjorth, rhythm) are amplitude-free and
+  sign-free (the absolute skewness, not its sign, so a polarity flip changes nothing);
+- context features are causal means over the last ``CONTEXT_WINDOWS`` windows of the channel:
+  a seizure is sustained and evolving, most artifacts are brief;
+- spatial features say how many of the recording's good channels rise together in this window,
+  as a fraction (so they mean the same for 2 or 64 channels);
+- ``baseline_prior_weight`` says how much of the channel's baseline is still the population
+  prior (1 on the first window, about 0 once warm), so that the estimator can judge a cold
+  start differently from a warm one.
+
+The columns the estimator sees are ``DETECTOR_COLUMNS``; each row also carries the
+``GATE_COLUMNS`` that the signal-quality gate and the warm-up read (not given to the estimator).
 """
 
 from __future__ import annotations
@@ -13,17 +30,49 @@ from eegmon.features import FeatureTable
 
 from ._kernels import adaptive_baseline
 
-#: Amplitude features, used as log10(value / patient baseline).
+#: Amplitude features, used as log10(value / channel baseline).
 AMPLITUDE = ("line_length", "rms", "teager_energy", "power_delta", "power_theta", "power_alpha", "power_beta",
              "power_gamma")
-#: Amplitude-free features used as they are.
+#: Amplitude-free features used as they are (``abs_skewness`` is |skewness|).
 SHAPE = ("rel_power_delta", "rel_power_theta", "rel_power_alpha", "rel_power_beta", "rel_power_gamma",
          "spectral_edge_frequency", "spectral_entropy", "dominant_frequency", "hjorth_mobility",
-         "hjorth_complexity", "zero_crossing_rate", "skewness", "kurtosis")
-QUALITY = ("flat_fraction", "clip_fraction", "line_noise_ratio", "nan_fraction")
-DETECTOR_COLUMNS: tuple[str, ...] = tuple(f"rel_log_{f}" for f in AMPLITUDE) + SHAPE + QUALITY
+         "hjorth_complexity", "zero_crossing_rate", "abs_skewness", "kurtosis", "rhythm_frequency",
+         "rhythm_fraction")
+#: Causal context: columns averaged over the last CONTEXT_WINDOWS windows, the one whose spread is
+#: taken there, and columns averaged over the last LONG_WINDOWS windows, with their rise (the mean
+#: of the last RISE_WINDOWS minus the long mean: how the channel is evolving).
+CONTEXT = ("rel_log_line_length", "rel_log_power_delta", "rel_log_power_theta", "rel_log_power_alpha",
+           "rel_log_power_beta", "rel_log_power_gamma", "rhythm_fraction")
+LONG = ("rel_log_line_length", "rel_log_rms", "rel_power_gamma", "rhythm_fraction", "rhythm_frequency")
+CONTEXT_WINDOWS, LONG_WINDOWS, RISE_WINDOWS = 10, 30, 5
+#: A channel "rises" when its line length is this many log10 units above its baseline (x1.5).
+RISE_LOG10 = float(np.log10(1.5))
+_OWN = tuple(f"rel_log_{f}" for f in AMPLITUDE) + SHAPE
+DETECTOR_COLUMNS: tuple[str, ...] = (
+    _OWN + tuple(f"ctx_{c}" for c in CONTEXT) + ("ctx_std_rhythm_frequency",)
+    + tuple(f"long_{c}" for c in LONG) + tuple(f"rise_{c}" for c in LONG)
+    + ("spatial_rise_fraction", "spatial_median_rel_log_line_length", "baseline_prior_weight"))
+#: Per-row columns after DETECTOR_COLUMNS, read by the gate and the warm-up, never by the estimator.
+GATE_COLUMNS = ("flat_fraction", "clip_fraction", "line_noise_ratio", "nan_fraction", "warm")
+ROW_COLUMNS = DETECTOR_COLUMNS + GATE_COLUMNS
 
 _TINY = 1e-12
+_QUALITY = ("flat_fraction", "clip_fraction", "line_noise_ratio", "nan_fraction")
+_N_AMP = len(AMPLITUDE)
+_CTX_IDX = np.array([_OWN.index(c) for c in CONTEXT])
+_LONG_IDX = np.array([_OWN.index(c) for c in LONG])
+_RFREQ = _OWN.index("rhythm_frequency")
+_REL_LL = _OWN.index("rel_log_line_length")
+
+
+def good_windows(quality: np.ndarray, gate: dict[str, float]) -> np.ndarray:
+    """True where a (window, channel) passes the signal-quality gate.
+
+    ``quality`` is (..., 4) with the columns flat, clip, line-noise and NaN fraction; ``gate``
+    holds ``max_flat``, ``max_clip`` and ``max_line_noise``. Any missing sample fails.
+    """
+    return ((quality[..., 0] <= gate["max_flat"]) & (quality[..., 1] <= gate["max_clip"])
+            & (quality[..., 2] <= gate["max_line_noise"]) & (quality[..., 3] == 0))
 
 
 class AdaptiveFeatures:
@@ -33,47 +82,118 @@ class AdaptiveFeatures:
     ----------
     channel_names : sequence of str
         Channels of the tables that will be fed.
+    gate : dict
+        Signal-quality gate (see :func:`good_windows`): windows that fail it do not teach the
+        baseline and are left out of the spatial features.
     baseline_minutes : float
         Time constant of the exponential baseline once warmed up.
     hop_s : float
-        Hop between windows, to turn minutes into windows.
+        Hop between windows, to turn times into windows.
     prior : array (len(AMPLITUDE),) | None
-        Population baseline (log10) used while little of the recording has been seen; None
-        means the baseline starts from the first windows alone.
+        Population baseline (log10) blended in while the channel's own baseline is young; None
+        means the baseline starts from the first good windows alone.
     prior_minutes : float
-        How fast the prior's weight decays (e-folding, in minutes of recording seen).
+        How fast the prior's weight decays (e-folding, in minutes of good signal seen).
+    warmup_s : float
+        Seconds of good signal after which a channel's baseline counts as warm.
     """
 
-    def __init__(self, channel_names, *, baseline_minutes: float = 30.0, hop_s: float = 1.0,
-                 prior: np.ndarray | None = None, prior_minutes: float = 5.0) -> None:
+    def __init__(self, channel_names, *, gate: dict[str, float], baseline_minutes: float = 30.0,
+                 hop_s: float = 1.0, prior: np.ndarray | None = None, prior_minutes: float = 0.25,
+                 warmup_s: float = 120.0) -> None:
         self.channel_names = tuple(channel_names)
-        n = len(self.channel_names) * len(AMPLITUDE)
+        self.gate = dict(gate)
+        n_ch = len(self.channel_names)
+        n = n_ch * _N_AMP
         self._state = np.zeros(n)
         self._count = np.zeros(n)
         self._alpha = hop_s / (baseline_minutes * 60.0)
-        self._prior = np.zeros(n) if prior is None else np.tile(np.asarray(prior, float), len(self.channel_names))
+        self._prior = np.zeros(n) if prior is None else np.tile(np.asarray(prior, float), n_ch)
         self._prior_windows = 0.0 if prior is None else prior_minutes * 60.0 / hop_s
+        self._warm_windows = warmup_s / hop_s
+        self._tail = np.zeros((0, n_ch, len(_OWN)))  # the last LONG_WINDOWS - 1 rows of the channel's own columns
         self._names: tuple[str, ...] | None = None
-        self._amp_idx = self._shape_idx = np.zeros(0, dtype=int)
 
     def _indices(self, table: FeatureTable) -> None:
         if self._names != table.feature_names:
             pos = {n: i for i, n in enumerate(table.feature_names)}
             self._amp_idx = np.array([pos[n] for n in AMPLITUDE])
-            self._shape_idx = np.array([pos[n] for n in SHAPE + QUALITY])
+            self._shape_idx = np.array([pos["skewness" if n == "abs_skewness" else n] for n in SHAPE])
+            self._abs_idx = SHAPE.index("abs_skewness")
+            self._quality_idx = np.array([pos[n] for n in _QUALITY])
             self._names = table.feature_names
 
+    @property
+    def windows_seen(self) -> np.ndarray:
+        """Per channel: how many good windows its baseline has learnt from."""
+        return self._count.reshape(len(self.channel_names), _N_AMP)[:, 0].copy()
+
     def transform(self, table: FeatureTable) -> np.ndarray:
-        """Rows for the windows of ``table``: array (n_windows, n_channels, len(DETECTOR_COLUMNS))."""
+        """Rows for the windows of ``table``: array (n_windows, n_channels, len(ROW_COLUMNS))."""
         self._indices(table)
         values = table.values
         n_win, n_ch = values.shape[:2]
-        amp = np.log10(np.maximum(values[:, :, self._amp_idx], _TINY)).reshape(n_win, -1)
-        amp[np.isnan(values[:, :, self._amp_idx].reshape(n_win, -1))] = np.nan
-        base = np.empty_like(amp)
-        adaptive_baseline(amp, self._state, self._count, self._alpha, 0.3, self._prior, self._prior_windows, base)
-        rel = (amp - base).reshape(n_win, n_ch, -1)
-        rows = np.concatenate([rel, values[:, :, self._shape_idx]], axis=2)
-        # A (near-)flat window can give an infinite moment (kurtosis); the detectors take it as missing.
-        rows[np.isinf(rows)] = np.nan
-        return rows
+        quality = values[:, :, self._quality_idx]
+        good = good_windows(quality, self.gate)
+        amp = np.log10(np.maximum(values[:, :, self._amp_idx], _TINY))
+        amp[~good] = np.nan  # bad windows neither teach the baseline nor are measured against it
+        flat_amp = amp.reshape(n_win, -1)
+        base = np.empty_like(flat_amp)
+        warm = np.empty((n_win, n_ch), dtype=bool)
+        # The kernel's state moves row by row; the warm flag of a row is the count before it.
+        counts = self.windows_seen
+        adaptive_baseline(flat_amp, self._state, self._count, self._alpha, 0.3, self._prior, self._prior_windows, base)
+        seen = counts[None, :] + np.cumsum(good, axis=0) - good
+        warm[:] = seen >= self._warm_windows
+        prior_weight = np.exp(-seen / self._prior_windows) if self._prior_windows > 0 else np.zeros(seen.shape)
+        rel = (flat_amp - base).reshape(n_win, n_ch, _N_AMP)
+        shape = values[:, :, self._shape_idx].copy()
+        shape[:, :, self._abs_idx] = np.abs(shape[:, :, self._abs_idx])
+        own = np.concatenate([rel, shape], axis=2)
+        own[np.isinf(own)] = np.nan  # a (near-)flat window can give an infinite moment: missing
+        context = self._context(own)
+        rise = np.where(good, own[:, :, _REL_LL], np.nan)
+        with np.errstate(invalid="ignore"):
+            n_good = good.sum(axis=1)
+            frac = np.where(n_good > 0, (rise > RISE_LOG10).sum(axis=1) / np.maximum(n_good, 1), np.nan)
+        median = _nanmedian_rows(rise)
+        spatial = np.broadcast_to(np.stack([frac, median], axis=1)[:, None, :], (n_win, n_ch, 2))
+        return np.concatenate([own, context, spatial, prior_weight[:, :, None], quality, warm[:, :, None]], axis=2)
+
+    def _context(self, own: np.ndarray) -> np.ndarray:
+        """The causal context columns of the new rows ``own`` (the tail of earlier rows is kept)."""
+        full = np.concatenate([self._tail, own])
+        self._tail = full[-(LONG_WINDOWS - 1):]
+        first = full.shape[0] - own.shape[0]
+        short, short_n = _causal_mean(full, first, CONTEXT_WINDOWS)
+        ctx = short[:, :, _CTX_IDX]
+        sq, _ = _causal_mean(full[:, :, _RFREQ:_RFREQ + 1] ** 2, first, CONTEXT_WINDOWS)
+        n = short_n[:, :, _RFREQ:_RFREQ + 1]
+        var = (sq - short[:, :, _RFREQ:_RFREQ + 1] ** 2) * n / np.maximum(n - 1, 1)
+        std = np.where(n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
+        long, _ = _causal_mean(full[:, :, _LONG_IDX], first, LONG_WINDOWS)
+        recent, _ = _causal_mean(full[:, :, _LONG_IDX], first, RISE_WINDOWS)
+        return np.concatenate([ctx, std, long, recent - long], axis=2)
+
+
+def _causal_mean(x: np.ndarray, first: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means over the last ``k`` rows (NaN left out) for the rows of ``x`` from ``first`` on, and their counts."""
+    ok = ~np.isnan(x)
+    zero = np.zeros((1,) + x.shape[1:])
+    csum = np.concatenate([zero, np.cumsum(np.where(ok, x, 0.0), axis=0)])
+    ccount = np.concatenate([zero, np.cumsum(ok, axis=0)])
+    hi = np.arange(first, x.shape[0]) + 1
+    lo = np.maximum(hi - k, 0)
+    n = ccount[hi] - ccount[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (csum[hi] - csum[lo]) / n
+    return np.where(n > 0, mean, np.nan), n
+
+
+def _nanmedian_rows(x: np.ndarray) -> np.ndarray:
+    """Median of each row over its non-NaN values (NaN for an all-NaN row), without warnings."""
+    out = np.full(x.shape[0], np.nan)
+    ok = ~np.isnan(x).all(axis=1)
+    if ok.any():
+        out[ok] = np.nanmedian(x[ok], axis=1)
+    return out

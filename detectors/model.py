@@ -21,17 +21,22 @@ from .estimators import FeatureClassifier, flatten_forest
 from .features import DETECTOR_COLUMNS
 from .registry import DETECTORS, make_detector
 
-FORMAT = "eegmon-model/1"
+FORMAT = "eegmon-model/2"
 #: Types a model file may contain beyond skops' defaults: our forest wrapper and its trees.
 TRUSTED_TYPES = ["sklearn.tree._tree.Tree", "eegmon.detectors.estimators.FeatureClassifier"]
 
 
-def default_filters(line_freq: float = 50.0) -> list[dict[str, Any]]:
-    """The processing chain's filters: 0.5-40 Hz band-pass and a notch at the mains frequency."""
+def default_filters() -> list[dict[str, Any]]:
+    """The processing chain's filters: 0.5-40 Hz band-pass and notches at both mains frequencies.
+
+    Notching 50 and 60 Hz (and harmonics below Nyquist) costs nothing in the 0.5-40 Hz band the
+    features use, and a recording from either side of the Atlantic needs no setting.
+    """
     return [{"kind": "bandpass", "low": 0.5, "high": 40.0, "order": 2},
-            {"kind": "notch", "line_freq": line_freq}]
+            {"kind": "notch", "line_freq": 50.0}, {"kind": "notch", "line_freq": 60.0}]
 
 
+DEFAULT_QUALITY: dict[str, float] = {"max_flat": 0.5, "max_clip": 0.01, "max_line_noise": 0.5}
 DEFAULT_POSTPROCESS: dict[str, Any] = {
     "threshold": 0.5, "threshold_off": 0.35, "smooth_windows": 5, "min_duration_s": 16.0,
     "merge_gap_s": 30.0, "refractory_s": 60.0, "max_duration_s": 300.0,
@@ -59,10 +64,17 @@ class DetectionModel:
     prior : list of float | None
         Population baseline of the amplitude features (log10), from the training data.
     baseline_minutes, prior_minutes : float
-        Time constants of the patient-adaptive baseline.
+        Time constants of the patient-adaptive baseline (the prior's weight decays with
+        ``prior_minutes`` of good signal).
+    warmup_s : float
+        Seconds of good signal a channel's baseline needs before the channel can raise events.
+    channels_per_vote : int
+        One channel's probability decides for up to this many good channels; k channels must
+        agree for up to k times as many (see :func:`eegmon.detectors.runner.vote`).
     quality : dict
         Signal-quality gate: a channel's window with more than ``max_flat`` flat samples,
-        ``max_clip`` clipped samples or any missing sample cannot raise a detection.
+        ``max_clip`` clipped samples, a mains share above ``max_line_noise`` (a disconnected
+        electrode) or any missing sample cannot raise a detection.
     training : dict
         What it was trained on (free-form summary).
     """
@@ -76,8 +88,10 @@ class DetectionModel:
     postprocess: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_POSTPROCESS))
     prior: list[float] | None = None
     baseline_minutes: float = 30.0
-    prior_minutes: float = 5.0
-    quality: dict[str, float] = field(default_factory=lambda: {"max_flat": 0.5, "max_clip": 0.002})
+    prior_minutes: float = 0.25
+    warmup_s: float = 120.0
+    channels_per_vote: int = 8
+    quality: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_QUALITY))
     training: dict[str, Any] = field(default_factory=dict)
 
     def metadata(self) -> dict[str, Any]:
@@ -117,7 +131,9 @@ def load_model(path: str | os.PathLike) -> DetectionModel:
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as err:
         raise EegmonError(f"not an eegmon model file ({err}).", path) from None
     if meta.get("format") != FORMAT:
-        raise EegmonError(f"unknown model format {meta.get('format')!r}; expected {FORMAT!r}.", path)
+        hint = " (a model from an earlier eegmon: retrain it with this version)" \
+            if str(meta.get("format", "")).startswith("eegmon-model/") else ""
+        raise EegmonError(f"unknown model format {meta.get('format')!r}; expected {FORMAT!r}{hint}.", path)
     if list(meta.get("feature_columns", [])) != list(DETECTOR_COLUMNS):
         raise EegmonError("the model was trained on another feature set than this eegmon computes; retrain it.", path)
     name = meta["detector"]
@@ -139,7 +155,8 @@ def load_model(path: str | os.PathLike) -> DetectionModel:
     else:
         estimator = make_detector(name, **meta.get("params", {}))
     fields = {k: meta[k] for k in ("fs", "window_s", "hop_s", "filters", "postprocess", "prior", "baseline_minutes",
-                                   "prior_minutes", "quality", "training") if k in meta}
+                                   "prior_minutes", "warmup_s", "channels_per_vote", "quality", "training")
+              if k in meta}
     return DetectionModel(detector=name, estimator=estimator, **fields)
 
 
@@ -153,4 +170,4 @@ def model_from_bytes(data: bytes) -> DetectionModel:
         return load_model(tmp.name)
 
 
-__all__ = ["DEFAULT_POSTPROCESS", "DetectionModel", "load_model", "save_model"]
+__all__ = ["DEFAULT_POSTPROCESS", "DEFAULT_QUALITY", "DetectionModel", "load_model", "save_model"]

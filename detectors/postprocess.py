@@ -29,13 +29,15 @@ from eegmon.events import Annotation
 
 
 @dataclass
-class _Run:
+class Run:
+    """An event being built: onset, offset, peak probability and per-channel peaks."""
+
     onset: float
     offset: float
     peak: float
     channel_peak: np.ndarray | None = field(default=None)
 
-    def absorb(self, other: _Run) -> None:
+    def absorb(self, other: Run) -> None:
         self.offset = max(self.offset, other.offset)
         self.peak = max(self.peak, other.peak)
         if self.channel_peak is not None and other.channel_peak is not None:
@@ -110,12 +112,12 @@ class PostProcessor:
         self._tail = np.zeros(0)  # last smooth_windows - 1 raw probabilities
         self._on = False
         self._last_t = -np.inf
-        self._current: _Run | None = None
-        self._pending: _Run | None = None
+        self._current: Run | None = None
+        self._pending: Run | None = None
         self._last_offset = -np.inf
 
     @property
-    def active(self) -> _Run | None:
+    def active(self) -> Run | None:
         """The event running now (onset, peak so far), or None: what a live alert fires on."""
         return self._current
 
@@ -136,7 +138,7 @@ class PostProcessor:
         self._tail = full[-(k - 1):]
         return smoothed[-proba.size:]
 
-    def _finalize(self, run: _Run) -> list[Annotation]:
+    def _finalize(self, run: Run) -> list[Annotation]:
         if run.offset - run.onset < self.min_duration_s or run.onset < self._last_offset + self.refractory_s:
             return []
         offset = min(run.offset, run.onset + self.max_duration_s)
@@ -209,7 +211,7 @@ class PostProcessor:
                     out += self._close()
                 continue
             chan = channel_proba[seg].max(axis=0) if channel_proba is not None else None
-            run = _Run(onset=times[first] - self.window_s, offset=times[seg[-1]], peak=float(proba[seg].max()),
+            run = Run(onset=times[first] - self.window_s, offset=times[seg[-1]], peak=float(proba[seg].max()),
                        channel_peak=chan)
             if self._current is None:
                 self._current = run

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from eegmon._checks import check_option
 
@@ -28,6 +32,24 @@ DETECTORS: dict[str, DetectorSpec] = {
     "classifier": DetectorSpec(FeatureClassifier, True, {},
                                "random forest on windowed features (generic model bundled, or train your own)"),
 }
+
+
+def load_detector(detector: str = "classifier", model_path: str | os.PathLike | None = None):
+    """The model to run for a detector name or a model file: ``(DetectionModel, name)``.
+
+    A model file (from ``eegmon train``) wins; otherwise a trained detector name gives the
+    bundled generic model and an untrained one (``line-length``) its rule with default settings.
+    """
+    from .generic import bundled_model
+    from .model import DetectionModel, load_model
+
+    if model_path is not None:
+        return load_model(model_path), Path(model_path).stem
+    name = check_option("detector", detector, DETECTORS)
+    if DETECTORS[name].trained:
+        return bundled_model(), name
+    est = make_detector(name).fit(np.zeros((2, len(DETECTOR_COLUMNS))), [0, 1])
+    return DetectionModel(name, est), name
 
 
 def make_detector(name: str, **params: Any):

@@ -1,11 +1,15 @@
-"""The streaming form of a detector: pipeline -> adaptive features -> estimator -> post-processing.
+"""The streaming form of a detector: pipeline -> adaptive features -> estimator -> vote -> post-processing.
 
 Batch detection is this object fed large chunks; the live monitor feeds it small ones; the
-events are the same (a tested property).
+events are the same (a tested property). The three steps of :meth:`StreamingDetector.push` are
+public (:meth:`~StreamingDetector.stage`, :meth:`~StreamingDetector.proba`,
+:meth:`~StreamingDetector.finish`) so that a monitor of many streams can run the estimator once
+over the rows of all of them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,24 +20,87 @@ from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 from eegmon.features import FeatureTable, Pipeline
 
-from .features import DETECTOR_COLUMNS, AdaptiveFeatures
+from .features import DETECTOR_COLUMNS, ROW_COLUMNS, AdaptiveFeatures, good_windows
 from .model import DetectionModel
-from .postprocess import PostProcessor
+from .postprocess import PostProcessor, Run
 
-_FLAT = DETECTOR_COLUMNS.index("flat_fraction")
-_CLIP = DETECTOR_COLUMNS.index("clip_fraction")
-_NAN = DETECTOR_COLUMNS.index("nan_fraction")
+_N_MODEL = len(DETECTOR_COLUMNS)
+_QUALITY = slice(ROW_COLUMNS.index("flat_fraction"), ROW_COLUMNS.index("nan_fraction") + 1)
+_WARM = ROW_COLUMNS.index("warm")
 
 
 @dataclass(frozen=True)
 class DetectionChunk:
-    """What one pushed chunk produced."""
+    """What one pushed chunk produced.
+
+    ``proba`` is the window's seizure probability over the channels that pass the quality gate,
+    warm or not (the trace a reviewer sees); events are made from the same vote over warm
+    channels only, so nothing can alarm while the baseline warms up.
+    """
 
     events: list[Annotation]
     times: np.ndarray  # window end times, s since epoch
-    proba: np.ndarray  # (n_windows,) seizure probability (max over channels)
+    proba: np.ndarray  # (n_windows,) seizure probability (the channel vote)
     channel_proba: np.ndarray  # (n_windows, n_channels)
     bad: np.ndarray  # (n_windows, n_channels) True where the signal-quality gate held the window back
+    warm: np.ndarray  # (n_windows, n_channels) True where the channel's baseline was warm
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A chunk run up to its detector rows (:meth:`StreamingDetector.stage`); ``rows`` is None without windows."""
+
+    table: FeatureTable
+    rows: np.ndarray | None
+
+
+def processing_rate(model: DetectionModel, fs: float) -> float:
+    """The rate the model's features are computed at: the model's own rate, or the input's when it has none."""
+    return float(model.fs or fs)
+
+
+def vote(channel_proba: np.ndarray, eligible: np.ndarray, channels_per_vote: int) -> np.ndarray:
+    """The window probability from its channels: the k-th largest eligible channel probability.
+
+    ``k = ceil(n_eligible / channels_per_vote)``: one channel decides for up to
+    ``channels_per_vote`` channels, two for up to twice as many, and so on, so that a large
+    montage needs the spatial agreement a seizure has and one noisy electrode among 64 cannot
+    raise an alarm. 0 where no channel is eligible.
+    """
+    p = np.where(eligible, channel_proba, -1.0)
+    n = eligible.sum(axis=1)
+    k = np.maximum(-(-n // channels_per_vote), 1)
+    ranked = -np.sort(-p, axis=1)
+    out = np.take_along_axis(ranked, (k - 1)[:, None], axis=1)[:, 0]
+    return np.where(n > 0, np.maximum(out, 0.0), 0.0)
+
+
+def channel_proba(model: DetectionModel, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel seizure probability of detector rows (n_windows, n_channels, len(ROW_COLUMNS)).
+
+    Returns ``(proba, bad)``, both (n_windows, n_channels); ``proba`` is 0 where ``bad`` (the
+    quality gate: flat, clipped, mains-dominated or missing samples).
+    """
+    n_win, n_ch, _ = rows.shape
+    est = model.estimator
+    proba = est.predict_proba(rows[:, :, :_N_MODEL].reshape(n_win * n_ch, _N_MODEL))
+    p = proba[:, -1] if est.classes_[-1] == 1 and proba.shape[1] > 1 else np.zeros(n_win * n_ch)
+    p = p.reshape(n_win, n_ch)
+    bad = ~good_windows(rows[:, :, _QUALITY], model.quality)
+    return np.where(bad | np.isnan(p), 0.0, p), bad
+
+
+def decide(post: PostProcessor, model: DetectionModel, times: np.ndarray, rows: np.ndarray, proba: np.ndarray,
+           bad: np.ndarray) -> tuple[list[Annotation], np.ndarray, np.ndarray]:
+    """Vote over the channels and post-process; return ``(finished events, window proba, warm)``.
+
+    The window probability (the trace) is the vote over the good channels; events come from the
+    vote over the good channels whose baseline is warm.
+    """
+    warm = rows[:, :, _WARM] > 0
+    trace = vote(proba, ~bad, model.channels_per_vote)
+    alarm = vote(proba, ~bad & warm, model.channels_per_vote)
+    return post.update(times, alarm, np.where(warm, proba, 0.0)), trace, warm
 
 
 class FeatureStream:
@@ -43,32 +110,32 @@ class FeatureStream:
     the detector will see.
     """
 
-    def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *, clip_level: float = 1000.0,
-                 line_freq: float = 50.0) -> None:
+    def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *,
+                 clip_level: float | np.ndarray = 1000.0, line_freq: float = 50.0) -> None:
         self.channel_names = tuple(channel_names)
         if not self.channel_names:
             raise EegmonError("no channels to run the detector on.")
-        proc_fs = float(model.fs or fs)
+        proc_fs = processing_rate(model, fs)
         filters = []
         for spec in model.filters:
             spec = dict(spec)
-            if spec["kind"] == "notch":
-                spec["line_freq"] = line_freq
-                if line_freq >= proc_fs / 2:
-                    continue  # nothing to notch below Nyquist
-            if spec["kind"] == "bandpass" and spec["high"] >= proc_fs / 2:
-                spec = {"kind": "highpass", "low": spec["low"], "order": spec.get("order", 2)}
+            edges = [spec[k] for k in ("low", "high") if spec.get(k) is not None]
+            if spec["kind"] == "notch" and spec["line_freq"] >= proc_fs / 2:
+                continue  # mains above Nyquist: nothing to notch (documented in the model's filters)
+            if any(e >= proc_fs / 2 for e in edges):
+                raise EegmonError(f"the model's {spec['kind']} filter edge {max(edges)} Hz is not below the "
+                                  f"Nyquist frequency of its processing rate {proc_fs} Hz.")
             filters.append(design_filter(fs=proc_fs, **spec))
         self.pipeline = Pipeline(fs, len(self.channel_names), filters=filters, window=model.window_s, hop=model.hop_s,
-                                 channel_names=self.channel_names,
-                                 resample_to=None if model.fs in (None, fs) else model.fs,
+                                 channel_names=self.channel_names, resample_to=None if proc_fs == fs else proc_fs,
                                  clip_level=clip_level, line_freq=line_freq)
-        self.features = AdaptiveFeatures(self.channel_names, baseline_minutes=model.baseline_minutes,
-                                         hop_s=model.hop_s, prior=None if model.prior is None else
-                                         np.asarray(model.prior), prior_minutes=model.prior_minutes)
+        self.features = AdaptiveFeatures(
+            self.channel_names, gate=model.quality, baseline_minutes=model.baseline_minutes, hop_s=model.hop_s,
+            prior=None if model.prior is None else np.asarray(model.prior), prior_minutes=model.prior_minutes,
+            warmup_s=model.warmup_s)
 
     def push(self, samples: np.ndarray, t_start: float | None = None) -> tuple[FeatureTable, np.ndarray | None]:
-        """The feature table of the windows this chunk completes and their detector rows (None if none)."""
+        """The feature table of the windows this chunk completes and their rows (``ROW_COLUMNS``; None if none)."""
         table = self.pipeline.push(samples, t_start)
         return table, (self.features.transform(table) if len(table) else None)
 
@@ -84,16 +151,24 @@ class StreamingDetector:
         Sampling rate of the incoming samples (resampled to ``model.fs`` if that is set and differs).
     channel_names : sequence of str
         Channels of the incoming samples (any number).
-    clip_level : float
-        Full scale of the device in µV (samples at or beyond count as clipped).
+    clip_level : float | array-like
+        The rails of the device in µV: one level, one per channel, or each channel's (low, high)
+        physical range (see :class:`eegmon.features.Pipeline`).
     name : str
         Detector name for the events' source (``detector:<name>``).
     line_freq : float
-        Mains frequency for the notch filter.
+        Mains frequency, for the line-noise share the quality gate reads.
+
+    Notes
+    -----
+    Warm-up: a channel takes part in the vote that makes events only once its adaptive baseline
+    has seen ``model.warmup_s`` seconds of good signal, so the first minutes of a recording (and
+    of a channel that was flat or disconnected until then) never alarm. Its probability is still
+    computed then, against a population prior, and shown in ``DetectionChunk.proba``.
     """
 
-    def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *, clip_level: float = 1000.0,
-                 name: str | None = None, line_freq: float = 50.0) -> None:
+    def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *,
+                 clip_level: float | np.ndarray = 1000.0, name: str | None = None, line_freq: float = 50.0) -> None:
         self.model = model
         self.stream = FeatureStream(model, fs, channel_names, clip_level=clip_level, line_freq=line_freq)
         self.channel_names = self.stream.channel_names
@@ -101,35 +176,46 @@ class StreamingDetector:
         self.post = PostProcessor(**model.postprocess, window_s=model.window_s, channel_names=self.channel_names,
                                   source=self.source)
 
-    def proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-channel seizure probability of detector rows, and the signal-quality gate.
+    def stage(self, samples: np.ndarray, t_start: float | None = None) -> Staged:
+        """Run a chunk (n, n_channels) in µV up to its detector rows; no estimator yet."""
+        table, rows = self.stream.push(samples, t_start)
+        return Staged(table, rows)
 
-        Returns ``(proba, bad)``, both (n_windows, n_channels); ``proba`` is 0 where ``bad`` (the
-        gate held the window back: flat, clipped or missing samples).
-        """
-        n_win, n_ch, n_col = rows.shape
-        flat = rows.reshape(-1, n_col)
-        est = self.model.estimator
-        proba = est.predict_proba(flat)
-        p = proba[:, -1] if est.classes_[-1] == 1 and proba.shape[1] > 1 else np.zeros(flat.shape[0])
-        p = p.reshape(n_win, n_ch)
-        q = self.model.quality
-        bad = (~(rows[:, :, _FLAT] <= q["max_flat"])) | (~(rows[:, :, _CLIP] <= q["max_clip"])) | \
-            (rows[:, :, _NAN] > 0)
-        p = np.where(bad | np.isnan(p), 0.0, p)
-        return p, bad
+    def proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:func:`channel_proba` of :meth:`stage` rows (of several streams of this model concatenated if need be)."""
+        return channel_proba(self.model, rows)
+
+    def finish(self, staged: Staged, proba: np.ndarray, bad: np.ndarray) -> DetectionChunk:
+        """Vote over the channels and post-process (:func:`decide`): what this chunk finished."""
+        if staged.rows is None:
+            n_ch = len(self.channel_names)
+            none = np.zeros((0, n_ch), bool)
+            return DetectionChunk([], np.zeros(0), np.zeros(0), np.zeros((0, n_ch)), none, none)
+        events, trace, warm = decide(self.post, self.model, staged.table.times, staged.rows, proba, bad)
+        return DetectionChunk(events, staged.table.times, trace, proba, bad, warm)
 
     def push(self, samples: np.ndarray, t_start: float | None = None) -> DetectionChunk:
         """Feed samples (n, n_channels) in µV starting at ``t_start`` (s since epoch; None = contiguous)."""
-        table, rows = self.stream.push(samples, t_start)
-        if rows is None:
-            n_ch = len(self.channel_names)
-            empty = np.zeros(0)
-            return DetectionChunk([], empty, empty, np.zeros((0, n_ch)), np.zeros((0, n_ch), bool))
-        channel_proba, bad = self.proba(rows)
-        proba = channel_proba.max(axis=1)
-        events = self.post.update(table.times, proba, channel_proba)
-        return DetectionChunk(events, table.times, proba, channel_proba, bad)
+        staged = self.stage(samples, t_start)
+        if staged.rows is None:
+            return self.finish(staged, np.zeros(0), np.zeros(0, bool))
+        return self.finish(staged, *self.proba(staged.rows))
+
+    @property
+    def active(self) -> Run | None:
+        """The event running now (onset, peak so far), or None: what a live alert fires on."""
+        return self.post.active
+
+    @property
+    def open_onset(self) -> float | None:
+        """Onset of the earliest event not returned yet (running or waiting for a merge), or None."""
+        return self.post.open_onset
+
+    @property
+    def warmup_left_s(self) -> float:
+        """Seconds of good signal the least-warm channel still needs before it can raise events."""
+        seen = self.stream.features.windows_seen.min() * self.model.hop_s
+        return max(0.0, math.ceil(self.model.warmup_s - seen))
 
     def flush(self) -> list[Annotation]:
         """End of the stream: events still open."""

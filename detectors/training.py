@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -12,26 +12,30 @@ from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 from eegmon.source import SignalSource
 
-from .features import AMPLITUDE
+from .features import AMPLITUDE, DETECTOR_COLUMNS, ROW_COLUMNS, good_windows
 from .model import DetectionModel
 from .registry import make_detector
 from .runner import FeatureStream
 
+_N_MODEL = len(DETECTOR_COLUMNS)
+_QUALITY = slice(ROW_COLUMNS.index("flat_fraction"), ROW_COLUMNS.index("nan_fraction") + 1)
+
 
 @dataclass
 class TrainingRows:
-    """Detector rows of one or more recordings with their labels."""
+    """Detector rows of one recording with their labels."""
 
-    X: np.ndarray  # (n_rows, n_columns)
+    X: np.ndarray  # (n_rows, len(DETECTOR_COLUMNS))
     y: np.ndarray  # (n_rows,) 1 = seizure
-    log_amplitude: np.ndarray  # (n_background_rows, len(AMPLITUDE)) for the population prior
+    log_amplitude: np.ndarray  # (len(AMPLITUDE),) median log10 amplitude of the background, for the prior
     hours: float
     n_seizures: int
+    weight: np.ndarray | None = None  # (n_rows,) sample weights; None = 1
 
 
 def _labels(times: np.ndarray, window_s: float, channels: tuple[str, ...], seizures: Sequence[Annotation]):
     """Per (window, channel): 1 when the window lies at least half in a seizure on that channel,
-    0 when it touches none, -1 (left out) in between."""
+    0 when it touches none, -1 (left out) in between or on a channel the seizure does not involve."""
     y = np.zeros((times.size, len(channels)), dtype=np.int8)
     starts = times - window_s
     for sz in seizures:
@@ -45,75 +49,104 @@ def _labels(times: np.ndarray, window_s: float, channels: tuple[str, ...], seizu
     return y
 
 
-def collect_rows(source: SignalSource, seizures: Sequence[Annotation], model: DetectionModel, *,
-                 rng: np.random.Generator, negatives_per_positive: float = 20.0, min_negatives: int = 5000,
-                 line_freq: float = 50.0, quiet: bool = True) -> TrainingRows:
-    """Run the model's processing chain over ``source`` and keep labelled rows.
+def rows_from_chunks(chunks: Iterable[tuple[float, np.ndarray]], *, fs: float, channels: Sequence[str],
+                     seizures: Sequence[Annotation], model: DetectionModel, rng: np.random.Generator,
+                     clip_level: float | np.ndarray = 1e6, line_freq: float = 50.0,
+                     negatives_per_positive: float = 20.0, min_negatives: int = 5000,
+                     ignore: Sequence[tuple[float, float]] = (),
+                     hard: Sequence[tuple[float, float]] = ()) -> TrainingRows:
+    """Run the model's processing chain over ``(t_start, samples)`` chunks and keep labelled rows.
 
-    All seizure rows are kept; background rows are subsampled at random to at most
+    Only windows that pass the signal-quality gate are kept (the detector gives the others
+    probability 0), and none that ends inside an ``ignore`` interval (absolute start, stop).
+    All seizure rows are kept, and all background rows ending in a ``hard`` interval (known
+    seizure mimics); the other background rows are subsampled at random to at most
     ``negatives_per_positive`` times the seizure rows (at least ``min_negatives``).
     """
-    stream = FeatureStream(model, source.fs, source.channels, clip_level=source.full_scale_uv, line_freq=line_freq)
-    pos, neg, amp = [], [], []
-    names = None
-    for t0, x in progress(source.chunks(600.0), desc="features", quiet=quiet, unit="chunk"):
+    channels = tuple(channels)
+    stream = FeatureStream(model, fs, channels, clip_level=clip_level, line_freq=line_freq)
+    pos, neg, mimic, amp = [], [], [], []
+    amp_idx = None
+    n_samples = 0
+    for t0, x in chunks:
+        n_samples += x.shape[0]
         table, rows = stream.push(x, t0)
         if rows is None:
             continue
-        names = names or table.feature_names
-        y = _labels(table.times, model.window_s, source.channels, seizures)
-        flat, yf = rows.reshape(-1, rows.shape[2]), y.reshape(-1)
+        amp_idx = amp_idx or [table.feature_names.index(n) for n in AMPLITUDE]
+        y = _labels(table.times, model.window_s, channels, seizures)
+        y[~good_windows(rows[:, :, _QUALITY], model.quality)] = -1
+        for a, b in ignore:
+            y[(table.times > a) & (table.times <= b)] = -1
+        in_hard = np.zeros(table.times.size, bool)
+        for a, b in hard:
+            in_hard |= (table.times > a) & (table.times <= b)
+        flat, yf = rows[:, :, :_N_MODEL].reshape(-1, _N_MODEL), y.reshape(-1)
+        hf = np.repeat(in_hard, len(channels))
         pos.append(flat[yf == 1])
-        neg.append(flat[yf == 0])
-        amp_idx = [names.index(n) for n in AMPLITUDE]
-        bg = table.values[:, :, amp_idx].reshape(-1, len(AMPLITUDE))[yf == 0]
-        amp.append(np.log10(np.maximum(bg[rng.uniform(size=bg.shape[0]) < 0.05], 1e-12)))
-    P = np.concatenate(pos) if pos else np.zeros((0, model_width()))
-    N = np.concatenate(neg) if neg else np.zeros((0, model_width()))
+        neg.append(flat[(yf == 0) & ~hf])
+        mimic.append(flat[(yf == 0) & hf])
+        amp.append(table.values[:, :, amp_idx].reshape(-1, len(AMPLITUDE))[yf == 0])
+    P = np.concatenate(pos) if pos else np.zeros((0, _N_MODEL))
+    N = np.concatenate(neg) if neg else np.zeros((0, _N_MODEL))
     keep = max(int(negatives_per_positive * len(P)), min_negatives)
     if len(N) > keep:
         N = N[rng.choice(len(N), keep, replace=False)]
+    N = np.concatenate([N, *mimic])
     X = np.concatenate([P, N])
     y = np.concatenate([np.ones(len(P), np.int8), np.zeros(len(N), np.int8)])
-    return TrainingRows(X, y, np.concatenate(amp) if amp else np.zeros((0, len(AMPLITUDE))),
-                        source.recorded_s / 3600.0, len(seizures))
+    background = np.concatenate(amp) if amp else np.zeros((0, len(AMPLITUDE)))
+    log_amp = np.median(np.log10(np.maximum(background, 1e-12)), axis=0) if len(background) \
+        else np.full(len(AMPLITUDE), np.nan)
+    return TrainingRows(X, y, log_amp, n_samples / fs / 3600.0, len(seizures))
 
 
-def model_width() -> int:
-    """Number of detector columns."""
-    from .features import DETECTOR_COLUMNS
+def collect_rows(source: SignalSource, seizures: Sequence[Annotation], model: DetectionModel, *,
+                 rng: np.random.Generator, negatives_per_positive: float = 20.0, min_negatives: int = 5000,
+                 line_freq: float = 50.0, quiet: bool = True) -> TrainingRows:
+    """:func:`rows_from_chunks` over every sample of ``source`` (see there)."""
+    return rows_from_chunks(progress(source.chunks(600.0), desc="features", quiet=quiet, unit="chunk"),
+                            fs=source.fs, channels=source.channels, seizures=seizures, model=model, rng=rng,
+                            clip_level=source.clip_level, line_freq=line_freq,
+                            negatives_per_positive=negatives_per_positive, min_negatives=min_negatives)
 
-    return len(DETECTOR_COLUMNS)
 
-
-def train_classifier(parts: Sequence[TrainingRows], *, fs: float | None, training: dict | None = None,
+def train_classifier(parts: Sequence[TrainingRows], *, template: DetectionModel, training: dict | None = None,
                      random_state: int = 0, **params) -> DetectionModel:
     """Fit a :class:`FeatureClassifier` on rows from one or more recordings and wrap it in a model.
 
     Parameters
     ----------
     parts : sequence of TrainingRows
-        From :func:`collect_rows`.
-    fs : float | None
-        Processing rate the rows were computed at (stored in the model; other rates are resampled to it).
+        From :func:`collect_rows` or :func:`rows_from_chunks`, one per recording.
+    template : DetectionModel
+        The processing chain the rows were computed with (rate, windows, filters, gate,
+        post-processing); the trained model keeps it.
     training : dict | None
         Extra facts for the model's training summary.
     random_state : int
         Seed of the forest.
     **params
         Further :class:`FeatureClassifier` parameters.
+
+    Notes
+    -----
+    The population prior is the median over recordings of each recording's median background
+    amplitude, so that one long recording does not set it alone.
     """
     X = np.concatenate([p.X for p in parts])
     y = np.concatenate([p.y for p in parts])
     if (y == 1).sum() == 0:
         raise EegmonError("no seizure windows in the training data: give recordings with annotated or confirmed "
                           "seizures (ground truth, --labels, or reviewed detections).")
-    est = make_detector("classifier", random_state=random_state, **params).fit(X, y)
-    amp = np.concatenate([p.log_amplitude for p in parts])
+    weights = [p.weight if p.weight is not None else np.ones(len(p.y)) for p in parts]
+    est = make_detector("classifier", random_state=random_state, **params).fit(X, y,
+                                                                                 sample_weight=np.concatenate(weights))
+    amp = np.array([p.log_amplitude for p in parts if np.all(np.isfinite(p.log_amplitude))])
     summary = {
         "recordings": len(parts), "hours": round(sum(p.hours for p in parts), 2),
         "seizures": int(sum(p.n_seizures for p in parts)), "seizure_rows": int((y == 1).sum()),
         "background_rows": int((y == 0).sum()), **(training or {}),
     }
-    return DetectionModel("classifier", est, fs=fs, prior=[float(v) for v in np.median(amp, axis=0)]
-                          if len(amp) else None, training=summary)
+    return replace(template, detector="classifier", estimator=est,
+                   prior=[float(v) for v in np.median(amp, axis=0)] if len(amp) else None, training=summary)

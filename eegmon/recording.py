@@ -20,6 +20,23 @@ from .events import Annotation
 DigitalReader = Callable[[int, int], np.ndarray]
 
 
+def physical_range(gain: np.ndarray, offset: np.ndarray, dtype: np.dtype,
+                   digital_range: np.ndarray | None = None) -> np.ndarray:
+    """Per-channel (low, high) µV range of digital samples, shape (n_channels, 2).
+
+    ``digital_range`` (n_channels, 2) is what the source declared; None means the whole range of
+    ``dtype`` (24 bits for BDF's int32 samples).
+    """
+    gain = np.asarray(gain, dtype=float)
+    if digital_range is None:
+        info = np.iinfo(dtype)
+        top = min(info.max, 2**23 - 1) if info.bits > 16 else info.max
+        digital = np.tile([-float(top), float(top)], (gain.size, 1))
+    else:
+        digital = np.asarray(digital_range, dtype=float)
+    return np.sort(digital * gain[:, None] + np.asarray(offset, dtype=float)[:, None], axis=1)
+
+
 @dataclass
 class Segment:
     """A contiguous run of samples starting at an absolute time.
@@ -41,6 +58,9 @@ class Segment:
         Path of the file the samples come from.
     source_offset : int
         Index in the source file of this segment's first sample (a file may hold several segments).
+    digital_range : ndarray, shape (n_channels, 2) | None
+        Each channel's digital minimum and maximum as the source declared them (an EDF header's
+        digital range); None means the whole range of ``dtype``.
     """
 
     start: float
@@ -51,6 +71,11 @@ class Segment:
     reader: DigitalReader
     source: str = ""
     source_offset: int = 0
+    digital_range: np.ndarray | None = None
+
+    def physical_range(self) -> np.ndarray:
+        """Each channel's (low, high) physical range in µV, shape (n_channels, 2): its rails."""
+        return physical_range(self.gain, self.offset, self.dtype, self.digital_range)
 
     def duration(self, fs: float) -> float:
         """Length in seconds at sampling rate ``fs``."""

@@ -40,8 +40,9 @@ class SignalSource:
         Channel names.
     fs : float
         Sampling rate in Hz.
-    full_scale_uv : float
-        The smallest channel full scale (µV): samples at or beyond it are taken as clipped.
+    clip_level : ndarray, shape (n_channels, 2)
+        Each channel's (low, high) physical range in µV, the widest its files declare: a sample
+        held at a rail is taken as clipped (see :class:`eegmon.features.Pipeline`).
     annotations : list of Annotation
         What is known of the recording: EDF+ annotations and sidecar ``events.tsv`` files for
         files and folders; for an archive its annotations plus reviewer-confirmed detections.
@@ -51,7 +52,7 @@ class SignalSource:
     kind: str
     channels: tuple[str, ...]
     fs: float
-    full_scale_uv: float
+    clip_level: np.ndarray
     spans: list[_Span]
     annotations: list[Annotation] = field(default_factory=list)
 
@@ -99,21 +100,15 @@ class SignalSource:
                 yield span.start + a / self.fs, span.read(a, b)
 
 
-def _full_scale(gain: np.ndarray, offset: np.ndarray, dtype: np.dtype) -> float:
-    top = np.iinfo(dtype).max if np.dtype(dtype).kind in "iu" else np.inf
-    top = min(top, 2**23 - 1) if np.dtype(dtype).itemsize > 2 else top  # BDF: 24-bit samples in int32
-    return float(np.min(np.minimum(np.abs(gain * top + offset), np.abs(-gain * top + offset))))
-
-
 def _from_recording(path: Path, kind: str, rec) -> SignalSource:
     spans = []
     for seg in rec.segments:
         def read(a: int, b: int, seg=seg) -> np.ndarray:
             return (seg.read_digital(a, b) * seg.gain[:, None] + seg.offset[:, None]).T
         spans.append(_Span(seg.start, seg.n_samples, read, seg.source or str(path)))
-    first = rec.segments[0]
-    return SignalSource(path, kind, tuple(rec.channels), float(rec.fs),
-                        _full_scale(first.gain, first.offset, first.dtype), spans, list(rec.annotations))
+    ranges = np.stack([seg.physical_range() for seg in rec.segments])
+    rails = np.column_stack([ranges[:, :, 0].min(axis=0), ranges[:, :, 1].max(axis=0)])
+    return SignalSource(path, kind, tuple(rec.channels), float(rec.fs), rails, spans, list(rec.annotations))
 
 
 def _from_archive(path: Path) -> SignalSource:
@@ -128,10 +123,8 @@ def _from_archive(path: Path) -> SignalSource:
         spans.append(_Span(seg.start, seg.n_samples, read, seg.source or str(path)))
     if not spans:
         raise EegmonError("the archive holds no samples yet.", path)
-    handle = arc._handle(arc.segments[0].file)  # scaling of the stored digital values
     known = list(arc.annotations()) + [d for d in arc.detections() if d.status == "confirmed"]
-    return SignalSource(path, "archive", tuple(arc.channels), float(fs),
-                        _full_scale(handle.gain, handle.offset, handle.data.dtype), spans, known)
+    return SignalSource(path, "archive", tuple(arc.channels), float(fs), arc.physical_range, spans, known)
 
 
 def open_source(path: str | os.PathLike) -> SignalSource:

@@ -43,7 +43,8 @@ def replay_demo(folder: str | Path, out: Callable[[str], None] = print, *, chunk
     model : str
         Detector name.
     """
-    from eegmon.commands.detect import load_detection_model
+    from eegmon.detectors import load_detector
+
     from eegmon.events import to_datetime
 
     from .channels import Channels
@@ -56,7 +57,7 @@ def replay_demo(folder: str | Path, out: Callable[[str], None] = print, *, chunk
     if not folder.is_dir():
         raise EegmonError("no such folder.", folder)
     truth = true_onsets(folder)
-    m, name = load_detection_model(model, None)
+    m, name = load_detector(model, None)
     src = ReplaySource(folder, speed=math.inf, chunk_s=chunk_s)
     rules = AlertRules(min_probability=0.8, min_duration_s=5.0, refractory_s=600.0, escalate_after_min=0.0,
                        max_reminders=0)
@@ -78,7 +79,7 @@ def replay_demo(folder: str | Path, out: Callable[[str], None] = print, *, chunk
         worker = DeliveryWorker(outbox, Channels(console=delivered.append), interval_s=0.05).start()
         out(f"live monitor: replaying {src.src.recorded_s / 3600:.1f} h of {folder} at full speed "
             f"({chunk_s:g}-s chunks), console alerts")
-        eng = StreamEngine("demo", m, fs=src.fs, channels=src.channels, full_scale_uv=src.full_scale_uv, name=name,
+        eng = StreamEngine("demo", m, fs=src.fs, channels=src.channels, clip_level=src.clip_level, name=name,
                            rules=rules, outbox=outbox, on_event=on_event)
         for t0, x in src:
             eng.push(t0, x)

@@ -35,6 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -42,6 +43,9 @@ from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
 from .outbox import Outbox, SeizureEvent, event_id
+
+if TYPE_CHECKING:
+    from eegmon.detectors.runner import Staged
 from .policy import AlertRules
 
 logger = logging.getLogger("eegmon.streaming")
@@ -197,8 +201,11 @@ class _Staged:
     t_push: float | None
     x: np.ndarray
     arrival: float
-    table: object = None
-    rows: np.ndarray | None = None
+    detector: Staged | None = None
+
+    @property
+    def rows(self) -> np.ndarray | None:
+        return None if self.detector is None else self.detector.rows
 
 
 @dataclass
@@ -220,9 +227,9 @@ class StreamEngine:
     stream : str
         Stream id (events and alerts are keyed on it).
     model : DetectionModel
-        From :func:`eegmon.commands.detect.load_detection_model`.
-    fs, channels, full_scale_uv :
-        The source's rate, channel names and full scale.
+        From :func:`eegmon.detectors.load_detector`.
+    fs, channels, clip_level :
+        The source's rate, channel names and rails (see ``eegmon.features.Pipeline``'s ``clip_level``).
     name : str | None
         Detector name (events' source is ``detector:<name>``).
     rules : AlertRules | None
@@ -241,15 +248,16 @@ class StreamEngine:
         Monotonic clock for latencies.
     """
 
-    def __init__(self, stream: str, model, *, fs: float, channels: Sequence[str], full_scale_uv: float = 1000.0,
-                 name: str | None = None, rules: AlertRules | None = None, outbox: Outbox | None = None,
+    def __init__(self, stream: str, model, *, fs: float, channels: Sequence[str],
+                 clip_level: float | np.ndarray = 1000.0, name: str | None = None, rules: AlertRules | None = None,
+                 outbox: Outbox | None = None,
                  archive: ArchiveWriter | None = None, line_freq: float = 50.0, jitter_s: float = 0.05,
                  late_window_s: float = 5.0, on_event: Callable[[SeizureEvent], None] | None = None,
                  on_quality: Callable[[QualityEvent], None] | None = None,
                  clock: Callable[[], float] = time.perf_counter) -> None:
         self.stream, self.model, self.name = stream, model, name
         self.fs, self.channels = float(fs), tuple(channels)
-        self.full_scale_uv, self.line_freq = full_scale_uv, line_freq
+        self.clip_level, self.line_freq = clip_level, line_freq
         self.rules = rules or AlertRules()
         self.outbox, self.archive = outbox, archive
         self.jitter_s, self.late_window_s = jitter_s, late_window_s
@@ -268,7 +276,7 @@ class StreamEngine:
     def _new_detector(self) -> None:
         from eegmon.detectors import StreamingDetector
 
-        self.detector = StreamingDetector(self.model, self.fs, self.channels, clip_level=self.full_scale_uv,
+        self.detector = StreamingDetector(self.model, self.fs, self.channels, clip_level=self.clip_level,
                                           name=self.name, line_freq=self.line_freq)
 
     def _flag(self, kind: str, t: float, detail: str = "") -> None:
@@ -344,9 +352,9 @@ class StreamEngine:
                 return None
             staged = _Staged(t_push, x, arrival)
             if x.shape[0] < self.fs * SMALL_CHUNK_S:
-                staged.table, staged.rows = _one_thread(self.detector.stream.push, x, t_push)
+                staged.detector = _one_thread(self.detector.stage, x, t_push)
             else:
-                staged.table, staged.rows = self.detector.stream.push(x, t_push)
+                staged.detector = self.detector.stage(x, t_push)
             self._end = start + x.shape[0] / self.fs
             self.stats.chunks += 1
             self.stats.samples += x.shape[0]
@@ -356,8 +364,8 @@ class StreamEngine:
                 self._flag("nan_start" if nan else "nan_end", start, "NaN samples" if nan else "")
             if self.archive is not None:
                 self.archive.write(start, x)
-                if staged.table is not None and len(staged.table):
-                    self.archive.write_features(staged.table)
+                if len(staged.detector.table):
+                    self.archive.write_features(staged.detector.table)
             return staged
         except Exception as err:  # noqa: BLE001 - the engine must not die
             self._recover(err)
@@ -368,18 +376,16 @@ class StreamEngine:
         try:
             if staged.rows is None:
                 return []
-            table = staged.table
-            self.stats.windows += len(table.times)
-            proba = channel_proba.max(axis=1)
-            finished = self.detector.post.update(table.times, proba, channel_proba)
+            chunk = self.detector.finish(staged.detector, channel_proba, bad)
+            self.stats.windows += len(chunk.times)
             any_bad = bad.any(axis=1)
-            for t, b in zip(table.times, any_bad, strict=True):
+            for t, b in zip(chunk.times, any_bad, strict=True):
                 if bool(b) != self._bad:
                     self._bad = bool(b)
                     self._flag("bad_signal_start" if b else "bad_signal_end", t,
                                "signal-quality gate (flat, clipped, NaN)" if b else "")
-            out = self._check_alert(staged.arrival, float(table.times[-1]))
-            self._finished(finished)
+            out = self._check_alert(staged.arrival, float(chunk.times[-1]))
+            self._finished(chunk.events)
             return out
         except Exception as err:  # noqa: BLE001
             self._recover(err)
@@ -398,7 +404,7 @@ class StreamEngine:
         return self.finish(staged, channel_proba, bad)
 
     def _check_alert(self, arrival: float, t_window: float) -> list[SeizureEvent]:
-        run = self.detector.post.active
+        run = self.detector.active
         if run is None or run.onset == self._alerted:
             return []
         if run.peak < self.rules.min_probability or run.offset - run.onset < self.rules.min_duration_s:

@@ -2,7 +2,7 @@
 
 ``t_start`` is the absolute time of the first sample (s since the epoch; None: right after the
 previous chunk) and ``samples`` is ``(n, n_channels)`` float µV. Every source also has
-``name``, ``channels``, ``fs`` and ``full_scale_uv``.
+``name``, ``channels``, ``fs`` and ``clip_level``.
 
 Specs (:func:`open_stream`):
 
@@ -76,7 +76,7 @@ class ReplaySource:
 
         self.src = open_source(path)
         self.name = f"replay:{Path(path).name}"
-        self.channels, self.fs, self.full_scale_uv = self.src.channels, self.src.fs, self.src.full_scale_uv
+        self.channels, self.fs, self.clip_level = self.src.channels, self.src.fs, self.src.clip_level
         if not chunk_s > 0:
             raise EegmonError(f"chunk_s must be > 0, got {chunk_s}.")
         self.chunk_s, self.start_at = chunk_s, start_at
@@ -132,7 +132,7 @@ class SimSource:
 
         self.seed, self.fs, self.chunk_s = seed, float(fs), chunk_s
         self.channels = channel_names(n_channels)
-        self.full_scale_uv = 3276.7
+        self.clip_level = 3276.7
         self.name = f"sim:{seed}"
         self.start = time.time() if start is None else float(start)
         self.seizure_every_s, self.seizure_s, self.max_s = seizure_every_s, seizure_s, max_s
@@ -218,7 +218,7 @@ class LslSource:
             raise EegmonError(f"LSL stream {name!r} has an irregular rate; a regular EEG stream is needed.")
         names = info.get_channel_names() if hasattr(info, "get_channel_names") else None
         self.channels = tuple(names) if names and all(names) else tuple(f"ch{i + 1}" for i in range(info.n_channels))
-        self.full_scale_uv = 1e6
+        self.clip_level = 1e6
         self.inlet = StreamInlet(info, processing_flags=("clocksync", "dejitter", "monotize"))
         self.inlet.open_stream(timeout=timeout_s)
         self._offset = time.time() - local_clock()  # LSL clock -> Unix epoch

@@ -19,7 +19,7 @@ T0 = 1.7e9  # an absolute start time, seconds since the epoch
 # FFT: 1e-5 relative; frequencies picked by argmax/threshold may move by one bin on near-ties.
 RTOL_TIME = 1e-9
 RTOL_SPECTRAL = 1e-5
-PICKED = ("spectral_edge_frequency", "dominant_frequency")
+PICKED = ("spectral_edge_frequency", "dominant_frequency", "rhythm_frequency")
 
 
 @pytest.fixture
@@ -37,6 +37,13 @@ def simulated_eeg(rng, n, n_ch=2, fs=FS):
     x = 40 * pink + 10 * np.sin(2 * np.pi * 10 * t)[:, None] + 3 * np.sin(2 * np.pi * 50 * t)[:, None]
     x[rng.integers(0, n, 5)] += 150.0
     return x
+
+
+def clipped_fraction(r, lo, hi):
+    """Share of samples at or beyond a rail with a neighbour at or beyond the same rail."""
+    rail = np.where(r >= hi, 1, np.where(r <= lo, -1, 0))
+    pair = (rail[1:] == rail[:-1]) & (rail[1:] != 0)
+    return np.mean(np.r_[False, pair] | np.r_[pair, False])
 
 
 def reference(raw, filt, fs, win, hop, line_freq=50.0, flat_tol=1e-6, clip_level=1000.0,
@@ -63,7 +70,7 @@ def reference(raw, filt, fs, win, hop, line_freq=50.0, flat_tol=1e-6, clip_level
                 f["skewness"] = stats.skew(x)
                 f["kurtosis"] = stats.kurtosis(x)
                 f["flat_fraction"] = np.mean(np.abs(np.diff(r)) <= flat_tol)
-                f["clip_fraction"] = np.mean(np.abs(r) >= clip_level)
+                f["clip_fraction"] = clipped_fraction(r, -clip_level, clip_level)
                 fr, pr = signal.periodogram(r, fs, window="hann")
                 raw_total = pr[1:].sum()  # 0 for a flat window: no line noise either
                 line = pr[np.abs(fr - line_freq) <= 1.0].sum()
@@ -82,6 +89,11 @@ def reference(raw, filt, fs, win, hop, line_freq=50.0, flat_tol=1e-6, clip_level
                 f["spectral_entropy"] = -np.sum(q * np.log(q)) / np.log(pt.size) if total > 0 \
                     else np.nan
                 f["dominant_frequency"] = ft[np.argmax(pt)]
+                in_rhythm = in_total & (fr >= 1.5) & (fr <= 25.0)
+                k = np.flatnonzero(in_rhythm)[np.argmax((p * fr)[in_rhythm])]
+                f["rhythm_frequency"] = fr[k]
+                near = in_total & (np.abs(np.arange(fr.size) - k) <= round(1.0 / fr[1]))
+                f["rhythm_fraction"] = p[near].sum() / total
             for name, v in f.items():
                 out[j, c, FEATURE_NAMES.index(name)] = v
     return out
@@ -117,15 +129,33 @@ def test_every_feature_matches_reference(rng, kind):
 def test_quality_features_see_flat_clipped_and_mains(rng):
     n = int(FS * 10)
     x = rng.standard_normal((n, 2)) * 10
-    x[:, 0] = np.clip(x[:, 0] * 100, -1000.0, 1000.0)  # a saturating amplifier, no filters
+    # a saturating amplifier (a large slow wave held at the rails), no filters
+    x[:, 0] = np.clip(x[:, 0] + 3000 * np.sin(2 * np.pi * 2 * np.arange(n) / FS), -1000.0, 1000.0)
     x[:, 1] += 50 * np.sin(2 * np.pi * 50 * np.arange(n) / FS)
     x[int(FS * 4):int(FS * 7), 1] = 3.0  # a flat line (disconnected electrode)
     table = extract_features(x, FS, T0, clip_level=1000.0)
-    assert table.column("clip_fraction", "ch0").min() > 0.2  # P(|N(0, 1000)| >= 1000) = 0.32
+    assert table.column("clip_fraction", "ch0").min() > 0.6  # |3000 sin| >= 1000 for 78 % of the time
     flat = table.column("flat_fraction", "ch1")
     assert flat.max() > 0.9 and flat.min() == 0.0
     assert table.column("line_noise_ratio", "ch1").max() > 0.5
     assert_features_match(table.values, reference(x, x, FS, 414, 104), FS / 414)
+
+
+def test_clipping_is_judged_by_each_channels_own_range(rng):
+    n = int(FS * 10)
+    x = rng.standard_normal((n, 3)) * 20 + np.array([-150.0, 0.0, 400.0])  # DC offsets, as exporters leave
+    ranges = np.stack([x.min(axis=0), x.max(axis=0)], axis=1)  # written tight to the data
+    table = extract_features(x, FS, T0, clip_level=ranges)
+    assert np.all(table.column("clip_fraction") == 0.0)  # a lone sample at a range's edge is not clipping
+    held = x.copy()
+    held[500:540, 2] = ranges[2, 1]  # channel 2 saturates at its own (asymmetric) upper rail
+    clipped = extract_features(held, FS, T0, clip_level=ranges).column("clip_fraction")
+    assert clipped[:, 2].max() == pytest.approx(40 / 414)
+    assert np.all(clipped[:, :2] == 0.0)
+    # a symmetric level on these offsets would call most of channel 2 clipped
+    assert extract_features(x, FS, T0, clip_level=300.0).column("clip_fraction", "ch2").min() > 0.9
+    with pytest.raises(EegmonError, match="low < high"):
+        Pipeline(FS, 3, clip_level=ranges[:, ::-1])
 
 
 def test_nan_windows_get_nan_features_and_nan_fraction(rng):

@@ -5,7 +5,8 @@ name is always complete. Layout of ``seg_NNNNNNNN.h5``::
 
     attrs   format, start_ns, fs, n_samples, channels, source, source_offset
     /data   (n_channels, n_samples) int16|int32, chunked (n_channels, 4096), scale-offset compressed (lossless);
-            attrs gain, offset (float64 per channel, uV = digital * gain + offset), units="uV"
+            attrs gain, offset (float64 per channel, uV = digital * gain + offset), units="uV",
+            digital_range (n_channels, 2) when the source declared one (else the dtype's range)
     /minmax/L1 .. /minmax/Lk   (n_channels, ceil(n_samples / 8**k), 2) same int type, contiguous:
             [..., 0] = min, [..., 1] = max of the digital samples of each 8**k block; attr decimation
 """
@@ -64,6 +65,7 @@ def write_segment_file(
     channels: tuple[str, ...],
     source: str = "",
     source_offset: int = 0,
+    digital_range: np.ndarray | None = None,
 ) -> None:
     """Write a segment file from digital chunks; every chunk but the last must be a multiple of 8**k.
 
@@ -88,6 +90,8 @@ def write_segment_file(
             "data", shape=(n_channels, n_samples), dtype=dtype, chunks=(n_channels, chunk_t), **COMPRESSION
         )
         data.attrs.update({"gain": np.asarray(gain, float), "offset": np.asarray(offset, float), "units": "uV"})
+        if digital_range is not None:
+            data.attrs["digital_range"] = np.asarray(digital_range, float)
         pyr = []
         for k in range(1, levels + 1):
             # contiguous and uncompressed: block extremes barely compress, and this is written at import speed

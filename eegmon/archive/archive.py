@@ -31,7 +31,7 @@ from ..errors import EegmonError
 from ..events import REVIEW_STATUSES, Annotation
 from ..io._files import fingerprint as file_fingerprint
 from ..io.labels import VOCABULARY
-from ..recording import Recording
+from ..recording import Recording, physical_range
 from ._layout import DECIMATION, IO_SAMPLES, from_ns, n_levels, to_ns
 from ._manifest import ManifestState, read_manifest, write_manifest
 from ._segment_file import fsync_path, write_segment_file
@@ -69,6 +69,7 @@ class _SegmentHandle:
     levels: list[h5py.Dataset]
     gain: np.ndarray
     offset: np.ndarray
+    digital_range: np.ndarray | None
 
 
 @dataclass(frozen=True)
@@ -271,6 +272,21 @@ class Archive:
         ]
 
     @property
+    def physical_range(self) -> np.ndarray:
+        """Each channel's (low, high) range in µV over every stored segment, shape (n_channels, 2).
+
+        A sample held at a rail is clipping; the range is the widest its sources declared (an
+        EDF header's physical range per channel).
+        """
+        known = self._state.meta.get("physical_range")
+        if known is not None:
+            return np.asarray(known, dtype=float)
+        if not self._segs:
+            raise EegmonError("the archive holds no samples yet.", self.path)
+        h = self._handle(self._segs[0]["file"])  # archives written before the range was kept
+        return physical_range(h.gain, h.offset, h.data.dtype, h.digital_range)
+
+    @property
     def gaps(self) -> list[tuple[float, float]]:
         """``(start, stop)`` of every gap between segments, seconds since the epoch."""
         return [(from_ns(a), from_ns(b)) for a, b in self._state.gaps()]
@@ -362,6 +378,7 @@ class Archive:
         source: str,
         fingerprint: str,
         source_offset: int,
+        digital_range: np.ndarray | None = None,
     ) -> int:
         name = f"seg_{start_ns:020d}_{uuid.uuid4().hex[:8]}.h5"
         write_segment_file(
@@ -377,9 +394,15 @@ class Archive:
             channels=self.channels,
             source=source,
             source_offset=source_offset,
+            digital_range=digital_range,
         )
 
+        rails = physical_range(gain, offset, dtype, digital_range)
+
         def add(state: ManifestState) -> int:
+            known = state.meta.get("physical_range")
+            state.meta["physical_range"] = rails if known is None else np.column_stack(
+                [np.minimum(known[:, 0], rails[:, 0]), np.maximum(known[:, 1], rails[:, 1])])
             new_id = max((r["id"] for r in state.segments), default=0) + 1
             state.segments.append(
                 {
@@ -525,6 +548,7 @@ class Archive:
                 seg.source,
                 fps.get(seg.source, ""),
                 seg.source_offset + a,
+                seg.digital_range,
             )
             done += b - a
             if last_piece[seg.source] == i and fps.get(seg.source):
@@ -793,7 +817,8 @@ class Archive:
             raise EegmonError(f"cannot open segment file {name}: {err}", self.seg_dir / name) from None
         data = f["data"]
         levels = [f[f"minmax/L{k}"] for k in range(1, len(f["minmax"]) + 1)]
-        entry = _SegmentHandle(f, data, levels, data.attrs["gain"][()], data.attrs["offset"][()])
+        entry = _SegmentHandle(f, data, levels, data.attrs["gain"][()], data.attrs["offset"][()],
+                               data.attrs["digital_range"][()] if "digital_range" in data.attrs else None)
         self._files[name] = entry
         if len(self._files) > _OPEN_FILES:
             self._files.popitem(last=False)[1].file.close()

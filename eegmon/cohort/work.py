@@ -97,9 +97,9 @@ def one_core() -> Iterator[None]:
 @functools.lru_cache(maxsize=4)
 def detection_model(detector: str, model: str | None):
     """The model for a detector name or model file, loaded once per worker process."""
-    from ..commands.detect import load_detection_model
+    from ..detectors import load_detector
 
-    return load_detection_model(detector, None if model is None else Path(model))
+    return load_detector(detector, None if model is None else Path(model))
 
 
 def _keep(t, chunk: Chunk) -> np.ndarray:
@@ -117,7 +117,7 @@ def _detect(item: WorkItem, source) -> list[Annotation]:
     from ..detectors.runner import StreamingDetector
 
     model, name = detection_model(item.params.detector, item.params.model)
-    runner = StreamingDetector(model, source.fs, source.channels, clip_level=source.full_scale_uv, name=name,
+    runner = StreamingDetector(model, source.fs, source.channels, clip_level=source.clip_level, name=name,
                                line_freq=item.params.line_freq)
     chunk = item.chunk
     events: list[Annotation] = []
@@ -131,7 +131,7 @@ def _detect(item: WorkItem, source) -> list[Annotation]:
         settled = chunk.keep_to + model.window_s + model.hop_s
         for t0, x in source.chunks(_TAIL_S, start=chunk.keep_to):
             events += runner.push(x, t0).events
-            onset = runner.post.open_onset
+            onset = runner.open_onset
             if t0 + len(x) / source.fs >= settled and (onset is None or onset >= chunk.keep_to):
                 break
         else:
@@ -143,7 +143,7 @@ def _features(item: WorkItem, source) -> list[str]:
     from ..detectors.runner import FeatureStream
 
     model, _ = detection_model(item.params.detector, item.params.model)
-    pipeline = FeatureStream(model, source.fs, source.channels, clip_level=source.full_scale_uv,
+    pipeline = FeatureStream(model, source.fs, source.channels, clip_level=source.clip_level,
                              line_freq=item.params.line_freq).pipeline  # the detector's own chain
     path = features_path(Path(item.out_dir), item.base, item.chunk.part if item.n_chunks > 1 else None)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,12 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..archive import Archive
     from ..demo import resolve_sample, run_demo
+    from ..detectors import load_detector
     from ..detectors.batch import detect_source
     from ..evaluate import evaluate
     from ..events import to_datetime
     from ..io import read_device_folder
     from ..source import open_source
-    from .detect import load_detection_model, write_outputs
+    from .detect import write_outputs
 
     with tempfile.TemporaryDirectory(prefix="eegmon-demo-") as tmp:
         tmp = Path(tmp)
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print("\ndetection   (SzCORE event scoring against the ground truth)")
         detections = []
         for name in ("classifier", "line-length"):
-            model, label = load_detection_model(name, None)
+            model, label = load_detector(name, None)
             result = detect_source(source, model, name=label, quiet=args.quiet)
             detections += result.events
             out = tmp / f"hyp-{name}"

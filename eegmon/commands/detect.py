@@ -37,24 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not store the detections in the archive")
 
 
-def load_detection_model(detector: str, model_path: Path | None):
-    """The model for --detector/--model."""
-    import numpy as np
-
-    from .._checks import check_option
-    from ..detectors import DETECTOR_COLUMNS, DetectionModel, load_model, make_detector
-    from ..detectors.generic import bundled_model
-    from ..detectors.registry import DETECTORS
-
-    if model_path is not None:
-        return load_model(model_path), model_path.stem
-    name = check_option("--detector", detector, DETECTORS)
-    if DETECTORS[name].trained:
-        return bundled_model(), name
-    est = make_detector(name).fit(np.zeros((2, len(DETECTOR_COLUMNS))), [0, 1])
-    return DetectionModel(name, est), name
-
-
 def write_outputs(out: Path, source, events) -> list[Path]:
     """Write events.tsv output(s) for ``source``; return the files written."""
     from ..errors import EegmonError
@@ -78,11 +60,12 @@ def write_outputs(out: Path, source, events) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..detectors import load_detector
     from ..detectors.batch import detect_source
     from ..events import to_datetime
     from ..source import open_source
 
-    model, name = load_detection_model(args.detector, args.model)
+    model, name = load_detector(args.detector, args.model)
     source = open_source(args.source)
     result = detect_source(source, model, name=name, line_freq=args.line_freq, quiet=args.quiet)
     written = write_outputs(args.output, source, result.events) if args.output else []

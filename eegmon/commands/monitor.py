@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
     import time
 
+    from ..detectors import load_detector
     from ..errors import EegmonError
     from ..events import to_datetime
     from ..streaming import ack as ack_mod
@@ -84,13 +85,12 @@ def run(args: argparse.Namespace) -> int:
     from ..streaming.outbox import DeliveryWorker, Outbox
     from ..streaming.policy import expand_env, load_policy
     from ..streaming.sources import ReplaySource, open_stream
-    from .detect import load_detection_model
 
     log = logging.getLogger("eegmon.streaming")
     if not args.chunk_s > 0:
         raise EegmonError(f"--chunk-s must be > 0, got {args.chunk_s}.")
     policy = load_policy(args.alerts)
-    model, name = load_detection_model(args.detector, args.model)
+    model, name = load_detector(args.detector, args.model)
     source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s)
     stream = args.stream or source.name
     writer = None
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
                   f"p={ev.probability:.2f}, {ev.detected_at - ev.onset:.1f} s after onset, "
                   f"engine latency {ev.latency_s * 1e3:.1f} ms", flush=True)
 
-    engine = StreamEngine(stream, model, fs=source.fs, channels=source.channels, full_scale_uv=source.full_scale_uv,
+    engine = StreamEngine(stream, model, fs=source.fs, channels=source.channels, clip_level=source.clip_level,
                           name=name, rules=policy.alert, outbox=outbox, archive=writer, line_freq=args.line_freq,
                           on_event=on_event)
     stopping = []

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         seizures = [a for a in source.annotations if a.is_seizure and a.status != "rejected"]
         seizures += [e for e in extra if source.start <= e.onset < source.stop]
         parts.append(collect_rows(source, seizures, template, rng=rng, quiet=args.quiet))
-    model = train_classifier(parts, fs=args.fs, random_state=args.seed, n_estimators=args.trees,
+    model = train_classifier(parts, template=template, random_state=args.seed, n_estimators=args.trees,
                              training={"sources": [str(s) for s in args.sources]})
     save_model(model, args.output)
     if not args.quiet:

@@ -22,14 +22,14 @@ TIME_FEATURES = (
 SPECTRAL_FEATURES = (
     "power_delta", "power_theta", "power_alpha", "power_beta", "power_gamma",
     "rel_power_delta", "rel_power_theta", "rel_power_alpha", "rel_power_beta", "rel_power_gamma",
-    "spectral_edge_frequency", "spectral_entropy", "dominant_frequency",
+    "spectral_edge_frequency", "spectral_entropy", "dominant_frequency", "rhythm_frequency", "rhythm_fraction",
 )
 N_TIME = len(TIME_FEATURES)
 NAN_FRACTION = TIME_FEATURES.index("nan_fraction")
 
 
 @jit(parallel=True)
-def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshold,
+def time_features(raw, filt, starts, win, fs, flat_tol, clip_lo, clip_hi, amp_threshold,
                   line_cos, line_sin, line_weight, hann, out, fft_rows):  # pragma: no cover
     """Time-domain and quality features of every (window, channel); fill the FFT rows.
 
@@ -39,6 +39,9 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
     ``fft_rows[j * n_ch + c]`` gets ``hann * (window - mean)`` for the spectral kernel.
     A window holding a NaN gets NaN features except ``nan_fraction``.
     ``line_cos/line_sin`` (n_bins, win) are the Hann-weighted DFT rows of the line-noise bins.
+    ``clip_lo/clip_hi`` (n_ch,) are each channel's rails: a raw sample at or beyond one, next to
+    another sample at or beyond the same rail, is clipped (a lone sample at the edge of a range
+    written tight to the data is not).
     """
     n_win = starts.shape[0]
     n_ch = raw.shape[0]
@@ -79,7 +82,6 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
         m3 = 0.0
         m4 = 0.0
         peak = 0.0
-        clip = 0.0
         rd2 = 0.0
         rd0 = 0.0
         for n in range(win):
@@ -92,7 +94,6 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
             m3 += e2 * e
             m4 += e2 * e2
             peak = max(peak, abs(v))
-            clip += 1.0 if abs(r) >= clip_level else 0.0
             hr = hann[n] * (r - mu_r)
             rd2 += hr * hr
             rd0 += hr
@@ -118,6 +119,23 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
             dd = (w - v) - (v - u)
             d2s += dd * dd
             tk += v * v - u * w
+        lo = clip_lo[c]
+        hi = clip_hi[c]
+        clip = 0.0
+        prev = 0  # rail of the previous sample: 1 high, -1 low, 0 none
+        run = 0
+        for n in range(win):
+            r = xr[n]
+            rail = 1 if r >= hi else (-1 if r <= lo else 0)
+            if rail != 0 and rail == prev:
+                run += 1
+            else:
+                if run > 1:
+                    clip += run
+                run = 1 if rail != 0 else 0
+            prev = rail
+        if run > 1:
+            clip += run
         d_first = xf[1] - xf[0]
         d_last = xf[win - 1] - xf[win - 2]
         d1 = xf[win - 1] - xf[0]  # the first differences telescope
@@ -161,12 +179,15 @@ def time_features(raw, filt, starts, win, fs, flat_tol, clip_level, amp_threshol
 
 
 @jit(parallel=True)
-def spectral_features(spec, scale, bands, k_lo, k_hi, df, nan_flag, out):  # pragma: no cover
+def spectral_features(spec, scale, bands, k_lo, k_hi, df, rhythm, nan_flag, out):  # pragma: no cover
     """Band powers and spectral shape from rFFT rows ``spec`` (n_win * n_ch, n_bins).
 
     ``scale[k]`` turns ``|X_k|^2`` into a one-sided PSD (µV²/Hz); ``bands`` (5, 2) are bin
     ranges [lo, hi); the total band, over which the shape features are taken, is bins
-    [k_lo, k_hi). Writes ``out[j, c, N_TIME:]``; rows with ``nan_flag[j, c] > 0`` get NaN.
+    [k_lo, k_hi). ``rhythm`` = (first bin, stop bin, half width in bins): the rhythm is the bin
+    in [first, stop) where ``f * PSD(f)`` peaks (the largest excess over a 1/f background), and
+    its fraction the share of the total-band power within the half width of it.
+    Writes ``out[j, c, N_TIME:]``; rows with ``nan_flag[j, c] > 0`` get NaN.
     """
     n_win, n_ch = nan_flag.shape
     n_bands = bands.shape[0]
@@ -210,3 +231,15 @@ def spectral_features(spec, scale, bands, k_lo, k_hi, df, nan_flag, out):  # pra
         o[N_TIME + 2 * n_bands] = edge * df if edge >= 0 else nan
         o[N_TIME + 2 * n_bands + 1] = ent / math.log(n_bins) if total > 0.0 and n_bins > 1 else nan
         o[N_TIME + 2 * n_bands + 2] = k_best * df
+        k_r = rhythm[0]
+        best = -1.0
+        for k in range(rhythm[0], rhythm[1]):
+            p = (x[k].real * x[k].real + x[k].imag * x[k].imag) * scale[k] * k
+            if p > best:
+                best = p
+                k_r = k
+        near = 0.0
+        for k in range(max(k_r - rhythm[2], k_lo), min(k_r + rhythm[2] + 1, k_hi)):
+            near += (x[k].real * x[k].real + x[k].imag * x[k].imag) * scale[k]
+        o[N_TIME + 2 * n_bands + 3] = k_r * df
+        o[N_TIME + 2 * n_bands + 4] = near / total if total > 0.0 else nan

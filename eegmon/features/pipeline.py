@@ -26,6 +26,9 @@ BANDS: dict[str, tuple[float, float]] = {
     "beta": (13.0, 30.0), "gamma": (30.0, 45.0),
 }
 TOTAL_BAND: tuple[float, float] = (0.5, 45.0)
+#: Where ``rhythm_frequency`` is sought, and the half width (Hz) of ``rhythm_fraction``.
+RHYTHM_BAND: tuple[float, float] = (1.5, 25.0)
+RHYTHM_HALF_WIDTH = 1.0
 LINE_HALF_WIDTH = 1.0  # Hz each side of the line frequency counted as line noise
 _BLOCK = 1024  # windows per FFT block: keeps the FFT buffers in cache
 
@@ -55,9 +58,12 @@ class Pipeline:
         Mains frequency in Hz for ``line_noise_ratio``.
     flat_tol : float
         Largest sample-to-sample change (µV) that counts as flat for ``flat_fraction``.
-    clip_level : float
-        Absolute raw value (µV) at or above which a sample counts as clipped; set it to the
-        device's full scale.
+    clip_level : float | array-like
+        The rails of the device (µV): a float ``c`` for ``(-c, c)`` on every channel, an array
+        (n_channels,) of such levels, or an array (n_channels, 2) of each channel's own
+        ``(low, high)`` range (an EDF file's physical range, which exporters often write
+        asymmetric and tight to the data). A raw sample at or beyond a rail next to another one
+        at the same rail counts as clipped.
     amp_threshold : float
         Amplitude (µV) that ``artifact_score`` is relative to.
 
@@ -88,7 +94,7 @@ class Pipeline:
         reset: ResetMode = "steady",
         line_freq: float = 50.0,
         flat_tol: float = 1e-6,
-        clip_level: float = 1000.0,
+        clip_level: float | np.ndarray = 1000.0,
         amp_threshold: float = 200.0,
     ) -> None:
         self.fs_in = check_number("fs", fs, low=0.0, low_inclusive=False)
@@ -109,7 +115,7 @@ class Pipeline:
                               f"{self.fs} Hz, got {self.win} and {self.hop}.")
         self.line_freq = check_number("line_freq", line_freq, low=0.0, low_inclusive=False)
         self.flat_tol = check_number("flat_tol", flat_tol, low=0.0)
-        self.clip_level = check_number("clip_level", clip_level, low=0.0, low_inclusive=False)
+        self.clip_lo, self.clip_hi = _rails(clip_level, self.n_channels)
         self.amp_threshold = check_number("amp_threshold", amp_threshold, low=0.0,
                                           low_inclusive=False)
         self._filter = SosFilter(list(filters), self.n_channels, reset=reset) if len(filters) \
@@ -156,6 +162,9 @@ class Pipeline:
         self._line_cos = np.ascontiguousarray(self._hann * np.cos(phase))
         self._line_sin = np.ascontiguousarray(self._hann * np.sin(phase))
         self._line_weight = np.where(2 * k == win, 1.0, 2.0)
+        r_lo = max(first_bin(RHYTHM_BAND[0]), self._k_lo)
+        r_hi = max(min(first_bin(RHYTHM_BAND[1]) + 1, self._k_hi), r_lo + 1)
+        self._rhythm = np.array([r_lo, r_hi, round(RHYTHM_HALF_WIDTH / self._df)], dtype=np.int64)
 
     def _start_segment(self, t_start: float | None) -> None:
         self._t_seg = t_start
@@ -269,13 +278,26 @@ class Pipeline:
             out = values[b0:b1]
             rows = self._rows[: (b1 - b0) * self.n_channels]
             time_features(raw, filt, starts[b0:b1], win, self.fs, self.flat_tol,
-                          self.clip_level, self.amp_threshold, self._line_cos, self._line_sin,
-                          self._line_weight, self._hann, out, rows)
+                          self.clip_lo, self.clip_hi, self.amp_threshold, self._line_cos,
+                          self._line_sin, self._line_weight, self._hann, out, rows)
             spec = scipy.fft.rfft(rows, axis=1)
             spectral_features(spec, self._scale, self._bands, self._k_lo, self._k_hi,
-                              self._df, out[:, :, NAN_FRACTION], out)
+                              self._df, self._rhythm, out[:, :, NAN_FRACTION], out)
         times = self._t_seg + (index * hop + win) / self.fs
         return FeatureTable(times, values, FEATURE_NAMES, self.channel_names)
+
+
+def _rails(clip_level, n_channels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel low and high rails from a level, per-channel levels or per-channel ranges."""
+    level = np.asarray(clip_level, dtype=float)
+    if level.ndim == 0:
+        level = np.full(n_channels, float(level))
+    if level.shape == (n_channels,):
+        level = np.stack([-level, level], axis=1)
+    if level.shape != (n_channels, 2) or not np.all(np.isfinite(level)) or np.any(level[:, 0] >= level[:, 1]):
+        raise EegmonError(f"clip_level must be a positive number, {n_channels} positive numbers or "
+                          f"{n_channels} (low, high) ranges with low < high, got {clip_level!r}.")
+    return np.ascontiguousarray(level[:, 0]), np.ascontiguousarray(level[:, 1])
 
 
 def extract_features(samples: np.ndarray, fs: float, t_start: float,

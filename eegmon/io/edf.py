@@ -290,6 +290,7 @@ def _recording(layout: _Layout, edf, annotations: bool) -> Recording:
     scal = [_scaling(s, path) for s in signals]
     gain = np.array([g for g, _ in scal])
     offset = np.array([o for _, o in scal])
+    digital_range = np.array([[s.digital_min, s.digital_max] for s in signals], dtype=float)
     dtype = np.dtype(np.int16 if kind == "EDF" else np.int32)
     spr = layout.columns[0][1] - layout.columns[0][0]
 
@@ -323,6 +324,7 @@ def _recording(layout: _Layout, edf, annotations: bool) -> Recording:
                 reader=_shifted(reader, int(r[0]) * spr),
                 source=str(path),
                 source_offset=int(r[0]) * spr,
+                digital_range=digital_range,
             )
             for r in runs
         ]
@@ -338,6 +340,7 @@ def _recording(layout: _Layout, edf, annotations: bool) -> Recording:
                 dtype=dtype,
                 reader=reader,
                 source=str(path),
+                digital_range=digital_range,
             )
         ]
     anns = (
