@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from eegmon.detectors import StreamingDetector, corpus
+from eegmon.detectors.generic import bundled_model
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy import signal
 
-from eegmon.detectors import StreamingDetector, corpus
-from eegmon.detectors.generic import bundled_model
 from eegmon.simulate import insert_seizures
 
 START = 1_736_150_400.0
