@@ -33,9 +33,10 @@ sample-data: $(STAMP)
 	$(BIN)/eegmon simulate sample_data/sim --days 0.1667 --start 2025-01-06T21:00:00Z --seed 17 \
 		--seizures-per-day 30 --config sample_data/demo_config.json --jobs 1
 
-# Re-trains the bundled generic model (see detectors/generic.py for the recipe).
+# Re-trains the bundled generic model (recipe: detectors/generic.py, docs/detection.md). It needs the
+# project's real EEG: ../shared/realdata beside the checkout, or EEGMON_REALDATA=DIR. About 10 min.
 generic-model: $(STAMP)
-	$(BIN)/python -c "from eegmon.detectors.generic import train_generic_model as t; t('detectors/models/generic.eegmon-model', quiet=False)"
+	$(BIN)/python -m eegmon.detectors.generic
 
 clean:
 	rm -rf $(VENV) bench-results

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import prange
 
 from eegmon.dsp._jit import jit
@@ -48,38 +47,33 @@ def adaptive_baseline(x, state, count, alpha_min, step_max, prior, prior_windows
                 count[j] = c + 1.0
 
 
-_TREE_GROUPS = 4
-
-
-@jit(parallel=True)
-def forest_proba(X, left, right, feature, threshold, nan_left, leaf_p, roots, out):  # pragma: no cover
-    """Mean over trees of the positive-class probability of each row's leaf.
+@jit()
+def forest_sum(X, left, right, feature, threshold, nan_left, leaf_p, roots, first, step, acc):  # pragma: no cover
+    """Add to ``acc`` the positive-class probability of each row's leaf in trees first, first + step, ...
 
     The trees are flattened into one node array (``roots[t]`` is tree t's first node, a leaf has
     ``left == -1``). A row goes left when its value is <= the threshold, and where it is missing
-    (NaN) the way the tree learned (``nan_left``), exactly as scikit-learn walks its trees.
-    Groups of trees run in parallel, each into its own sum; within a group, tree by tree keeps
-    one tree's nodes in cache while all rows walk it.
+    (NaN) the way the tree learned (``nan_left``), exactly as scikit-learn walks its trees. Tree by
+    tree keeps one tree's nodes in cache while all rows walk it.
     """
     n = X.shape[0]
-    n_trees = roots.shape[0]
-    n_groups = min(_TREE_GROUPS, n_trees)
-    acc = np.zeros((n_groups, n))
+    for t in range(first, roots.shape[0], step):
+        for i in range(n):
+            node = roots[t]
+            while left[node] != -1:
+                v = X[i, feature[node]]
+                if v != v:
+                    node = left[node] if nan_left[node] else right[node]
+                elif v <= threshold[node]:
+                    node = left[node]
+                else:
+                    node = right[node]
+            acc[i] += leaf_p[node]
+
+
+@jit(parallel=True)
+def forest_sum_parallel(X, left, right, feature, threshold, nan_left, leaf_p, roots, acc):  # pragma: no cover
+    """:func:`forest_sum` of every tree, groups of trees in parallel, each into a row of ``acc`` (n_groups, n)."""
+    n_groups = acc.shape[0]
     for g in prange(n_groups):
-        for t in range(g, n_trees, n_groups):
-            for i in range(n):
-                node = roots[t]
-                while left[node] != -1:
-                    v = X[i, feature[node]]
-                    if v != v:
-                        node = left[node] if nan_left[node] else right[node]
-                    elif v <= threshold[node]:
-                        node = left[node]
-                    else:
-                        node = right[node]
-                acc[g, i] += leaf_p[node]
-    for i in range(n):
-        total = 0.0
-        for g in range(n_groups):
-            total += acc[g, i]
-        out[i] = total / n_trees
+        forest_sum(X, left, right, feature, threshold, nan_left, leaf_p, roots, g, n_groups, acc[g])

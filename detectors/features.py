@@ -165,35 +165,37 @@ class AdaptiveFeatures:
         full = np.concatenate([self._tail, own])
         self._tail = full[-(LONG_WINDOWS - 1):]
         first = full.shape[0] - own.shape[0]
-        short, short_n = _causal_mean(full, first, CONTEXT_WINDOWS)
-        ctx = short[:, :, _CTX_IDX]
-        sq, _ = _causal_mean(full[:, :, _RFREQ:_RFREQ + 1] ** 2, first, CONTEXT_WINDOWS)
-        n = short_n[:, :, _RFREQ:_RFREQ + 1]
-        var = (sq - short[:, :, _RFREQ:_RFREQ + 1] ** 2) * n / np.maximum(n - 1, 1)
-        std = np.where(n >= 2, np.sqrt(np.maximum(var, 0.0)), np.nan)
-        long, _ = _causal_mean(full[:, :, _LONG_IDX], first, LONG_WINDOWS)
-        recent, _ = _causal_mean(full[:, :, _LONG_IDX], first, RISE_WINDOWS)
-        return np.concatenate([ctx, std, long, recent - long], axis=2)
+        x = np.concatenate([full, full[:, :, _RFREQ:_RFREQ + 1] ** 2], axis=2)
+        means = _causal_means(x, first, (CONTEXT_WINDOWS, LONG_WINDOWS, RISE_WINDOWS))
+        (short, n), (long, _), (recent, _) = means
+        m, sq, cnt = short[:, :, _RFREQ:_RFREQ + 1], short[:, :, -1:], n[:, :, _RFREQ:_RFREQ + 1]
+        std = np.where(cnt >= 2, np.sqrt(np.maximum((sq - m * m) * cnt / np.maximum(cnt - 1, 1), 0.0)), np.nan)
+        return np.concatenate([short[:, :, _CTX_IDX], std, long[:, :, _LONG_IDX],
+                               recent[:, :, _LONG_IDX] - long[:, :, _LONG_IDX]], axis=2)
 
 
-def _causal_mean(x: np.ndarray, first: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Means over the last ``k`` rows (NaN left out) for the rows of ``x`` from ``first`` on, and their counts."""
+def _causal_means(x: np.ndarray, first: int, lengths) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For each k of ``lengths``: means over the last k rows (NaN left out) of the rows of ``x`` from
+    ``first`` on, and how many values each mean is over (one pass of cumulative sums serves all)."""
     ok = ~np.isnan(x)
     zero = np.zeros((1,) + x.shape[1:])
     csum = np.concatenate([zero, np.cumsum(np.where(ok, x, 0.0), axis=0)])
     ccount = np.concatenate([zero, np.cumsum(ok, axis=0)])
     hi = np.arange(first, x.shape[0]) + 1
-    lo = np.maximum(hi - k, 0)
-    n = ccount[hi] - ccount[lo]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = (csum[hi] - csum[lo]) / n
-    return np.where(n > 0, mean, np.nan), n
+    out = []
+    for k in lengths:
+        lo = np.maximum(hi - k, 0)
+        n = ccount[hi] - ccount[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = (csum[hi] - csum[lo]) / n
+        out.append((np.where(n > 0, mean, np.nan), n))
+    return out
 
 
 def _nanmedian_rows(x: np.ndarray) -> np.ndarray:
-    """Median of each row over its non-NaN values (NaN for an all-NaN row), without warnings."""
-    out = np.full(x.shape[0], np.nan)
-    ok = ~np.isnan(x).all(axis=1)
-    if ok.any():
-        out[ok] = np.nanmedian(x[ok], axis=1)
-    return out
+    """Median of each row over its non-NaN values (NaN for an all-NaN row); NaNs sort last."""
+    ranked = np.sort(x, axis=1)
+    n = (~np.isnan(x)).sum(axis=1)
+    lo = np.take_along_axis(ranked, np.maximum((n - 1) // 2, 0)[:, None], axis=1)[:, 0]
+    hi = np.take_along_axis(ranked, np.maximum(n // 2, 0)[:, None], axis=1)[:, 0]
+    return np.where(n > 0, (lo + hi) / 2.0, np.nan)

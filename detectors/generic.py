@@ -7,10 +7,10 @@ The recipe (``make generic-model``, :func:`train_generic_model`) mixes real and 
   jaw, movement and electrode artifacts), as 4, 2 (TP9/TP10) or 1 channel(s) by subject;
 - **real seizures**: the dog's five intracranial seizures (after its interictal runs) and the
   CHB-MIT ictal/pre-ictal scalp windows;
-- **cold starts**: short pieces of the real recordings (the dog's seizure files as they come,
-  from the onset; 30-s pieces of its interictal runs and of every Muse file, at gains 1, 2 and 4;
-  each CHB-MIT window alone), so that the probability shown while the baseline warms up is
-  judged against the population prior from real EEG;
+- **cold starts**: short pieces of the recordings (the dog's seizure files as they come, from
+  the onset; 30-s pieces of its interictal runs, of every Muse file and of every simulated hour,
+  at gains 1, 2, 4 and 8; each CHB-MIT window alone), so that the probability shown while the
+  baseline warms up is judged against the population prior from real EEG;
 - **real backgrounds with simulated subtle seizures inserted**
   (:func:`eegmon.simulate.insert_seizures`, difficulty ``realistic``: median seizure-to-background
   RMS ratio 2, a third below 1.5) into every Muse subject;
@@ -45,7 +45,7 @@ from .training import TrainingRows, rows_from_chunks, train_classifier
 
 BUNDLED = "generic.eegmon-model"
 MODEL_FS = 207.0
-SIM_DAYS = 4.0
+SIM_DAYS = 6.0
 SIM_PATIENTS = (
     {"seed": 101, "fs": 207.0, "n_channels": 2},
     {"seed": 102, "fs": 256.0, "n_channels": 4},
@@ -184,6 +184,11 @@ def _simulated_parts(workdir: Path, quiet: bool) -> Iterator[Part]:
         rec = corpus.CorpusRecording(f"simulated/{spec['seed']}", "simulated", str(spec["seed"]), source.fs,
                                      source.channels, segments, tuple((a.onset, a.offset) for a in seizures))
         yield Part("simulated", rec, seizures, hard=mimics)
+        # cold starts of awake and asleep background (alpha, slow waves) at the gains of other devices
+        for k, (t, x) in enumerate(segments):
+            n = int(COLD_S * rec.fs)
+            if not any(t < b and a < t + n / rec.fs for a, b in rec.seizures):
+                yield Part("simulated", _piece(rec, f"cold{k}", t, x[:n] * COLD_GAINS[k % len(COLD_GAINS)]), ())
 
 
 def training_parts(realdata: str | Path | None = None, *, workdir: str | Path, seed: int = 0,
@@ -262,3 +267,27 @@ def train_generic_model(out: str | Path | None = None, *, realdata: str | Path |
     if out is not None:
         save_model(model, out)
     return model
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m eegmon.detectors.generic [MODEL]`` (``make generic-model``): train and save the generic model."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m eegmon.detectors.generic", description=main.__doc__)
+    parser.add_argument("model", nargs="?", default=str(Path(__file__).parent / "models" / BUNDLED), type=Path,
+                        help="model file to write (default: the bundled one)")
+    parser.add_argument("--workdir", type=Path, default=None, help="keep the simulated patients here")
+    args = parser.parse_args(argv)
+    try:
+        model = train_generic_model(args.model, workdir=args.workdir, quiet=False)
+    except EegmonError as err:
+        print(f"generic-model: error: {err}", file=sys.stderr)
+        return 2
+    t = model.training
+    print(f"trained on {t['recordings']} recordings, {t['hours']} h, {t['seizures']} seizures; wrote {args.model}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

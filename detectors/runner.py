@@ -68,6 +68,8 @@ def vote(channel_proba: np.ndarray, eligible: np.ndarray, channels_per_vote: int
     raise an alarm. 0 where no channel is eligible.
     """
     p = np.where(eligible, channel_proba, -1.0)
+    if p.shape[1] <= channels_per_vote:  # one channel decides: the largest
+        return np.maximum(p.max(axis=1, initial=-1.0), 0.0)
     n = eligible.sum(axis=1)
     k = np.maximum(-(-n // channels_per_vote), 1)
     ranked = -np.sort(-p, axis=1)
@@ -82,10 +84,7 @@ def channel_proba(model: DetectionModel, rows: np.ndarray) -> tuple[np.ndarray, 
     quality gate: flat, clipped, mains-dominated or missing samples).
     """
     n_win, n_ch, _ = rows.shape
-    est = model.estimator
-    proba = est.predict_proba(rows[:, :, :_N_MODEL].reshape(n_win * n_ch, _N_MODEL))
-    p = proba[:, -1] if est.classes_[-1] == 1 and proba.shape[1] > 1 else np.zeros(n_win * n_ch)
-    p = p.reshape(n_win, n_ch)
+    p = model.estimator.seizure_proba(rows[:, :, :_N_MODEL].reshape(n_win * n_ch, _N_MODEL)).reshape(n_win, n_ch)
     bad = ~good_windows(rows[:, :, _QUALITY], model.quality)
     return np.where(bad | np.isnan(p), 0.0, p), bad
 

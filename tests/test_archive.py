@@ -292,3 +292,28 @@ def test_compression_lossless_at_extremes(tmp_path, dtype):
     with h5py.File(arc.seg_dir / arc.segments[0].file, "r") as f:
         np.testing.assert_array_equal(f["data"][()], x)
         assert f["data"].dtype == dtype
+
+
+def test_each_channels_physical_range_is_kept_and_judges_clipping(tmp_path):
+    """Exporters write per-channel ranges, asymmetric and tight to the data; they stay the channels' rails."""
+    import edfio
+
+    from eegmon.source import open_source
+
+    x = np.random.default_rng(0).normal(0, 20, (2, 207 * 20)) + np.array([[-180.0], [60.0]])
+    ranges = [(-400.0, -10.0), (-250.0, 900.0)]
+    for i, rails in enumerate((ranges, [(lo - 100.0, hi + 5.0) for lo, hi in ranges])):
+        sigs = [edfio.EdfSignal(x[c], 207, label=f"E{c}", physical_dimension="uV", physical_range=rails[c])
+                for c in range(2)]
+        edfio.Edf(sigs, starttime=dt.time(9, i), recording=edfio.Recording(startdate=START.date())).write(
+            tmp_path / f"rec{i}.edf")
+    arc = Archive.create(tmp_path / "a.h5", ["E0", "E1"], 207.0)
+    arc.import_recording(read_device_folder(tmp_path))
+    widest = np.array([[-500.0, -5.0], [-350.0, 905.0]])
+    np.testing.assert_allclose(arc.physical_range, widest, atol=0.05)
+    arc.close()
+    again = Archive.open(tmp_path / "a.h5")  # kept in the manifest, not recomputed
+    np.testing.assert_allclose(again.physical_range, widest, atol=0.05)
+    again.close()
+    for path, rails in ((tmp_path / "a.h5", widest), (tmp_path / "rec0.edf", np.array(ranges))):
+        np.testing.assert_allclose(open_source(path).clip_level, rails, atol=0.05)

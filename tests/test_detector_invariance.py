@@ -179,3 +179,25 @@ def test_real_seizure_free_eeg_with_offsets_flips_and_gain_raises_no_alarm():
         for t, x in rec.segments:
             events += det.push(x * signs * gain + rng.uniform(-2000, 2000, len(rec.channels)), t).events
         assert events + det.flush() == []
+
+
+def test_a_real_seizure_is_found_the_same_under_offsets_flips_and_any_channel_order():
+    root = corpus.realdata_root()
+    if root is None:
+        pytest.skip("../shared/realdata is not here")
+    rec = corpus.dog_recordings(root)[1]
+    (t0, x), = rec.segments
+    rng = np.random.default_rng(3)
+
+    def run(y, channels):
+        det = StreamingDetector(MODEL, rec.fs, channels, clip_level=1e7)
+        return det.push(y, t0).events + det.flush()
+
+    base = run(x, rec.channels)
+    (onset, _), = rec.seizures
+    assert len(base) >= 1 and any(abs(e.onset - onset) <= 30.0 for e in base)
+    order = rng.permutation(len(rec.channels))
+    signs = rng.choice([-1.0, 1.0], len(rec.channels))
+    moved = run((x * signs + rng.uniform(-2000, 2000, len(rec.channels)))[:, order],
+                [rec.channels[i] for i in order])
+    assert same_events(moved, base, tol_s=1.0)

@@ -304,8 +304,32 @@ def test_fast_forest_path_equals_scikit_learn(rng_seed):
     X[rng.uniform(size=X.shape) < 0.1] = np.nan
     y = (np.nan_to_num(X[:, 0]) - np.nan_to_num(X[:, 2]) > 0.5).astype(int)
     est = FeatureClassifier(n_estimators=15, random_state=rng_seed).fit(X, y)
-    Xt = rng.normal(size=(500, 6))
+    Xt = rng.normal(size=(6000, 6))  # past the size where groups of trees run in parallel
     Xt[rng.uniform(size=Xt.shape) < 0.1] = np.nan
     Xt[:5, 1] = np.inf * 0  # NaN produced arithmetically
-    for chunk in (Xt[:1], Xt[:7], Xt):
-        np.testing.assert_allclose(est.predict_proba(chunk), est.forest_.predict_proba(chunk), rtol=0, atol=1e-12)
+    for chunk in (Xt[:1], Xt[:7], Xt[:500], Xt):
+        expected = est.forest_.predict_proba(chunk)
+        np.testing.assert_allclose(est.predict_proba(chunk), expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(est.seizure_proba(chunk), expected[:, 1], rtol=0, atol=1e-12)
+
+
+@given(n=st.integers(1, 64), seed=st.integers(0, 2**16))
+@settings(max_examples=60, deadline=None)
+def test_the_vote_needs_one_agreeing_channel_per_eight(n, seed):
+    from eegmon.detectors.runner import vote
+
+    rng = np.random.default_rng(seed)
+    k = -(-n // 8)
+    p = np.zeros((3, n))
+    hot = rng.permutation(n)
+    p[0, hot[:k]] = 0.9  # k channels agree
+    p[1, hot[:k - 1]] = 0.9  # one fewer
+    p[2] = rng.uniform(size=n)
+    eligible = np.ones((3, n), bool)
+    out = vote(p, eligible, 8)
+    assert out[0] == pytest.approx(0.9) and out[1] == 0.0
+    assert out[2] == pytest.approx(np.sort(p[2])[::-1][k - 1])
+    assert np.all(vote(p, np.zeros((3, n), bool), 8) == 0.0)  # no eligible channel, no probability
+    # permuting the channels changes nothing
+    order = rng.permutation(n)
+    np.testing.assert_array_equal(vote(p[:, order], eligible[:, order], 8), out)
