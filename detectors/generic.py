@@ -9,7 +9,7 @@ The recipe (``make generic-model``, :func:`train_generic_model`) mixes real and 
   CHB-MIT ictal/pre-ictal scalp windows;
 - **cold starts**: short pieces of the recordings (the dog's seizure files as they come, from
   the onset; 30-s pieces of its interictal runs, of every Muse file and of every simulated hour,
-  at gains 1, 2, 4 and 8; each CHB-MIT window alone), so that the probability shown while the
+  at gains 1, 2 and 4; each CHB-MIT window alone), so that the probability shown while the
   baseline warms up is judged against the population prior from real EEG;
 - **real backgrounds with simulated subtle seizures inserted**
   (:func:`eegmon.simulate.insert_seizures`, difficulty ``realistic``: median seizure-to-background
@@ -41,7 +41,7 @@ from eegmon.events import Annotation
 
 from . import corpus
 from .model import DetectionModel, load_model, save_model
-from .training import TrainingRows, rows_from_chunks, train_classifier
+from .training import TrainingRows, population_prior, rows_from_chunks, train_classifier
 
 BUNDLED = "generic.eegmon-model"
 MODEL_FS = 207.0
@@ -63,7 +63,9 @@ POSTPROCESS = {"threshold": 0.7, "threshold_off": 0.45, "smooth_windows": 8, "mi
 #: Background rows kept per recording: at least this many, or this many per hour.
 NEGATIVES_PER_RECORDING, NEGATIVES_PER_HOUR = 4000, 1000
 #: Cold starts: the first COLD_S seconds of real recordings as recordings of their own, at these gains.
-COLD_S, COLD_GAINS = 30.0, (1.0, 2.0, 4.0, 8.0)
+COLD_S, COLD_GAINS = 30.0, (1.0, 2.0, 4.0)
+#: Seconds of each segment of a whole recording that the population prior is learnt from.
+PRIOR_S = 600.0
 #: A channel takes part in a real seizure when its 1-40 Hz RMS in the seizure is this many
 #: times its RMS before it (the others are left out of training, not called background).
 INVOLVED_RATIO = 1.5
@@ -91,6 +93,8 @@ class Part:
     ignore_before: float | None = None
     #: Spans of known seizure mimics (the simulator's labelled ones): all their rows are kept.
     hard: tuple[tuple[float, float], ...] = ()
+    #: A short piece cut from a recording, perhaps at another gain: no vote for the population prior.
+    cold: bool = False
 
 
 def _band_rms(x: np.ndarray, fs: float) -> np.ndarray:
@@ -113,30 +117,30 @@ def _real_parts(root: Path, rng: np.random.Generator) -> Iterator[Part]:
         yield _inserted(rec, rng)
         for k, (t, x) in enumerate(rec.segments):  # cold starts, at gains a device or montage may have
             gain = COLD_GAINS[k % len(COLD_GAINS)]
-            yield Part("muse", _piece(rec, f"cold{k}", t, x[: int(COLD_S * rec.fs)] * gain), ())
+            yield Part("muse", _piece(rec, f"cold{k}", t, x[: int(COLD_S * rec.fs)] * gain), (), cold=True)
     dog = corpus.dog_recordings(root)
     background = dog[0].segments[0][1]
     yield Part("dog", dog[0], ())
     n_bg = background.shape[0]
     step = int(COLD_S * dog[0].fs)
     for k in range(0, n_bg - step + 1, step):
-        yield Part("dog", _piece(dog[0], f"cold{k // step}", dog[0].start, background[k:k + step]), ())
+        yield Part("dog", _piece(dog[0], f"cold{k // step}", dog[0].start, background[k:k + step]), (), cold=True)
     for rec in dog[1:]:
         x = rec.segments[0][1]
         (onset, offset), = rec.seizures
         chans = involved_channels(rec, x[:n_bg], x[n_bg:])
         seizure = (Annotation(onset, offset - onset, "sz", channels=chans),)
         yield Part("dog", rec, seizure, ignore_before=onset - 2)
-        yield Part("dog", _piece(rec, "cold", onset, x[n_bg:]), seizure)  # the file as it comes: from the onset
+        yield Part("dog", _piece(rec, "cold", onset, x[n_bg:]), seizure, cold=True)  # the file as it comes
     windows = corpus.chbmit_windows(root)
     before = {w.name.replace("_preictal10s", ""): w for w in windows if not w.seizure}
     for w in windows:
         rec = corpus.CorpusRecording(w.name, "chbmit", w.subject, w.fs, w.channels, ((0.0, w.samples),))
         if not w.seizure:
-            yield Part("chbmit", rec, ())
+            yield Part("chbmit", rec, (), cold=True)
             continue
         chans = involved_channels(rec, before[w.name.replace("_ictal", "")].samples, w.samples)
-        yield Part("chbmit", rec, (Annotation(0.0, w.samples.shape[0] / w.fs, "sz", channels=chans),))
+        yield Part("chbmit", rec, (Annotation(0.0, w.samples.shape[0] / w.fs, "sz", channels=chans),), cold=True)
 
 
 def _piece(rec: corpus.CorpusRecording, tag: str, t: float, x: np.ndarray) -> corpus.CorpusRecording:
@@ -188,7 +192,8 @@ def _simulated_parts(workdir: Path, quiet: bool) -> Iterator[Part]:
         for k, (t, x) in enumerate(segments):
             n = int(COLD_S * rec.fs)
             if not any(t < b and a < t + n / rec.fs for a, b in rec.seizures):
-                yield Part("simulated", _piece(rec, f"cold{k}", t, x[:n] * COLD_GAINS[k % len(COLD_GAINS)]), ())
+                yield Part("simulated", _piece(rec, f"cold{k}", t, x[:n] * COLD_GAINS[k % len(COLD_GAINS)]), (),
+                           cold=True)
 
 
 def training_parts(realdata: str | Path | None = None, *, workdir: str | Path, seed: int = 0,
@@ -216,6 +221,15 @@ def part_rows(part: Part, template: DetectionModel, rng: np.random.Generator) ->
     return rows
 
 
+def _prior_rows(part: Part, template: DetectionModel, rng: np.random.Generator) -> TrainingRows:
+    """Background rows of the first PRIOR_S seconds of each segment of a recording (its amplitude, quickly)."""
+    rec = part.recording
+    n = int(PRIOR_S * rec.fs)
+    return rows_from_chunks(((t, x[:n]) for t, x in rec.segments), fs=rec.fs, channels=rec.channels,
+                            seizures=part.seizures, model=template, rng=rng, min_negatives=0,
+                            negatives_per_positive=0.0)
+
+
 def train_generic_model(out: str | Path | None = None, *, realdata: str | Path | None = None,
                         exclude: Callable[[corpus.CorpusRecording], bool] | None = None,
                         workdir: str | Path | None = None, seed: int = 0, quiet: bool = True) -> DetectionModel:
@@ -237,19 +251,29 @@ def train_generic_model(out: str | Path | None = None, *, realdata: str | Path |
     quiet : bool
         No progress bars.
     """
-    template = DetectionModel("classifier", None, fs=MODEL_FS, postprocess=dict(POSTPROCESS))
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:
         parts = training_parts(realdata, workdir=workdir or tmp, seed=seed, quiet=quiet)
         parts = [p for p in parts if exclude is None or not exclude(p.recording)]
+        # The prior first (rows without one, on a sample of each whole recording), so that the
+        # training rows are computed with the prior the model will run with.
+        bare = DetectionModel("classifier", None, fs=MODEL_FS)
+        whole = [p for p in parts if not p.cold]
+        # one vote per kind of EEG (headband, intracranial, scalp, simulated subscalp), not per file
+        prior = population_prior([_prior_rows(p, bare, rng) for p in whole],
+                                 groups=[p.recording.dataset for p in whole])
+        template = DetectionModel("classifier", None, fs=MODEL_FS, postprocess=dict(POSTPROCESS), prior=prior)
         rows = [part_rows(p, template, rng) for p in progress(parts, desc="features", quiet=quiet, unit="rec")]
     summary: dict[str, dict] = {}
     for p, r in zip(parts, rows, strict=True):
-        s = summary.setdefault(p.kind, {"recordings": 0, "hours": 0.0, "seizures": 0, "channels": set(),
-                                        "rates_hz": set()})
-        s["recordings"] += 1
-        s["hours"] += r.hours
-        s["seizures"] += r.n_seizures
+        s = summary.setdefault(p.kind, {"recordings": 0, "hours": 0.0, "seizures": 0, "cold_pieces": 0,
+                                        "channels": set(), "rates_hz": set()})
+        if p.cold:  # cut from the recordings counted already
+            s["cold_pieces"] += 1
+        else:
+            s["recordings"] += 1
+            s["hours"] += r.hours
+            s["seizures"] += r.n_seizures
         s["channels"].add(len(p.recording.channels))
         s["rates_hz"].add(p.recording.fs)
     data = {k: {**v, "hours": round(v["hours"], 2), "channels": sorted(v["channels"]),

@@ -131,8 +131,9 @@ def train_classifier(parts: Sequence[TrainingRows], *, template: DetectionModel,
 
     Notes
     -----
-    The population prior is the median over recordings of each recording's median background
-    amplitude, so that one long recording does not set it alone.
+    The model keeps the template's population prior (None: the baseline starts from a
+    recording's first windows): the rows must have been computed with the prior the model will
+    run with. :func:`population_prior` gives one from recordings.
     """
     X = np.concatenate([p.X for p in parts])
     y = np.concatenate([p.y for p in parts])
@@ -142,11 +143,26 @@ def train_classifier(parts: Sequence[TrainingRows], *, template: DetectionModel,
     weights = [p.weight if p.weight is not None else np.ones(len(p.y)) for p in parts]
     est = make_detector("classifier", random_state=random_state, **params).fit(X, y,
                                                                                  sample_weight=np.concatenate(weights))
-    amp = np.array([p.log_amplitude for p in parts if np.all(np.isfinite(p.log_amplitude))])
     summary = {
         "recordings": len(parts), "hours": round(sum(p.hours for p in parts), 2),
         "seizures": int(sum(p.n_seizures for p in parts)), "seizure_rows": int((y == 1).sum()),
         "background_rows": int((y == 0).sum()), **(training or {}),
     }
-    return replace(template, detector="classifier", estimator=est,
-                   prior=[float(v) for v in np.median(amp, axis=0)] if len(amp) else None, training=summary)
+    return replace(template, detector="classifier", estimator=est, training=summary)
+
+
+def population_prior(parts: Sequence[TrainingRows], groups: Sequence[str] | None = None) -> list[float]:
+    """The median over recordings of each one's median log10 background amplitude (one vote each).
+
+    ``parts`` are rows of recordings at their natural amplitude, computed without a prior. With
+    ``groups`` (one name per part), each group votes once, with the median of its recordings.
+    """
+    groups = list(range(len(parts))) if groups is None else list(groups)
+    by_group: dict = {}
+    for part, group in zip(parts, groups, strict=True):
+        if np.all(np.isfinite(part.log_amplitude)):
+            by_group.setdefault(group, []).append(part.log_amplitude)
+    if not by_group:
+        raise EegmonError("no background windows to learn a population prior from.")
+    votes = [np.median(amps, axis=0) for amps in by_group.values()]
+    return [float(v) for v in np.median(np.array(votes), axis=0)]

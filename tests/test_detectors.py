@@ -333,3 +333,18 @@ def test_the_vote_needs_one_agreeing_channel_per_eight(n, seed):
     # permuting the channels changes nothing
     order = rng.permutation(n)
     np.testing.assert_array_equal(vote(p[:, order], eligible[:, order], 8), out)
+
+
+def test_population_prior_gives_each_group_one_vote():
+    from eegmon.detectors.training import TrainingRows, population_prior
+
+    def part(level):
+        return TrainingRows(np.zeros((0, 1)), np.zeros(0), np.full(8, float(level)), 1.0, 0)
+
+    many_quiet = [part(1.0) for _ in range(9)]
+    loud = [part(2.0), part(2.2), part(np.nan)]  # a recording without background has no vote
+    assert population_prior(many_quiet + loud) == pytest.approx([1.0] * 8)
+    by_kind = population_prior(many_quiet + loud, groups=["a"] * 9 + ["b", "c", "c"])
+    assert by_kind == pytest.approx([2.0] * 8)  # the median of the groups a (1.0), b (2.0) and c (2.2)
+    with pytest.raises(EegmonError, match="no background"):
+        population_prior([part(np.nan)])

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ..detectors import DetectionModel, save_model
-    from ..detectors.training import collect_rows, train_classifier
+    from ..detectors.training import collect_rows, population_prior, train_classifier
     from ..errors import EegmonError
     from ..io.events_tsv import read_events_tsv
     from ..source import open_source
@@ -41,13 +41,18 @@ def run(args: argparse.Namespace) -> int:
     if not args.output.parent.exists():
         raise EegmonError("the folder to write into does not exist.", args.output.parent)
     rng = np.random.default_rng(args.seed)
-    template = DetectionModel("classifier", None, fs=args.fs)
-    parts = []
+    sources = []
     for src in args.sources:
         source = open_source(src)
         seizures = [a for a in source.annotations if a.is_seizure and a.status != "rejected"]
         seizures += [e for e in extra if source.start <= e.onset < source.stop]
-        parts.append(collect_rows(source, seizures, template, rng=rng, quiet=args.quiet))
+        sources.append((source, seizures))
+    # Two passes: the recordings' own background amplitude first (the baseline's prior while it
+    # warms up), then the rows computed with that prior, as the model will run.
+    bare = DetectionModel("classifier", None, fs=args.fs)
+    prior = population_prior([collect_rows(s, sz, bare, rng=rng, quiet=args.quiet) for s, sz in sources])
+    template = DetectionModel("classifier", None, fs=args.fs, prior=prior)
+    parts = [collect_rows(s, sz, template, rng=rng, quiet=args.quiet) for s, sz in sources]
     model = train_classifier(parts, template=template, random_state=args.seed, n_estimators=args.trees,
                              training={"sources": [str(s) for s in args.sources]})
     save_model(model, args.output)

@@ -207,18 +207,23 @@ class Pipeline:
         self._n_in += x.shape[0]
         if self._resampler is not None:
             x = self._resampler.push(x)
-        # Channel-major buffers of the window history then this chunk, raw and filtered; the
-        # filter writes straight into its buffer (no intermediate copy).
         n_valid = min(self._n, self.win - 1)
-        raw = self._with_history(self._ring_raw, n_valid, x.shape[0])
-        raw[:, n_valid:] = x.T
-        filt = self._with_history(self._ring_filt, n_valid, x.shape[0])
-        y = filt[:, n_valid:].T
-        if self._filter is None:
-            y[:] = x
+        if self._first_window(self._n) > self._last_window(self._n + x.shape[0]):
+            # No window ends in this chunk (most live chunks): filter and remember, nothing more.
+            y = x.copy() if self._filter is None else self._filter.process(x)
+            table = FeatureTable.empty(FEATURE_NAMES, self.channel_names)
         else:
-            self._filter.process(x, out=y)
-        table = self._features(raw, filt, n_valid)
+            # Channel-major buffers of the window history then this chunk, raw and filtered; the
+            # filter writes straight into its buffer (no intermediate copy).
+            raw = self._with_history(self._ring_raw, n_valid, x.shape[0])
+            raw[:, n_valid:] = x.T
+            filt = self._with_history(self._ring_filt, n_valid, x.shape[0])
+            y = filt[:, n_valid:].T
+            if self._filter is None:
+                y[:] = x
+            else:
+                self._filter.process(x, out=y)
+            table = self._features(raw, filt, n_valid)
         self._n += x.shape[0]
         self._remember(self._ring_raw, x)
         self._remember(self._ring_filt, y)
@@ -245,11 +250,14 @@ class Pipeline:
             self._start_segment(t_start)
 
     def _remember(self, ring: np.ndarray, x: np.ndarray) -> None:
-        """Write the newest samples into the ring at the write index (no roll)."""
+        """Write the newest samples into the ring at the write index (no roll; at most two slices)."""
         cap = ring.shape[0]
         keep = min(x.shape[0], cap)
-        idx = (self._w + x.shape[0] - keep + np.arange(keep)) % cap
-        ring[idx] = x[x.shape[0] - keep:]
+        start = (self._w + x.shape[0] - keep) % cap
+        first = min(keep, cap - start)
+        tail = x[x.shape[0] - keep:]
+        ring[start:start + first] = tail[:first]
+        ring[:keep - first] = tail[first:]
 
     def _with_history(self, ring: np.ndarray, n_valid: int, n_new: int) -> np.ndarray:
         """A channel-major (n_channels, n_valid + n_new) buffer for the kernels: the last
@@ -257,6 +265,14 @@ class Pipeline:
         out = np.empty((self.n_channels, n_valid + n_new))
         out[:, :n_valid] = ring[(self._w - n_valid + np.arange(n_valid)) % ring.shape[0]].T
         return out
+
+    def _first_window(self, n0: int) -> int:
+        """Index of the first window that ends after processed sample ``n0`` of the segment."""
+        return max(0, -(-(n0 + 1 - self.win) // self.hop))
+
+    def _last_window(self, n1: int) -> int:
+        """Index of the last window that ends at or before processed sample ``n1``."""
+        return (n1 - self.win) // self.hop
 
     def _features(self, raw: np.ndarray, filt: np.ndarray, n_valid: int) -> FeatureTable:
         """Features of the windows that end within this chunk.
@@ -266,8 +282,7 @@ class Pipeline:
         """
         win, hop = self.win, self.hop
         n0, n1 = self._n, self._n + raw.shape[1] - n_valid
-        i_first = max(0, -(-(n0 + 1 - win) // hop))
-        i_last = (n1 - win) // hop
+        i_first, i_last = self._first_window(n0), self._last_window(n1)
         if i_last < i_first:
             return FeatureTable.empty(FEATURE_NAMES, self.channel_names)
         index = np.arange(i_first, i_last + 1, dtype=np.int64)
