@@ -1,6 +1,6 @@
 """Rewrite the benchmark figures in the docs from the benchmark JSON files.
 
-A docs page marks where a benchmark's figures go::
+A docs page marks where a benchmark's figures go, each marker alone on its line::
 
     <!-- figures:bench_archive -->
     ...anything; replaced on every run...
@@ -33,12 +33,13 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# A region: the opening marker, its content (possibly empty) and the closing marker of the same name.
+# A region: the opening marker, its content (possibly empty) and the closing marker of the same name,
+# each marker alone on its line (so a page may mention a marker in its prose).
 _REGION = re.compile(
-    r"(?P<open><!-- figures:(?P<name>[A-Za-z0-9_.-]+) -->\n)(?P<body>.*?)(?P<close><!-- /figures:(?P=name) -->)",
-    re.DOTALL,
+    r"^(?P<open><!-- figures:(?P<name>[A-Za-z0-9_.-]+) -->\n)(?P<body>.*?)^(?P<close><!-- /figures:(?P=name) -->)$",
+    re.DOTALL | re.MULTILINE,
 )
-_OPEN = re.compile(r"<!-- figures:([A-Za-z0-9_.-]+) -->")
+_OPEN = re.compile(r"^<!-- figures:([A-Za-z0-9_.-]+) -->$", re.MULTILINE)
 _COLUMNS = ("name", "unit", "eegmon", "reference", "ratio", "reference_name")
 _HEADERS = ("row", "unit", "eegmon", "reference", "ratio", "reference is")
 
