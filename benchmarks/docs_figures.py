@@ -85,7 +85,7 @@ def render_table(doc: Mapping[str, Any], *, written: str | None = None) -> str:
     doc : mapping
         The JSON document a benchmark writes with ``--json``: ``benchmark``, ``quick``,
         ``machine`` and ``results`` (rows with ``name``, ``unit``, ``eegmon``, ``reference``,
-        ``reference_name``, ``ratio``).
+        ``reference_name``, ``ratio``; a ``note`` column is added when a row has one).
     written : str, optional
         When the results file was written, shown if the document has no ``date`` of its own.
 
@@ -97,13 +97,17 @@ def render_table(doc: Mapping[str, Any], *, written: str | None = None) -> str:
     results = doc.get("results")
     if not isinstance(results, list):
         raise ValueError(f"expected a 'results' list in the benchmark document, got {type(results).__name__}")
+    if not all(isinstance(row, Mapping) for row in results):
+        raise ValueError("expected each result row to be an object")
+    # Quality benchmarks say per row what a figure rests on (in-sample, why it is null): keep it.
+    columns, headers = _COLUMNS, _HEADERS
+    if any(row.get("note") for row in results):
+        columns, headers = (*columns, "note"), (*headers, "note")
     lines = [_run_line(doc, written), ""]
-    lines.append("| " + " | ".join(_HEADERS) + " |")
-    lines.append("| " + " | ".join("---" for _ in _HEADERS) + " |")
+    lines.append("| " + " | ".join(headers) + " |")
+    lines.append("| " + " | ".join("---" for _ in headers) + " |")
     for row in results:
-        if not isinstance(row, Mapping):
-            raise ValueError(f"expected each result row to be an object, got {row!r}")
-        cells = [_cell(row.get(col)) for col in _COLUMNS]
+        cells = [_cell(row.get(col)) for col in columns]
         cells[0] = f"`{cells[0]}`"
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -112,6 +112,15 @@ def test_pipe_in_a_cell_is_escaped():
     assert "a \\| b" in docs_figures.render_table(doc)
 
 
+def test_notes_get_a_column_only_when_there_are_some():
+    assert "note" not in docs_figures.render_table(DOC)
+    doc = {**DOC, "results": [{**DOC["results"][0], "note": "in-sample"}, DOC["results"][1]]}
+    table = docs_figures.render_table(doc)
+    assert "| row | unit | eegmon | reference | ratio | reference is | note |" in table
+    assert "| mne get_data | in-sample |" in table
+    assert "| `import_peak_rss` | MB | 119 | – | – | – | – |" in table
+
+
 def test_unclosed_marker_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="bench_signal"):
         docs_figures.update_text("<!-- figures:bench_signal -->\nno end\n", tmp_path, source="x.md")
