@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick sample-data generic-model clean
+.PHONY: demo test lint bench bench-quick docs-figures sample-data generic-model clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b --quick --json bench-results/$$(basename $$b .py)-quick.json || exit 1; done
+
+# Rewrites the benchmark tables in README.md and docs/*.md from bench-results/*.json (run a bench target first).
+docs-figures: $(STAMP)
+	$(BIN)/python benchmarks/docs_figures.py
 
 # Regenerates the committed sample recording (see sample_data/README.md).
 sample-data: $(STAMP)
