@@ -95,14 +95,14 @@ class Runner:
         from eegmon.detectors import load_detector
         from eegmon.detectors.batch import detect_source
 
-        from eegmon.source import open_source
+        from eegmon.io import open_recording
 
         t0 = time.perf_counter()
         model, name = load_detector("classifier", None)
         hours = 0.0
         with one_core():  # one core, as one worker: the feature kernels would otherwise use every CPU
             for spec in find_recordings(self.dataset):
-                source = open_source(spec.path)
+                source = open_recording(spec.path)
                 detect_source(source, model, name=name, quiet=True)
                 hours += source.recorded_s / 3600.0
         return time.perf_counter() - t0, hours

@@ -895,12 +895,12 @@ def run_eegmon(folder: str, detector: str) -> tuple[list[tuple], float, str]:
     from eegmon.detectors import load_detector
     from eegmon.detectors.batch import detect_source
 
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
     t0 = time.process_time()
     model, name = load_detector(detector)
     model.estimator = guard = _InfAsMissing(model.estimator)
-    result = detect_source(open_source(folder), model, name=name)
+    result = detect_source(open_recording(folder), model, name=name)
     note = f"{guard.n_rows} window-channel rows with infinite features (treated as missing)" if guard.n_rows else ""
     return _pack(result.events), time.process_time() - t0, note
 
@@ -910,10 +910,10 @@ def run_gotman_folder(folder: str, post_params: dict) -> tuple[list[tuple], floa
     from eegmon.detectors import PostProcessor
     from reference_detectors import GotmanDetector
 
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
     t0 = time.process_time()
-    source = open_source(folder)
+    source = open_recording(folder)
     det = GotmanDetector(source.fs, len(source.channels))
     post = PostProcessor(**post_params, window_s=det.window_s, channel_names=source.channels,
                          source="detector:gotman-style")
@@ -949,20 +949,20 @@ def run_peer(folder: str, t_lo: float, t_hi: float, post_params: dict) -> tuple[
     why = peer_available()
     if why:
         return None, 0.0, why
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
-    source = open_source(folder)
+    source = open_recording(folder)
     events = _peer_events(_segments(source, t_lo, t_hi), source.fs, source.channels, post_params)
     return _pack(events), time.process_time() - t0, "modelA, step 279.5 s"
 
 
 def _score_folder(ref_folder: Path, source, events, out: Path, files=None) -> dict:
     """SzCORE event scores of ``events`` against the simulation's ground truth (only ``files`` if given)."""
-    from eegmon.commands.detect import write_outputs
     from eegmon.evaluate import evaluate
+    from eegmon.io import write_recording_events
 
     out.mkdir(parents=True)
-    written = write_outputs(out / "hyp", source, events)
+    written = write_recording_events(out / "hyp", source, events)
     ref = ref_folder
     if files is not None:
         keep = {Path(f).stem for f in files}
@@ -1028,13 +1028,13 @@ class SimJobs:
 
 def start_simulated(args, pool: ProcessPoolExecutor, post: dict) -> SimJobs:
     """Simulate (or find the cached simulation) and submit every detector over it to ``pool``."""
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
     days = 2.0 if args.quick else 30.0
     tag = f"sim{days:g}d{'_quick' if args.quick else ''}"
     folder = _simulation(days, cache_dir())
     peer_files, hours = [], 0.0
-    for origin, start, stop in open_source(folder).files():
+    for origin, start, stop in open_recording(folder).files():
         if hours + (stop - start) / 3600 > PEER_HOURS and peer_files:
             break
         peer_files.append((origin, start, stop))
@@ -1094,7 +1094,7 @@ def _sim_events_key(folder: Path, post: dict) -> str:
 
 def finish_simulated(args, sim: SimJobs, results: list[dict], summary: list[dict]) -> None:
     """Wait for the simulated section's detectors, score them and add the rows."""
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
     tag, folder = sim.tag, sim.folder
     out = {}
@@ -1115,7 +1115,7 @@ def finish_simulated(args, sim: SimJobs, results: list[dict], summary: list[dict
     for k, v in out.items():
         if v[2]:
             log(f"{tag} {k}: {v[2]}")
-    source = open_source(folder)
+    source = open_recording(folder)
     with tempfile.TemporaryDirectory(prefix="eegmon-bench-detection-") as tmp:
         work = Path(tmp) / "score"
         scores = {k: {} if out[k][0] is None else _score_folder(folder, source, _unpack(out[k][0]), work / k)

@@ -30,7 +30,7 @@ def detect_source(source: SignalSource, model: DetectionModel, *, name: str | No
     Parameters
     ----------
     source : SignalSource
-        From :func:`eegmon.source.open_source`.
+        From :func:`eegmon.io.open_recording`.
     model : DetectionModel
         The detector and its processing chain.
     name : str | None
@@ -46,7 +46,7 @@ def detect_source(source: SignalSource, model: DetectionModel, *, name: str | No
                                line_freq=line_freq)
     events: list[Annotation] = []
     times, proba = [], []
-    total = int(np.ceil(sum(np.ceil(s.n_samples / (chunk_s * source.fs)) for s in source.spans)))
+    total = int(np.ceil(sum(np.ceil(s.n_samples / (chunk_s * source.fs)) for s in source.segments)))
     for t0, x in progress(source.chunks(chunk_s), total=total, desc="detect", quiet=quiet, unit="chunk"):
         out = runner.push(x, t0)
         events += out.events

@@ -131,7 +131,7 @@ def _edf_samples(path: Path) -> tuple[float, tuple[str, ...], float, np.ndarray]
     if len(rec.segments) != 1:
         raise EegmonError(f"expected one contiguous segment, got {len(rec.segments)}.", path)
     seg = rec.segments[0]
-    x = (seg.read_digital() * seg.gain[:, None] + seg.offset[:, None]).T.astype(np.float32)
+    x = seg.read().astype(np.float32)
     return seg.start, tuple(rec.channels), float(rec.fs), x
 
 

@@ -171,9 +171,9 @@ def _inserted(rec: corpus.CorpusRecording, rng: np.random.Generator) -> Part:
 
 
 def _simulated_parts(workdir: Path, quiet: bool) -> Iterator[Part]:
+    from eegmon.io import open_recording
     from eegmon.simulate import simulate
     from eegmon.simulate.config import MIMIC_ARTIFACT_TYPES
-    from eegmon.source import open_source
 
     for spec in SIM_PATIENTS:
         # the folder's name holds everything the simulation depends on, so a kept one is only reused as such
@@ -181,7 +181,7 @@ def _simulated_parts(workdir: Path, quiet: bool) -> Iterator[Part]:
         if not (folder / "simulation.json").exists():
             simulate(folder, days=SIM_DAYS, fs=spec["fs"], n_channels=spec["n_channels"], seed=spec["seed"],
                      seizures_per_day=8.0, difficulty="realistic", quiet=True, overwrite=True)
-        source = open_source(folder)
+        source = open_recording(folder)
         seizures = tuple(a for a in source.annotations if a.is_seizure)
         mimics = tuple((a.onset, a.offset) for a in source.annotations if a.label in MIMIC_ARTIFACT_TYPES)
         segments = tuple((t, x.astype(np.float32)) for t, x in source.chunks(3600.0))

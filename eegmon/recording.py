@@ -4,6 +4,15 @@ A :class:`Recording` is what every reader returns and what the archive stores: o
 channel set, one sampling rate, and a time-ordered list of :class:`Segment` objects. Samples stay
 digital (int16 for EDF, int32 for BDF) with a per-channel ``gain``/``offset`` to microvolts, so
 storage is lossless; a segment holds a lazy reader, so nothing is loaded until asked for in chunks.
+
+Which segment type is which:
+
+- :class:`Segment` (here) is *the* segment of samples: what readers return, what an import
+  writes and what :class:`eegmon.source.SignalSource` streams. Its lazy ``reader`` gives samples
+  as stored, channel-major ``(n_channels, n)``; :meth:`Segment.read` gives microvolts in the
+  orientation the pipeline consumes, ``(n, n_channels)`` (one transposed view, no copy).
+- :class:`eegmon.archive.SegmentInfo` is a row of an archive's segments table (id, segment file,
+  start, stop, sample count, source file): bookkeeping, with no samples and no reader.
 """
 
 from __future__ import annotations
@@ -50,9 +59,11 @@ class Segment:
     gain, offset : ndarray, shape (n_channels,)
         Scaling to microvolts: ``uV = digital * gain + offset``.
     dtype : numpy dtype
-        Digital sample type (int16 or int32).
+        Digital sample type (int16 or int32). float64 means the reader already gives microvolts
+        (gain 1, offset 0, ``digital_range`` the physical range): a store read through its
+        physical-value API, such as an archive opened for streaming.
     reader : callable
-        ``reader(start_sample, stop_sample)`` returns the digital samples, shape
+        ``reader(start_sample, stop_sample)`` returns the samples as stored, shape
         ``(n_channels, stop_sample - start_sample)``, relative to this segment's first sample.
     source : str
         Path of the file the samples come from.
@@ -87,6 +98,13 @@ class Segment:
         if not 0 <= start <= stop <= self.n_samples:
             raise ValueError(f"sample range [{start}, {stop}) outside [0, {self.n_samples}].")
         return self.reader(start, stop)
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Samples ``[start, stop)`` in µV, shape ``(stop - start, n_channels)``: what the pipeline takes."""
+        x = self.read_digital(start, stop)
+        if np.dtype(self.dtype).kind != "f":
+            x = x * self.gain[:, None] + self.offset[:, None]
+        return x.T
 
     def iter_digital(self, chunk: int) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(first_sample, digital)`` in chunks of at most ``chunk`` samples."""

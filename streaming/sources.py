@@ -72,9 +72,9 @@ class ReplaySource:
 
     def __init__(self, path: str | Path, *, speed: float = 1.0, chunk_s: float = 0.125, start_at: float | None = None,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
-        from eegmon.source import open_source
+        from eegmon.io import open_recording
 
-        self.src = open_source(path)
+        self.src = open_recording(path)
         self.name = f"replay:{Path(path).name}"
         self.channels, self.fs, self.clip_level = self.src.channels, self.src.fs, self.src.clip_level
         if not chunk_s > 0:
@@ -83,18 +83,9 @@ class ReplaySource:
         self._pacer = _Pacer(speed, sleep, clock)
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
-        step = max(int(round(self.chunk_s * self.fs)), 1)
-        for span in self.src.spans:
-            first = 0
-            if self.start_at is not None:
-                if span.start + span.n_samples / self.fs <= self.start_at:
-                    continue
-                first = max(0, int(math.ceil((self.start_at - span.start) * self.fs - 1e-6)))
-            for a in range(first, span.n_samples, step):
-                b = min(a + step, span.n_samples)
-                t0 = span.start + a / self.fs
-                self._pacer.wait_until(span.start + b / self.fs)
-                yield t0, span.read(a, b)
+        for t0, x in self.src.chunks(self.chunk_s, start=self.start_at):
+            self._pacer.wait_until(t0 + len(x) / self.fs)
+            yield t0, x
 
 
 class SimSource:

@@ -91,9 +91,9 @@ def _params_record(params: Params) -> dict[str, Any]:
 def _plan(spec: RecordingSpec, params: Params) -> list[Chunk]:
     if params.task == "import":
         return [Chunk(0, None, None, None)]
-    from ..source import open_source
+    from ..io import open_recording
 
-    source = open_source(spec.path)
+    source = open_recording(spec.path)
     model, _ = detection_model(params.detector, params.model)
     proc_fs = model.fs or source.fs
     period = grid_period(source.fs, proc_fs, model.hop_s)

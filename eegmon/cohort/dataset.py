@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import EegmonError
-
-_EDF = (".edf", ".bdf")
-_ARCHIVE = (".h5", ".hdf5")
+from ..io.bids import find_bids_runs
+from ..io.dispatch import ARCHIVE_SUFFIXES, EDF_SUFFIXES, recording_kind
 
 
 @dataclass(frozen=True)
@@ -28,7 +27,7 @@ class RecordingSpec:
     base : str
         Derivatives base path, relative to the output folder, without suffix (unique in the dataset).
     path : Path
-        What :func:`eegmon.source.open_source` opens: an archive, an EDF/BDF file or a device folder.
+        What :func:`eegmon.io.open_recording` opens: an archive, an EDF/BDF file or a device folder.
     subject : str
         BIDS subject label.
     truth : Path | None
@@ -45,7 +44,7 @@ class RecordingSpec:
         """Every file the recording is read from (what its checksum covers)."""
         if self.path.is_dir():
             files = [p for p in self.path.iterdir() if p.is_file()]
-        elif self.path.suffix.lower() in _ARCHIVE:
+        elif self.path.suffix.lower() in ARCHIVE_SUFFIXES:
             data = self.path.with_name(self.path.name + ".d")
             files = [self.path] + ([p for p in data.rglob("*") if p.is_file()] if data.is_dir() else [])
         else:
@@ -58,17 +57,23 @@ class RecordingSpec:
 def _label(name: str) -> str:
     """A BIDS label (letters and digits only) from a file or folder name."""
     stem = name
-    for suffix in _EDF + _ARCHIVE:
+    for suffix in EDF_SUFFIXES + ARCHIVE_SUFFIXES:
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
     stem = re.sub(r"^sub-", "", stem)
     return re.sub(r"[^A-Za-z0-9]", "", stem)
 
 
+def _kind(path: Path) -> str | None:
+    """The recording kind of ``path`` (see :func:`eegmon.io.recording_kind`), None when it is none."""
+    try:
+        return recording_kind(path)
+    except EegmonError:
+        return None
+
+
 def _is_recording(path: Path) -> bool:
-    if path.is_dir():
-        return any(p.suffix.lower() in _EDF for p in path.iterdir() if p.is_file())
-    return path.suffix.lower() in _EDF + _ARCHIVE
+    return _kind(path) in ("archive", "edf", "folder")
 
 
 def _plain(paths: list[Path], where: Path) -> list[RecordingSpec]:
@@ -85,19 +90,11 @@ def _plain(paths: list[Path], where: Path) -> list[RecordingSpec]:
 
 
 def _bids(root: Path) -> list[RecordingSpec]:
-    from mne_bids import find_matching_paths
-
-    paths = find_matching_paths(root, datatypes="eeg", suffixes="eeg",
-                                extensions=[".edf", ".bdf", ".EDF", ".BDF"])
-    if not paths:
-        raise EegmonError("no EEG runs found (sub-*/[ses-*/]eeg/*_eeg.edf|bdf).", root)
     specs = []
-    for bp in sorted(paths, key=lambda p: str(p.fpath)):
-        fpath = Path(bp.fpath)
-        stem = fpath.name.rsplit("_eeg", 1)[0]
-        truth = fpath.with_name(stem + "_events.tsv")
-        base = (fpath.parent.relative_to(root) / stem).as_posix()
-        specs.append(RecordingSpec(base, fpath, bp.subject, truth if truth.is_file() else None))
+    for run in find_bids_runs(root):
+        stem = run.path.name.rsplit("_eeg", 1)[0]
+        base = (run.path.parent.relative_to(root) / stem).as_posix()
+        specs.append(RecordingSpec(base, run.path, run.subject, run.events))
     return specs
 
 
@@ -148,14 +145,13 @@ def find_recordings(dataset: str | os.PathLike) -> list[RecordingSpec]:
     root = Path(dataset)
     if not root.exists():
         raise EegmonError("no such dataset (a BIDS root, a folder of recordings or a list file).", root)
+    kind = _kind(root)
     if root.is_file():
-        if root.suffix.lower() in _EDF + _ARCHIVE:
-            return _plain([root], root)
-        return _plain(_list_file(root), root)
-    if (root / "dataset_description.json").is_file():
+        return _plain([root] if kind is not None else _list_file(root), root)
+    if kind == "bids":
         return _bids(root)
     children = sorted(p for p in root.iterdir() if not p.name.startswith(".") and _is_recording(p))
-    nested = [p for p in children if p.is_dir() or p.suffix.lower() in _ARCHIVE]
+    nested = [p for p in children if p.is_dir() or _kind(p) == "archive"]
     if nested:
         if len(nested) != len(children):
             loose = next(p for p in children if p not in nested)

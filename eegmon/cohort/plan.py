@@ -74,7 +74,7 @@ def plan_chunks(source: SignalSource, *, chunk_s: float | None, warmup_s: float,
 
 
 def _containing_span(source: SignalSource, t: float):
-    for span in reversed(source.spans):
+    for span in reversed(source.segments):
         if span.start <= t:
             return span
     return None

@@ -158,7 +158,7 @@ def _features(item: WorkItem, source) -> list[str]:
 
 
 def _import(item: WorkItem, source) -> list[str]:
-    from ..commands.import_ import import_sources
+    from ..io.ingest import import_sources
 
     out = Path(item.out_dir) / (item.base + ".h5")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -194,14 +194,14 @@ def _run(item: WorkItem, result: ItemResult, source) -> None:
 
 def run_item(item: WorkItem) -> ItemResult:
     """Do one unit of work; errors are caught and returned, never raised."""
-    from ..source import open_source
+    from ..io import open_recording
 
     result = ItemResult(item.base, item.chunk.part)
     t0 = time.perf_counter()
     try:
         result.checksums = [file_checksum(p) for p in item.hash_files]
         with one_core():
-            _run(item, result, open_source(item.path))
+            _run(item, result, open_recording(item.path))
     except EegmonError as err:
         result.error = str(err)
     except (OSError, ValueError) as err:

@@ -49,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     from ..detectors import DetectionModel
     from ..detectors.crossval import SCHEMES, cross_validate, patient_rows
     from ..errors import EegmonError
-    from ..source import open_source
+    from ..io import open_recording
 
     scheme = check_option("--scheme", args.scheme, SCHEMES)
     paths = _patients(args.dataset)
     if not paths:
         raise EegmonError("no recordings found (expected archives, device folders or EDF files).", args.dataset[0])
     template = DetectionModel("classifier", None, fs=207.0)
-    patients = [patient_rows(p.stem if p.is_file() else p.name, open_source(p), template, quiet=args.quiet)
+    patients = [patient_rows(p.stem if p.is_file() else p.name, open_recording(p), template, quiet=args.quiet)
                 for p in paths]
     ev, folds = cross_validate(patients, scheme, seed=args.seed, n_estimators=args.trees, quiet=args.quiet)
     doc = ev.to_json()

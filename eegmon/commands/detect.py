@@ -1,4 +1,4 @@
-"""Detect seizures in an archive, an EDF/BDF file or a device folder.
+"""Detect seizures in an archive, an EDF/BDF file, a device folder or a one-subject BIDS dataset.
 
 Runs a detector over the whole recording (in chunks: memory does not grow with its length) and
 writes the events as SzCORE events.tsv. When SRC is an archive, the detections are also stored
@@ -27,7 +27,7 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SRC", help="archive (.h5), EDF/BDF file or device folder")
+    parser.add_argument("source", metavar="SRC", help="archive (.h5), EDF/BDF file, device folder or BIDS dataset")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--detector", default="classifier", help="detector name: classifier (default) or line-length")
     group.add_argument("--model", type=Path, default=None, metavar="FILE", help="a model file from 'eegmon train'")
@@ -37,38 +37,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not store the detections in the archive")
 
 
-def write_outputs(out: Path, source, events) -> list[Path]:
-    """Write events.tsv output(s) for ``source``; return the files written."""
-    from ..errors import EegmonError
-    from ..io.events_tsv import write_events_tsv
+def __getattr__(name: str):
+    if name == "write_outputs":  # moved to the library; kept here for one release
+        import warnings
 
-    if out.suffix == ".tsv":
-        if not out.parent.exists():
-            raise EegmonError("the folder to write into does not exist.", out.parent)
-        write_events_tsv(out, events, source.start, source.stop - source.start)
-        return [out]
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise EegmonError(f"cannot create the output folder: {err.strerror or err}", out) from None
-    written = []
-    for origin, start, stop in source.files():
-        path = out / f"{Path(origin).stem}_events.tsv"
-        write_events_tsv(path, [e for e in events if start <= e.onset < stop], start, stop - start)
-        written.append(path)
-    return written
+        from ..io.events_tsv import write_recording_events
+
+        warnings.warn("eegmon.commands.detect.write_outputs is deprecated; use eegmon.io.write_recording_events.",
+                      DeprecationWarning, stacklevel=2)
+        return write_recording_events
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..detectors import load_detector
     from ..detectors.batch import detect_source
     from ..events import to_datetime
-    from ..source import open_source
+    from ..io import open_recording, write_recording_events
 
     model, name = load_detector(args.detector, args.model)
-    source = open_source(args.source)
+    source = open_recording(args.source)
     result = detect_source(source, model, name=name, line_freq=args.line_freq, quiet=args.quiet)
-    written = write_outputs(args.output, source, result.events) if args.output else []
+    written = write_recording_events(args.output, source, result.events) if args.output else []
     stored = 0
     if source.kind == "archive" and not args.no_store:
         from ..archive import Archive

@@ -46,84 +46,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _read_sources(sources: list[str], subject: str | None):
-    from ..errors import EegmonError
-    from ..io import read_bids, read_device_folder, read_edf
-    from ..io.device_folder import combine_recordings, sidecar_annotations
+def __getattr__(name: str):
+    if name == "import_sources":  # moved to the library; kept here for one release
+        import warnings
 
-    recs = []
-    for src in sources:
-        path = Path(src)
-        if path.is_dir() and (path / "dataset_description.json").is_file():
-            runs = read_bids(path, subjects=[subject] if subject else None)
-            subs = sorted({r.subject for r in runs})
-            if len(subs) > 1:
-                raise EegmonError(
-                    f"BIDS dataset has {len(subs)} subjects {subs}; an archive holds one patient, "
-                    "choose one with --subject.",
-                    path,
-                )
-            recs += [r.recording for r in runs]
-        elif path.is_dir():
-            recs.append(read_device_folder(path))
-        else:
-            rec = read_edf(path)
-            rec.annotations.extend(sidecar_annotations(Path(rec.meta["source"]), rec.start, rec.stop - rec.start))
-            recs.append(rec)
-    return combine_recordings(recs) if len(recs) > 1 else recs[0]
+        from ..io.ingest import import_sources
 
-
-def _spans(rec, archive) -> dict[str, tuple[float, float]]:
-    spans: dict[str, list[float]] = {}
-    rows = [(s.source, s.start, s.start + s.n_samples / rec.fs) for s in rec.segments]
-    if archive is not None:
-        rows += [(s.source, s.start, s.stop) for s in archive.segments]
-    for src, a, b in rows:
-        name = Path(src).name
-        lo, hi = spans.get(name, [a, b])
-        spans[name] = [min(lo, a), max(hi, b)]
-    return {k: (a, b - a) for k, (a, b) in spans.items()}
-
-
-def import_sources(out: Path, sources: list[str], *, append: bool = False, subject: str | None = None,
-                   annotation_files: list[str] = (), max_segment_s: float = 24 * 3600.0, quiet: bool = True):
-    """Import recordings into the archive ``out`` (created, or added to with ``append``).
-
-    Everything is read and checked before anything is written. Returns the import report.
-    """
-    from ..archive import Archive
-    from ..errors import EegmonError
-    from ..io import read_annotation_file
-
-    if out.exists() and not append:
-        raise EegmonError("archive already exists; use --append to add to it.", out)
-    if append and not out.exists():
-        raise EegmonError("--append given but the archive does not exist.", out)
-    if not max_segment_s > 0:
-        raise EegmonError(f"--max-segment-hours must be > 0, got {max_segment_s / 3600}.")
-    rec = _read_sources(sources, subject)
-    existing = Archive.open(out, "r") if append else None
-    try:
-        if existing is not None:
-            existing.check_recording(rec)
-        spans = _spans(rec, existing)
-        extra = []
-        for ann in annotation_files:
-            extra += read_annotation_file(ann, spans)
-    finally:
-        if existing is not None:
-            existing.close()
-    archive = (
-        Archive.open(out, "a")
-        if append
-        else Archive.create(out, rec.channels, rec.fs, meta={"patient": rec.meta.get("patient", "") or ""})
-    )
-    with archive:
-        report = archive.import_recording(rec, annotations=extra, quiet=quiet, max_segment_s=max_segment_s)
-    return rec, report
+        warnings.warn("eegmon.commands.import_.import_sources is deprecated; use eegmon.io.import_sources.",
+                      DeprecationWarning, stacklevel=2)
+        return import_sources
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io.ingest import import_sources
+
     out = Path(args.output)
     rec, report = import_sources(out, args.sources, append=args.append, subject=args.subject,
                                  annotation_files=args.annotations, max_segment_s=args.max_segment_hours * 3600,

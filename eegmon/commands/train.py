@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from ..detectors import DetectionModel, save_model
     from ..detectors.training import collect_rows, population_prior, train_classifier
     from ..errors import EegmonError
+    from ..io import open_recording
     from ..io.events_tsv import read_events_tsv
-    from ..source import open_source
 
     extra = [ev for path in args.labels for ev in read_events_tsv(path).events if ev.is_seizure]
     if not args.output.parent.exists():
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     rng = np.random.default_rng(args.seed)
     sources = []
     for src in args.sources:
-        source = open_source(src)
+        source = open_recording(src)
         seizures = [a for a in source.annotations if a.is_seizure and a.status != "rejected"]
         seizures += [e for e in extra if source.start <= e.onset < source.stop]
         sources.append((source, seizures))

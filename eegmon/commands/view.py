@@ -1,4 +1,4 @@
-"""Open the clinician review window on an archive (or an EDF file / device folder).
+"""Open the clinician review window on an archive (or an EDF file, device folder or BIDS dataset).
 
 Shows all channels stacked in wall-clock time with page sizes from 10 s to a day, an overview
 of the whole recording (data and gaps, detections and annotations, an activity trend and a
@@ -6,9 +6,9 @@ spectral lane), and the list of detections and annotations to review. Every revi
 (confirm, reject, relabel, move onset/offset, add) is saved to the archive at once with the
 reviewer's name and time; undo/redo with Ctrl+Z / Ctrl+Shift+Z. F1 lists the keys.
 
-An EDF file or a device folder is imported first: into --archive PATH when given (kept, and
-reused when it exists), else into a temporary archive that is deleted at exit (review edits
-are then lost: pass --archive to keep them).
+An EDF file, a device folder or a one-subject BIDS dataset is imported first: into --archive
+PATH when given (kept, and reused when it exists), else into a temporary archive that is deleted
+at exit (review edits are then lost: pass --archive to keep them).
 
 examples:
   eegmon view patient01.h5
@@ -25,38 +25,27 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("source", metavar="SRC", help="archive (.h5), EDF/BDF file or device folder")
+    parser.add_argument("source", metavar="SRC", help="archive (.h5), EDF/BDF file, device folder or BIDS dataset")
     parser.add_argument("--reviewer", default=None, metavar="NAME",
                         help="name stored with every review action (default: $USER)")
     parser.add_argument("--archive", type=Path, default=None, metavar="PATH",
-                        help="for an EDF/folder SRC: archive to import into and keep (default: a temporary one)")
+                        help="for an EDF/folder/BIDS SRC: archive to import into and keep (default: a temporary one)")
     parser.add_argument("--close-after", type=float, default=None, metavar="S", help=argparse.SUPPRESS)
 
 
-def _archive_for(source: Path, target: Path, quiet: bool) -> Path:
-    from ..archive import Archive
-    from .import_ import _read_sources
-
-    if target.exists():
-        return target
-    rec = _read_sources([str(source)], None)
-    with Archive.create(target, rec.channels, rec.fs) as arc:
-        arc.import_recording(rec, quiet=quiet)
-    return target
-
-
 def run(args: argparse.Namespace) -> int:
-    from ..errors import EegmonError
+    from ..io import import_sources, recording_kind
 
     source = Path(args.source)
-    if not source.exists():
-        raise EegmonError("no such file or folder.", source)
+    kind = recording_kind(source)
     reviewer = args.reviewer or os.environ.get("USER") or "reviewer"
     with tempfile.TemporaryDirectory(prefix="eegmon-view-") as tmp:
-        if source.is_file() and source.suffix.lower() in (".h5", ".hdf5"):
+        if kind == "archive":
             path = source
         else:
-            path = _archive_for(source, args.archive or Path(tmp) / f"{source.stem}.h5", args.quiet)
+            path = args.archive or Path(tmp) / f"{source.stem}.h5"
+            if not path.exists():
+                import_sources(path, [source], quiet=args.quiet)
             if args.archive is None and not args.quiet:
                 print(f"imported {source} into a temporary archive; review edits are lost at exit "
                       "(use --archive PATH to keep them)")

@@ -197,3 +197,40 @@ def read_events_tsv(
     if start is None and events:
         raise EegmonError("no 'dateTime' column and no recording_start given: onsets cannot be placed in time.", path)
     return EventsTsv(events=events, recording_start=start, recording_duration=duration)
+
+
+def write_recording_events(out: str | os.PathLike, source, events: Sequence[Annotation]) -> list[Path]:
+    """Write ``events`` found in ``source`` as SzCORE events.tsv; return the files written.
+
+    Parameters
+    ----------
+    out : path-like
+        A path ending in ``.tsv`` gets one events.tsv for the whole recording (``dateTime`` its
+        start); anything else is a folder (created) that gets one ``<stem>_events.tsv`` per source
+        file, each with that file's events and span: what ``eegmon evaluate`` pairs with ground truth.
+    source : SignalSource
+        The recording (from :func:`eegmon.io.open_recording`): its ``start``, ``stop`` and ``files()``.
+    events : sequence of Annotation
+        Absolute-time events (detections).
+
+    Raises
+    ------
+    EegmonError
+        When the folder to write into does not exist or cannot be created.
+    """
+    out = Path(out)
+    if out.suffix == ".tsv":
+        if not out.parent.exists():
+            raise EegmonError("the folder to write into does not exist.", out.parent)
+        write_events_tsv(out, events, source.start, source.stop - source.start)
+        return [out]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise EegmonError(f"cannot create the output folder: {err.strerror or err}", out) from None
+    written = []
+    for origin, start, stop in source.files():
+        path = out / f"{Path(origin).stem}_events.tsv"
+        write_events_tsv(path, [e for e in events if start <= e.onset < stop], start, stop - start)
+        written.append(path)
+    return written
