@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eegmon._atomic import atomic_path
 from eegmon.errors import EegmonError
 
 from .estimators import FeatureClassifier, flatten_forest
@@ -108,13 +109,10 @@ def save_model(model: DetectionModel, path: str | os.PathLike) -> None:
     """Write ``model`` to ``path`` (a ZIP file; see the module docstring)."""
     import skops.io as sio
 
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("metadata.json", json.dumps(model.metadata(), indent=1))
         if DETECTORS[model.detector].trained:
             zf.writestr("estimator.skops", sio.dumps(model.estimator))
-    os.replace(tmp, path)
 
 
 def load_model(path: str | os.PathLike) -> DetectionModel:

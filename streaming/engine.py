@@ -128,7 +128,7 @@ class ArchiveWriter:
         self._n = 0
         self._tables: list = []
         #: Feature windows ending before or at this time are already stored.
-        self.features_done: float = self.arc.features_stop or -np.inf
+        self.features_done: float = float(np.nan_to_num(self.arc.features_stop, nan=-np.inf))
 
     def write(self, t0: float, x: np.ndarray) -> None:
         """Buffer samples starting at ``t0``; write a segment when a block is full or at a gap."""

@@ -142,7 +142,6 @@ def test_reviewer_edit_survives_kill(tmp_path):
 
 COMMIT_CHILD = textwrap.dedent("""
     import os, sys, time
-    import eegmon.archive._manifest as manifest
     from eegmon.archive import Archive
     from eegmon.events import Annotation
 
@@ -152,7 +151,7 @@ COMMIT_CHILD = textwrap.dedent("""
         _replace(src, dst)
 
     arc = Archive.open(sys.argv[1], "a")
-    manifest.os.replace = slow_replace
+    os.replace = slow_replace  # the manifest's temporary file is complete; the rename never happens
     arc.add_annotations([Annotation(onset=1.7e9, duration=1.0, label="sz")])
 """)
 

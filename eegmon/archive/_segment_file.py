@@ -1,7 +1,7 @@
 """One immutable HDF5 file per segment: digital samples plus their min/max pyramid.
 
-Written to ``<name>.tmp``, flushed and fsynced, then renamed into place: a file with the final
-name is always complete. Layout of ``seg_NNNNNNNN.h5``::
+Written through :func:`eegmon._atomic.atomic_path` (temporary file, fsync, rename, fsync of the
+folder): a file with the final name is always complete. Layout of ``seg_NNNNNNNN.h5``::
 
     attrs   format, start_ns, fs, n_samples, channels, source, source_offset
     /data   (n_channels, n_samples) int16|int32, chunked (n_channels, 4096), scale-offset compressed (lossless);
@@ -14,23 +14,14 @@ name is always complete. Layout of ``seg_NNNNNNNN.h5``::
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 import h5py
 import numpy as np
 
+from .._atomic import atomic_path
 from ._layout import CHUNK_SAMPLES, COMPRESSION, DECIMATION, FORMAT, n_levels
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or directory by path."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _halve(x: np.ndarray, op) -> np.ndarray:
@@ -71,9 +62,8 @@ def write_segment_file(
 
     The file appears under ``path`` only once complete and fsynced.
     """
-    tmp = path.with_name(path.name + ".tmp")
     levels = n_levels(fs)
-    with h5py.File(tmp, "w", libver="latest") as f:
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
         f.attrs.update(
             {
                 "format": FORMAT + "-segment",
@@ -113,5 +103,3 @@ def write_segment_file(
             pos += n
         if pos != n_samples:
             raise ValueError(f"segment got {pos} samples, declared {n_samples}.")
-    fsync_path(tmp)
-    os.replace(tmp, path)

@@ -19,11 +19,11 @@ from typing import Any
 
 from .. import __version__
 from .._logging import logger, progress
+from ..archive.feature_file import merge_parts
 from ..errors import EegmonError
 from ..io._files import write_text_atomic
 from .dataset import RecordingSpec, find_recordings
 from .engine import Engine, check_scheduler, open_engine
-from .feature_file import merge_parts
 from .manifest import Manifest, digest_of, file_checksum, sha256
 from .plan import Chunk, grid_period, plan_chunks
 from .work import TASKS, ItemResult, Params, WorkItem, detection_model, run_item

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..archive.feature_file import FeatureWriter, features_path
 from ..errors import EegmonError
 from ..events import Annotation
-from .feature_file import FeatureWriter, features_path
 from .manifest import file_checksum
 from .plan import Chunk
 
@@ -147,9 +147,8 @@ def _features(item: WorkItem, source) -> list[str]:
                              line_freq=item.params.line_freq).pipeline  # the detector's own chain
     path = features_path(Path(item.out_dir), item.base, item.chunk.part if item.n_chunks > 1 else None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    attrs = {"feature_names": list(pipeline.feature_names), "channels": list(source.channels),
-             "window_s": model.window_s, "hop_s": model.hop_s, "fs": pipeline.fs}
-    with FeatureWriter(path, attrs, len(source.channels), len(pipeline.feature_names)) as out:
+    attrs = {"window_s": model.window_s, "hop_s": model.hop_s, "fs": pipeline.fs}
+    with FeatureWriter(path, pipeline.feature_names, source.channels, attrs=attrs) as out:
         for t0, x in source.chunks(_READ_S, start=item.chunk.read_from, stop=item.chunk.keep_to):
             table = pipeline.push(x, t0)
             keep = _keep(table.times, item.chunk)

@@ -7,6 +7,7 @@ import math
 import os
 from pathlib import Path
 
+from .._atomic import atomic_write
 from ..errors import EegmonError
 
 _FINGERPRINT_BLOCK = 1 << 20
@@ -31,12 +32,10 @@ def check_file(path: str | os.PathLike, *, what: str = "file") -> Path:
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write a text file (UTF-8) under a temporary name and rename it: a reader sees the old or the new
-    file, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    """Write a text file (UTF-8) under a temporary name, fsync and rename it: a reader sees the old or the
+    new file, never half of one."""
+    with atomic_write(path, "w") as f:
+        f.write(text)
 
 
 def fingerprint(path: str | os.PathLike) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._atomic import TEMP_MARKER, atomic_path
 from .._checks import check_number
 from .._logging import logger, progress
 from ..errors import EegmonError
@@ -108,7 +109,8 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
         raise EegmonError(f"output directory is not writable: {err.strerror or err}", out_dir) from None
     if overwrite:
         for p in entries:
-            if p.is_file() and (p.suffix == ".edf" or p.name.endswith((".tsv", ".tmp")) or p.name == "simulation.json"):
+            if p.is_file() and (p.suffix == ".edf" or p.name.endswith((".tsv", ".tmp"))
+                              or TEMP_MARKER in p.name or p.name == "simulation.json"):
                 p.unlink()
 
 
@@ -226,9 +228,8 @@ def _write_file(job: _FileJob) -> str:
         annotations=[],
     )
     path = job.out_dir / f"{job.stem}.edf"
-    tmp = path.with_name(path.name + ".tmp")
-    edf.write(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        edf.write(tmp)
     seizures = [Annotation(onset=s.onset, duration=s.duration, label="sz", channels=s.channels(job.names))
                 for s in job.seizures]
     write_events_tsv(job.out_dir / f"{job.stem}_events.tsv", seizures, job.span.start, job.span.duration)

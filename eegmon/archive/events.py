@@ -1,0 +1,191 @@
+"""The archive's event tables: annotations and detections, one class serving both.
+
+Both tables have the columns of ``EVENT_DTYPE`` (``_layout.py``); every change is one manifest
+commit, so an edit is on disk when the method returns.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from .._checks import check_number, check_option
+from ..errors import EegmonError
+from ..events import REVIEW_STATUSES, Annotation
+from ..io.labels import VOCABULARY
+from ._layout import from_ns, to_ns
+from .manifest import Manifest, ManifestState
+
+#: The manifest tables that hold events, and what one row of each is called in messages.
+EVENT_TABLES = {"annotations": "annotation", "detections": "detection"}
+
+
+@dataclass(frozen=True)
+class StoredAnnotation(Annotation):
+    """An :class:`~eegmon.events.Annotation` as stored in the archive, with its review trail.
+
+    Parameters
+    ----------
+    id : int
+        Row id, unique within its table (annotations or detections).
+    reviewer : str | None
+        Who last edited it.
+    edited_at : float | None
+        When it was last edited, seconds since the Unix epoch.
+    """
+
+    id: int = -1
+    reviewer: str | None = None
+    edited_at: float | None = None
+
+
+def _event_row(ev: Annotation, id_: int, *, reviewer: str = "", edited_at_ns: int = 0) -> dict:
+    return {
+        "id": id_,
+        "onset_ns": to_ns(ev.onset),
+        "duration_s": float(ev.duration),
+        "label": ev.label,
+        "original_label": ev.original_label or "",
+        "channels": ",".join(ev.channels),
+        "confidence": math.nan if ev.confidence is None else float(ev.confidence),
+        "source": ev.source,
+        "status": ev.status,
+        "reviewer": reviewer,
+        "edited_at_ns": edited_at_ns,
+    }
+
+
+def _row_event(row: dict) -> StoredAnnotation:
+    conf = row["confidence"]
+    return StoredAnnotation(
+        onset=from_ns(row["onset_ns"]),
+        duration=float(row["duration_s"]),
+        label=row["label"],
+        channels=tuple(c for c in row["channels"].split(",") if c),
+        confidence=None if math.isnan(conf) else conf,
+        original_label=row["original_label"] or None,
+        source=row["source"],
+        status=row["status"],
+        id=int(row["id"]),
+        reviewer=row["reviewer"] or None,
+        edited_at=from_ns(row["edited_at_ns"]) if row["edited_at_ns"] else None,
+    )
+
+
+def _event_key(row: dict) -> tuple:
+    # what makes two rows the same event (a repeated import or detection run adds no duplicate)
+    return (
+        row["onset_ns"],
+        round(row["duration_s"], 6),
+        row["label"],
+        row["original_label"],
+        row["channels"],
+        row["source"],
+    )
+
+
+def _check_event(ev: Annotation, what: str) -> None:
+    if not isinstance(ev, Annotation):
+        raise EegmonError(f"{what} must be eegmon.events.Annotation objects, got {type(ev).__name__}.")
+    if not (math.isfinite(ev.onset) and math.isfinite(ev.duration) and ev.duration >= 0):
+        raise EegmonError(
+            f"{what} need a finite onset and a duration >= 0, got onset={ev.onset!r}, duration={ev.duration!r}."
+        )
+    check_option("status", ev.status, REVIEW_STATUSES)
+
+
+class EventTable:
+    """One event table of an archive (``"annotations"`` or ``"detections"``).
+
+    Parameters
+    ----------
+    manifest : Manifest
+        The archive's manifest, through which every change is committed.
+    name : {"annotations", "detections"}
+        Which table.
+    """
+
+    def __init__(self, manifest: Manifest, name: str) -> None:
+        check_option("name", name, EVENT_TABLES)
+        self.manifest = manifest
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.manifest.state.table(self.name))
+
+    def select(self, start: float | None = None, stop: float | None = None) -> list[StoredAnnotation]:
+        """Events overlapping ``[start, stop)`` (all by default), ordered by onset then id."""
+        out = [_row_event(r) for r in self.manifest.state.table(self.name)]
+        if start is not None:
+            out = [e for e in out if e.offset >= start]
+        if stop is not None:
+            out = [e for e in out if e.onset < stop]
+        return sorted(out, key=lambda e: (e.onset, e.id))
+
+    def add(self, events: Iterable[Annotation]) -> list[int]:
+        """Add events durably; return their ids (an identical existing row is reused, not duplicated)."""
+        events = list(events)
+        for ev in events:
+            _check_event(ev, self.name)
+
+        def add(state: ManifestState) -> list[int]:
+            rows = state.table(self.name)
+            known = {_event_key(r): r["id"] for r in rows}
+            next_id = max((r["id"] for r in rows), default=0) + 1
+            ids = []
+            for ev in events:
+                row = _event_row(ev, next_id)
+                key = _event_key(row)
+                if key in known:
+                    ids.append(int(known[key]))
+                    continue
+                rows.append(row)
+                known[key] = next_id
+                ids.append(next_id)
+                next_id += 1
+            return ids
+
+        return list(self.manifest.commit(add)) if events else []
+
+    def update(self, id: int, reviewer: str | None = None, **changes) -> StoredAnnotation:
+        """Edit one event durably: the given fields (None leaves a field as it is), stamped with the reviewer.
+
+        Parameters
+        ----------
+        id : int
+            Row id from :meth:`select`.
+        reviewer : str | None
+            Who made the edit; stored with the edit time (None keeps the last reviewer).
+        **changes
+            Any of ``status``, ``label``, ``onset``, ``duration``, ``channels``, ``confidence``.
+        """
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if "status" in changes:
+            check_option("status", changes["status"], REVIEW_STATUSES)
+        if "label" in changes:
+            check_option("label", changes["label"], VOCABULARY)
+        for name in ("onset", "duration"):
+            if name in changes:
+                changes[name] = check_number(name, changes[name], low=0 if name == "duration" else None)
+        if "confidence" in changes:
+            changes["confidence"] = check_number("confidence", changes["confidence"], low=0, high=1)
+        if "channels" in changes:
+            changes["channels"] = tuple(str(c) for c in changes["channels"])
+            unknown = set(changes["channels"]) - set(self.manifest.channels)
+            if unknown:
+                raise EegmonError(
+                    f"unknown channel(s) {sorted(unknown)}; the archive has {list(self.manifest.channels)}."
+                )
+
+        def edit(state: ManifestState) -> StoredAnnotation:
+            rows = state.table(self.name)
+            for i, row in enumerate(rows):
+                if row["id"] == id:
+                    ev = replace(_row_event(row), **changes)
+                    rows[i] = _event_row(ev, id, reviewer=reviewer or row["reviewer"], edited_at_ns=time.time_ns())
+                    return _row_event(rows[i])
+            raise EegmonError(f"no {EVENT_TABLES[self.name]} with id {id}.", self.manifest.path)
+
+        return self.manifest.commit(edit)  # type: ignore[return-value]
