@@ -3,7 +3,7 @@
 Written once, independently of eegmon's kernels, to check them (tests) and to time them
 against (benchmarks): ``sliding_window_view`` over the filtered signal, whole-array NumPy
 reductions, and ``scipy.signal.periodogram`` (Hann, constant detrend, density) per window.
-Same definitions as the table in eegmon's README; no Python loop over windows.
+Same definitions as the feature table in docs/signal.md; no Python loop over windows.
 """
 
 from __future__ import annotations

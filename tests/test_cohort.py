@@ -341,7 +341,7 @@ def test_without_dask_local_falls_back_to_a_process_pool(tmp_path):
 
 
 def test_existing_dask_cluster_by_address(tmp_path):
-    """The README's recipe: 'dask scheduler' and 'dask worker' processes, then --scheduler ADDRESS."""
+    """The recipe in docs/cohort.md: 'dask scheduler' and 'dask worker' processes, then --scheduler ADDRESS."""
     dask = Path(sys.executable).parent / "dask"
     info = tmp_path / "scheduler.json"
     procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", "0", "--dashboard-address",

@@ -1,4 +1,4 @@
-"""Names, dtypes and constants of the on-disk archive layout (documented in the README).
+"""Names, dtypes and constants of the on-disk archive layout (documented in docs/archive.md).
 
 ``ARCHIVE.h5`` is a small HDF5 manifest (tables, channel metadata) that is only ever replaced
 atomically; ``ARCHIVE.h5.d/seg_NNNNNNNN.h5`` are immutable per-segment files holding samples and

@@ -1,6 +1,6 @@
 """The recording archive: crash-safe, appendable, random access in absolute time.
 
-See the package docstring and the README for the on-disk layout. :class:`Archive` is a facade over
+See the package docstring and docs/archive.md for the on-disk layout. :class:`Archive` is a facade over
 parts that each do one job and talk through public methods:
 
 - :class:`~eegmon.archive.manifest.Manifest`: opening, the tables as last read, durable commits;

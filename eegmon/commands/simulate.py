@@ -45,7 +45,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # default None, not "sim01": so that --bids can tell an explicit --subject (which it cannot honour)
     parser.add_argument("--subject", default=None, help="subject code used in file names (default: sim01)")
     parser.add_argument("--config", default=None, metavar="JSON",
-                        help="JSON object overriding simulator parameters (see SimulationConfig in the README)")
+                        help="JSON object overriding simulator parameters (see SimulationConfig in docs/simulator.md)")
     parser.add_argument("--difficulty", choices=("easy", "realistic", "hard"), default=None,
                         help="how hard the recording is (default: realistic, or the --config's difficulty); "
                              "easy reproduces the original simulator exactly")
