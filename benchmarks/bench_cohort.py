@@ -44,8 +44,8 @@ from pathlib import Path
 
 import _harness
 
+from eegmon._threads import limit_threads
 from eegmon.cohort import Params, find_recordings, open_engine, run_batch
-from eegmon.cohort.work import one_core
 
 PARAMS = Params(task="detect")
 REF_SERIAL = "in-process open_source + detect_source, one recording after another (no engine)"
@@ -100,7 +100,7 @@ class Runner:
         t0 = time.perf_counter()
         model, name = load_detector("classifier", None)
         hours = 0.0
-        with one_core():  # one core, as one worker: the feature kernels would otherwise use every CPU
+        with limit_threads(1):  # one core, as one worker: the feature kernels would otherwise use every CPU
             for spec in find_recordings(self.dataset):
                 source = open_source(spec.path)
                 detect_source(source, model, name=name, quiet=True)

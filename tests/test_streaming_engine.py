@@ -135,14 +135,14 @@ def test_dropped_late_out_of_order_clock_jump_malformed(model):
     assert [round(a.onset - START) for a in eng.alerts] == [round(eng.events[0].onset - START)]
     assert abs(eng.events[0].onset - (START + 200.0)) < 10.0
     # samples after the jump were re-aligned, so the stream's time went on
-    assert eng._end > t_last + 25.0
+    assert eng.end > t_last + 25.0
 
 
 def test_pipeline_error_is_survived(model, monkeypatch):
     src, chunks = _chunks(seconds=60.0)
     eng = _engine(model, src)
     calls = {"n": 0}
-    real = eng.detector.stream.push
+    real = eng.detector.stage
 
     def flaky(x, t):
         calls["n"] += 1
@@ -150,7 +150,7 @@ def test_pipeline_error_is_survived(model, monkeypatch):
             raise RuntimeError("boom")
         return real(x, t)
 
-    monkeypatch.setattr(eng.detector.stream, "push", flaky)
+    monkeypatch.setattr(eng.detector, "stage", flaky)
     for t0, x in chunks:
         eng.push(t0, x)
     eng.close()
