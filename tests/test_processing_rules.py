@@ -7,10 +7,10 @@ import logging
 import numba
 import numpy as np
 import pytest
-
-from eegmon._threads import limit_threads
 from eegmon.detectors.model import DetectionModel
 from eegmon.detectors.runner import FeatureStream, design_filters, processing_rate
+
+from eegmon._threads import limit_threads
 from eegmon.errors import EegmonError
 from eegmon.features import Pipeline, window_grid
 

@@ -7,12 +7,13 @@ import uuid
 
 import numpy as np
 import pytest
+from _sim_archive import write_sim_archive
 from eegmon.detectors import load_detector
 from eegmon.detectors.batch import detect_source
 from eegmon.streaming.engine import ArchiveWriter, Monitor, StreamEngine, run_source
 from eegmon.streaming.outbox import Outbox
 from eegmon.streaming.policy import AlertRules, Contact, Policy
-from eegmon.streaming.sources import ReplaySource, SimSource, open_stream, write_sim_archive
+from eegmon.streaming.sources import ReplaySource, SimSource, open_stream
 
 from eegmon.archive import Archive
 from eegmon.source import open_source
