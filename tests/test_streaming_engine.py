@@ -306,8 +306,7 @@ def test_monitor_cli_sim_source_and_bad_input(tmp_path, capsys):
 
 
 def test_replay_demo_prints_alerts_with_delay(tmp_path):
-    from eegmon.streaming.demo import replay_demo
-
+    from eegmon.demo import replay_demo
     from eegmon.simulate import simulate
 
     folder = tmp_path / "dev"
