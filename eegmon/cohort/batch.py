@@ -20,7 +20,6 @@ from typing import Any
 from .. import __version__
 from .._logging import logger, progress
 from ..errors import EegmonError
-from ..features import window_grid
 from ..io._files import write_text_atomic
 from .dataset import RecordingSpec, find_recordings
 from .engine import Engine, check_scheduler, open_engine
@@ -92,6 +91,7 @@ def _params_record(params: Params) -> dict[str, Any]:
 def _plan(spec: RecordingSpec, params: Params) -> list[Chunk]:
     if params.task == "import":
         return [Chunk(0, None, None, None)]
+    from ..features import window_grid
     from ..source import open_source
 
     source = open_source(spec.path)

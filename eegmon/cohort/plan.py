@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from ..features import WindowGrid
 from ..source import SignalSource
+
+if TYPE_CHECKING:  # eegmon.features loads Numba: not at import (the CLI's parser imports this)
+    from ..features import WindowGrid
 
 
 @dataclass(frozen=True)
