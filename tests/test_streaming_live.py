@@ -94,3 +94,21 @@ def test_old_demo_module_warns_and_forwards():
         assert callable(demo.true_onsets)
     with pytest.raises(AttributeError):
         demo.nothing_here  # noqa: B018
+
+
+def test_monitor_runs_streams_one_by_one_when_the_batch_fails_and_recovers_the_failing_one(monkeypatch):
+    from eegmon.detectors import load_detector
+    from eegmon.streaming.engine import Monitor, StreamEngine
+
+    model, name = load_detector("line-length", None)
+    mon = Monitor()
+    a, b = (mon.add(StreamEngine(s, model, fs=128.0, channels=["x"], name=name)) for s in ("a", "b"))
+
+    def broken(rows):
+        raise RuntimeError("estimator down")
+
+    monkeypatch.setattr(a, "proba", broken)  # the batched call (the first member's) and a's own call fail
+    x = np.random.default_rng(0).standard_normal((128 * 4, 1)) * 20.0
+    mon.push_many([("a", 1.7e9, x), ("b", 1.7e9, x)])
+    assert a.stats.quality == {"engine_error": 1} and a.stats.windows == 0
+    assert "engine_error" not in b.stats.quality and b.stats.windows > 0
