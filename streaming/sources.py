@@ -254,3 +254,40 @@ def open_stream(spec: str, *, speed: float = 1.0, chunk_s: float = 0.125, start_
         return LslSource(arg, timeout_s=lsl_timeout_s)
     raise EegmonError("unknown source; expected replay:PATH, sim:[SEED] or lsl:NAME.", spec)
 
+
+def __getattr__(name: str):
+    # Deprecated in this release: a test fixture, now in the tests (tests/_sim_archive.py).
+    if name != "write_sim_archive":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn("eegmon.streaming.sources.write_sim_archive is deprecated and will be removed in the next "
+                  "release; simulate with eegmon.simulate.simulate and import with eegmon.archive.",
+                  DeprecationWarning, stacklevel=2)
+    return _write_sim_archive
+
+
+def _write_sim_archive(path: str | Path, *, seconds: float = 1500.0, onsets: Sequence[float] = (300.0, 1000.0),
+                       gaps: Sequence[tuple[float, float]] = ((700.0, 760.0),), seed: int = 3,
+                       start: float = 1.7e9, fs: float = 207.0) -> SimSource:
+    """The deprecated ``write_sim_archive`` (kept for one release, as it was)."""
+    from eegmon.archive import Archive
+
+    src = SimSource(seed, chunk_s=10.0, speed=math.inf, start=start, max_s=seconds, onsets=onsets, fs=fs)
+    with Archive.create(path, src.channels, fs) as arc:
+        pending: list[tuple[float, np.ndarray]] = []
+
+        def flush() -> None:
+            if pending:
+                x = np.concatenate([p[1] for p in pending])
+                arc.append_segment(pending[0][0], np.rint(x / 0.1).astype(np.int16).T, [0.1] * x.shape[1],
+                                   [0.0] * x.shape[1], source=src.name)
+                pending.clear()
+
+        for t0, x in src:
+            if any(a <= t0 - start < b for a, b in gaps):
+                flush()
+                continue
+            pending.append((t0, x))
+        flush()
+    return src

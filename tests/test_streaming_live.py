@@ -112,3 +112,16 @@ def test_monitor_runs_streams_one_by_one_when_the_batch_fails_and_recovers_the_f
     mon.push_many([("a", 1.7e9, x), ("b", 1.7e9, x)])
     assert a.stats.quality == {"engine_error": 1} and a.stats.windows == 0
     assert "engine_error" not in b.stats.quality and b.stats.windows > 0
+
+
+def test_old_sim_archive_fixture_warns_and_still_writes(tmp_path):
+    from _sim_archive import write_sim_archive
+    from eegmon.streaming import sources
+
+    with pytest.warns(DeprecationWarning, match="write_sim_archive is deprecated"):
+        old = sources.write_sim_archive
+    old(tmp_path / "old.h5", seconds=120.0, onsets=(), gaps=((40.0, 60.0),))
+    write_sim_archive(tmp_path / "new.h5", seconds=120.0, onsets=(), gaps=((40.0, 60.0),))
+    with Archive.open(tmp_path / "old.h5") as a, Archive.open(tmp_path / "new.h5") as b:
+        assert [(s.start, s.n_samples) for s in a.segments] == [(s.start, s.n_samples) for s in b.segments]
+        assert len(a.segments) == 2
