@@ -194,3 +194,13 @@ def run_item(item: WorkItem) -> ItemResult:
         result.internal = True
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def __getattr__(name: str):
+    if name != "one_core":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn("eegmon.cohort.work.one_core is deprecated and will be removed in the next release; "
+                  "use eegmon._threads.limit_threads(1).", DeprecationWarning, stacklevel=2)
+    return functools.partial(limit_threads, 1)
