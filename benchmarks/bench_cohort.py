@@ -15,7 +15,7 @@ Rows (recording-hours per wall-second include the input checksums (on the worker
 
 - ``detect_dask_1worker``: rec-h/s with a Dask LocalCluster of 1 worker; reference: the same
   detection in this process on one core (Numba and BLAS limited to one thread, as in a worker),
-  recording after recording (``open_source`` + ``detect_source``, what ``eegmon detect`` does; no
+  recording after recording (``open_recording`` + ``detect_source``, what ``eegmon detect`` does; no
   engine, no checksums, no files written). Ratio < 1 = engine overhead.
 - ``detect_dask_2workers``: the same with 2 workers; reference: the 1-worker run (ratio = speed-up).
 - ``scaling_efficiency_2workers``: (rec-h/s with 2 workers) / (2 x rec-h/s with 1 worker).
@@ -44,11 +44,11 @@ from pathlib import Path
 
 import _harness
 
+from eegmon._threads import limit_threads
 from eegmon.cohort import Params, find_recordings, open_engine, run_batch
-from eegmon.cohort.work import one_core
 
 PARAMS = Params(task="detect")
-REF_SERIAL = "in-process open_source + detect_source, one recording after another (no engine)"
+REF_SERIAL = "in-process open_recording + detect_source, one recording after another (no engine)"
 
 
 def cohort(subjects: int, days: float) -> Path:
@@ -100,7 +100,7 @@ class Runner:
         t0 = time.perf_counter()
         model, name = load_detector("classifier", None)
         hours = 0.0
-        with one_core():  # one core, as one worker: the feature kernels would otherwise use every CPU
+        with limit_threads(1):  # one core, as one worker: the feature kernels would otherwise use every CPU
             for spec in find_recordings(self.dataset):
                 source = open_recording(spec.path)
                 detect_source(source, model, name=name, quiet=True)

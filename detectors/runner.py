@@ -15,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from eegmon._logging import logger
 from eegmon.dsp import design_filter
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
-from eegmon.features import FeatureTable, Pipeline
+from eegmon.features import FeatureTable, Pipeline, window_grid
 
 from .features import DETECTOR_COLUMNS, ROW_COLUMNS, AdaptiveFeatures, good_windows
 from .model import DetectionModel
@@ -55,8 +56,43 @@ class Staged:
 
 
 def processing_rate(model: DetectionModel, fs: float) -> float:
-    """The rate the model's features are computed at: the model's own rate, or the input's when it has none."""
-    return float(model.fs or fs)
+    """The rate the model's features are computed at (:func:`eegmon.features.window_grid`)."""
+    return window_grid(fs, model.window_s, model.hop_s, resample_to=model.fs).fs
+
+
+def design_filters(specs: Sequence[dict], fs: float) -> list[np.ndarray]:
+    """SOS arrays of a model's filters (``eegmon.dsp.design_filter`` arguments) at processing rate ``fs``.
+
+    A notch at or above the Nyquist frequency ``fs / 2`` is left out, and the log says so: a
+    notch has nothing to remove there (mains that high was for the device's anti-aliasing filter,
+    or the resampler's, to remove before the samples were made). This is how a model with notches
+    at 50 and 60 Hz runs on 100-Hz input at the input's rate. Any other edge at or above Nyquist
+    is an error: the filter would not be the one the model was trained with.
+
+    Raises
+    ------
+    EegmonError
+        When a band-pass, high-pass or low-pass edge is not below ``fs / 2``.
+    """
+    nyquist = fs / 2.0
+    out = []
+    for spec in specs:
+        spec = dict(spec)
+        if spec["kind"] == "notch":
+            line = spec.get("line_freq", 50.0)
+            if line >= nyquist:
+                logger.info("The model's %g Hz notch is left out: it is not below the Nyquist frequency "
+                            "%g Hz of the %g-Hz processing rate.", line, nyquist, fs)
+                continue
+        for edge in ("low", "high"):
+            value = spec.get(edge)
+            if value is not None and value >= nyquist:
+                raise EegmonError(f"The model's {spec['kind']} filter has {edge}={value:g} Hz, but edges must be "
+                                  f"below the Nyquist frequency {nyquist:g} Hz of its processing rate {fs:g} Hz. "
+                                  f"Use input sampled at more than {2 * value:g} Hz or a model with a rate of "
+                                  f"its own (DetectionModel.fs).")
+        out.append(design_filter(fs=fs, **spec))
+    return out
 
 
 def vote(channel_proba: np.ndarray, eligible: np.ndarray, channels_per_vote: int) -> np.ndarray:
@@ -114,20 +150,10 @@ class FeatureStream:
         self.channel_names = tuple(channel_names)
         if not self.channel_names:
             raise EegmonError("no channels to run the detector on.")
-        proc_fs = processing_rate(model, fs)
-        filters = []
-        for spec in model.filters:
-            spec = dict(spec)
-            edges = [spec[k] for k in ("low", "high") if spec.get(k) is not None]
-            if spec["kind"] == "notch" and spec["line_freq"] >= proc_fs / 2:
-                continue  # mains above Nyquist: nothing to notch (documented in the model's filters)
-            if any(e >= proc_fs / 2 for e in edges):
-                raise EegmonError(f"the model's {spec['kind']} filter edge {max(edges)} Hz is not below the "
-                                  f"Nyquist frequency of its processing rate {proc_fs} Hz.")
-            filters.append(design_filter(fs=proc_fs, **spec))
-        self.pipeline = Pipeline(fs, len(self.channel_names), filters=filters, window=model.window_s, hop=model.hop_s,
-                                 channel_names=self.channel_names, resample_to=None if proc_fs == fs else proc_fs,
-                                 clip_level=clip_level, line_freq=line_freq)
+        grid = window_grid(fs, model.window_s, model.hop_s, resample_to=model.fs)
+        self.pipeline = Pipeline(fs, len(self.channel_names), filters=design_filters(model.filters, grid.fs),
+                                 window=model.window_s, hop=model.hop_s, channel_names=self.channel_names,
+                                 resample_to=grid.resample_to, clip_level=clip_level, line_freq=line_freq)
         self.features = AdaptiveFeatures(
             self.channel_names, gate=model.quality, baseline_minutes=model.baseline_minutes, hop_s=model.hop_s,
             prior=None if model.prior is None else np.asarray(model.prior), prior_minutes=model.prior_minutes,
@@ -164,6 +190,9 @@ class StreamingDetector:
     has seen ``model.warmup_s`` seconds of good signal, so the first minutes of a recording (and
     of a channel that was flat or disconnected until then) never alarm. Its probability is still
     computed then, against a population prior, and shown in ``DetectionChunk.proba``.
+
+    Filters: a notch at or above the Nyquist frequency of the processing rate is left out (and
+    logged); any other filter edge there is an error (see :func:`design_filters`).
     """
 
     def __init__(self, model: DetectionModel, fs: float, channel_names: Sequence[str], *,

@@ -14,7 +14,7 @@ Each chunk goes through
    detector, post-processing), exactly as batch detection runs it, so the finished events are
    the same (tested). NaN samples and electrode-off windows are gated to probability 0 by the
    detector; the engine reports them as signal-quality events (start and end), never alerts.
-3. **alerting**: as soon as the running event (``post.active``) reaches the policy's minimum
+3. **alerting**: as soon as the running event (``StreamingDetector.active``) reaches the policy's minimum
    probability and duration, a :class:`~eegmon.streaming.outbox.SeizureEvent` is written to the
    outbox (event and alerts in one transaction); the wall time from the chunk's arrival to that
    commit is its ``latency_s``.
@@ -33,12 +33,14 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from eegmon._threads import limit_threads
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
@@ -59,19 +61,6 @@ _I32 = np.iinfo(np.int32)
 #: windows, fanning out to the thread pool costs more than it saves (measured: 15 ms -> 1 ms per
 #: window on a loaded 2-core machine). Many streams scale across streams, not within a window.
 SMALL_CHUNK_S = 10.0
-
-
-def _one_thread(fn, *args):
-    import numba
-
-    before = numba.get_num_threads()
-    if before == 1:
-        return fn(*args)
-    numba.set_num_threads(1)
-    try:
-        return fn(*args)
-    finally:
-        numba.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -197,7 +186,9 @@ class ArchiveWriter:
 
 
 @dataclass
-class _Staged:
+class StagedChunk:
+    """A chunk ordered and run to its detector rows by :meth:`StreamEngine.stage` (no estimator yet)."""
+
     t_push: float | None
     x: np.ndarray
     arrival: float
@@ -205,6 +196,7 @@ class _Staged:
 
     @property
     def rows(self) -> np.ndarray | None:
+        """The detector rows (n_windows, n_channels, n_columns), or None when the chunk completed no window."""
         return None if self.detector is None else self.detector.rows
 
 
@@ -340,7 +332,12 @@ class StreamEngine:
         return None, self._end, x[skip:]
 
     # ------------------------------------------------------------------ pipeline
-    def stage(self, t0: float | None, x) -> _Staged | None:
+    @property
+    def end(self) -> float | None:
+        """Stream time just after the last accepted sample (None before the first)."""
+        return self._end
+
+    def stage(self, t0: float | None, x) -> StagedChunk | None:
         """Order a chunk and run it to the detector rows (no estimator yet); None if dropped."""
         arrival = self.clock()
         try:
@@ -350,10 +347,8 @@ class StreamEngine:
             t_push, start, x = ordered
             if x.shape[0] == 0:
                 return None
-            staged = _Staged(t_push, x, arrival)
-            if x.shape[0] < self.fs * SMALL_CHUNK_S:
-                staged.detector = _one_thread(self.detector.stage, x, t_push)
-            else:
+            staged = StagedChunk(t_push, x, arrival)
+            with limit_threads(1, blas=False) if x.shape[0] < self.fs * SMALL_CHUNK_S else nullcontext():
                 staged.detector = self.detector.stage(x, t_push)
             self._end = start + x.shape[0] / self.fs
             self.stats.chunks += 1
@@ -368,10 +363,19 @@ class StreamEngine:
                     self.archive.write_features(staged.detector.table)
             return staged
         except Exception as err:  # noqa: BLE001 - the engine must not die
-            self._recover(err)
+            self.recover(err)
             return None
 
-    def finish(self, staged: _Staged, channel_proba: np.ndarray | None, bad: np.ndarray | None) -> list[SeizureEvent]:
+    def proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The estimator on detector rows: ``(channel_proba, bad)`` (:meth:`eegmon.detectors.StreamingDetector.proba`).
+
+        ``rows`` are those of a :meth:`stage` of this stream, or of several streams of the same model
+        concatenated (:class:`Monitor` runs the estimator once for all of them).
+        """
+        return self.detector.proba(rows)
+
+    def finish(self, staged: StagedChunk, channel_proba: np.ndarray | None,
+               bad: np.ndarray | None) -> list[SeizureEvent]:
         """Post-process the estimator output of a staged chunk; return the seizure events emitted."""
         try:
             if staged.rows is None:
@@ -388,7 +392,7 @@ class StreamEngine:
             self._finished(chunk.events)
             return out
         except Exception as err:  # noqa: BLE001
-            self._recover(err)
+            self.recover(err)
             return []
 
     def push(self, t0: float | None, x) -> list[SeizureEvent]:
@@ -397,9 +401,9 @@ class StreamEngine:
         if staged is None or staged.rows is None:
             return []
         try:
-            channel_proba, bad = self.detector.proba(staged.rows)
+            channel_proba, bad = self.proba(staged.rows)
         except Exception as err:  # noqa: BLE001
-            self._recover(err)
+            self.recover(err)
             return []
         return self.finish(staged, channel_proba, bad)
 
@@ -437,7 +441,11 @@ class StreamEngine:
         if self.archive is not None:
             self.archive.add_detections(events)
 
-    def _recover(self, err: BaseException) -> None:
+    def recover(self, err: BaseException) -> None:
+        """After a pipeline error: log it, record an ``engine_error`` quality event and restart the detector.
+
+        The new detector starts cold (filters, baseline and warm-up, no open event), at the next chunk.
+        """
         logger.exception("%s: pipeline error; detector restarted", self.stream)
         self._flag("engine_error", self._end or 0.0, f"{type(err).__name__}: {err}"[:200])
         self._new_detector()
@@ -449,7 +457,7 @@ class StreamEngine:
             events = self.detector.flush()
             self._finished(events)
         except Exception as err:  # noqa: BLE001
-            self._recover(err)
+            self.recover(err)
             events = []
         if self.archive is not None:
             self.archive.close()
@@ -490,14 +498,14 @@ class Monitor:
         for members in groups.values():
             try:
                 rows = np.concatenate([s.rows for _, s in members]) if len(members) > 1 else members[0][1].rows
-                channel_proba, bad = members[0][0].detector.proba(rows)
+                channel_proba, bad = members[0][0].proba(rows)
             except Exception:  # noqa: BLE001 - fall back to one stream at a time
                 logger.exception("batched estimator call failed; streams run one by one")
                 for eng, s in members:
                     try:
-                        cp, b = eng.detector.proba(s.rows)
+                        cp, b = eng.proba(s.rows)
                     except Exception as err:  # noqa: BLE001
-                        eng._recover(err)
+                        eng.recover(err)
                         continue
                     out += eng.finish(s, cp, b)
                 continue

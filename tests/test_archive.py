@@ -298,7 +298,7 @@ def test_each_channels_physical_range_is_kept_and_judges_clipping(tmp_path):
     """Exporters write per-channel ranges, asymmetric and tight to the data; they stay the channels' rails."""
     import edfio
 
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
     x = np.random.default_rng(0).normal(0, 20, (2, 207 * 20)) + np.array([[-180.0], [60.0]])
     ranges = [(-400.0, -10.0), (-250.0, 900.0)]
@@ -316,4 +316,4 @@ def test_each_channels_physical_range_is_kept_and_judges_clipping(tmp_path):
     np.testing.assert_allclose(again.physical_range, widest, atol=0.05)
     again.close()
     for path, rails in ((tmp_path / "a.h5", widest), (tmp_path / "rec0.edf", np.array(ranges))):
-        np.testing.assert_allclose(open_source(path).clip_level, rails, atol=0.05)
+        np.testing.assert_allclose(open_recording(path).clip_level, rails, atol=0.05)

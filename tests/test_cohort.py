@@ -23,8 +23,9 @@ from eegmon.cohort.batch import _plan
 from eegmon.cohort.plan import grid_period, plan_chunks
 from eegmon.cohort.work import WorkItem, run_item
 from eegmon.errors import EegmonError
+from eegmon.features import window_grid
+from eegmon.io import open_recording
 from eegmon.io.events_tsv import read_events_tsv
-from eegmon.source import open_source
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data" / "sim"
 
@@ -241,23 +242,26 @@ def test_any_chunking_gives_the_same_events(quick_model, chunk_h, warmup_h):
 
 
 def test_plan_chunks_grid_and_boundaries():
-    source = open_source(SAMPLE)
-    assert grid_period(207.0, 207.0, 1.0) == 1.0
-    assert grid_period(256.0, 207.0, 1.0) == 1.0
-    assert grid_period(256.5, 207.0, 1.0) == 2.0
-    assert grid_period(200.5, 200.5, 1.0) == 200 / 200.5  # the pipeline's hop is a whole 200 samples
-    assert grid_period(np.pi * 100, 207.0, 1.0) is None
+    source = open_recording(SAMPLE)
+    def period(fs: float, proc_fs: float) -> float | None:
+        return grid_period(window_grid(fs, 2.0, 1.0, resample_to=proc_fs))
+
+    assert period(207.0, 207.0) == 1.0
+    assert period(256.0, 207.0) == 1.0
+    assert period(256.5, 207.0) == 2.0
+    assert period(200.5, 200.5) == 200 / 200.5  # the pipeline's hop is a whole 200 samples
+    assert period(np.pi * 100, 207.0) is None
     assert plan_chunks(source, chunk_s=None, warmup_s=0, period_s=1.0, hop_s=1.0)[0].read_from is None
     chunks = plan_chunks(source, chunk_s=1800.0, warmup_s=600.0, period_s=1.0, hop_s=1.0)
     assert chunks[0].keep_from is None and chunks[-1].keep_to is None
     for a, b in zip(chunks, chunks[1:], strict=False):
         assert a.keep_to == b.keep_from  # every moment belongs to exactly one chunk
     for c in chunks[1:]:
-        span = max((s for s in source.spans if s.start <= c.keep_from), key=lambda s: s.start)
+        span = max((s for s in source.segments if s.start <= c.keep_from), key=lambda s: s.start)
         # boundaries half a hop off the window grid; reads start on it, at least the warm-up early
         assert (c.keep_from - span.start) % 1.0 == pytest.approx(0.5)
         assert c.read_from <= c.keep_from - 600.0
-        start = max((s for s in source.spans if s.start <= c.read_from), key=lambda s: s.start).start
+        start = max((s for s in source.segments if s.start <= c.read_from), key=lambda s: s.start).start
         assert (c.read_from - start) % 1.0 == pytest.approx(0.0, abs=1e-6)
 
 
@@ -269,21 +273,22 @@ def test_import_task_makes_one_archive_per_recording(tmp_path):
     later = "sim01_20250107_001256"
     shutil.copytree(SAMPLE, data / "P01", ignore=shutil.ignore_patterns(later + "*"))
     shutil.copytree(SAMPLE, data / "P-02")
+    p01, p02 = "sub-P01/eeg/sub-P01_task-monitoring", "sub-P02/eeg/sub-P02_task-monitoring"
     report = run_batch(data, tmp_path / "out", Params("import"), scheduler="processes", workers=2)
-    assert sorted(report.done) == ["sub-P01/eeg/sub-P01_task-monitoring", "sub-P02/eeg/sub-P02_task-monitoring"]
+    assert sorted(report.done) == [p01, p02]  # done is in completion order: look up by recording
+
     def n_samples(base: str) -> int:
         with Archive.open(tmp_path / "out" / (base + ".h5")) as arc:
             return sum(s.n_samples for s in arc.segments)
 
-    total = sum(s.n_samples for s in open_source(SAMPLE).spans)
-    assert n_samples(report.done[1]) == total > n_samples(report.done[0])
+    total = sum(s.n_samples for s in open_recording(SAMPLE).segments)
+    assert n_samples(p02) == total > n_samples(p01)
     # The next day's file arrives in one device folder: only that archive is updated, by appending.
     for f in SAMPLE.glob(later + "*"):
         shutil.copy(f, data / "P01")
     report = run_batch(data, tmp_path / "out", Params("import"), scheduler="processes", workers=1)
-    assert report.done == ["sub-P01/eeg/sub-P01_task-monitoring"]
-    assert report.skipped == ["sub-P02/eeg/sub-P02_task-monitoring"]
-    assert n_samples(report.done[0]) == total
+    assert report.done == [p01] and report.skipped == [p02]
+    assert n_samples(p01) == total
 
 
 def test_datasets_folder_and_list_file(tmp_path):
@@ -398,7 +403,8 @@ def test_outputs_inside_the_dataset_derivatives_folder(tmp_path):
     out = root / "derivatives" / "eegmon"
     first = run_batch(root, out, Params("evaluate"), scheduler="processes", workers=1)
     again = run_batch(root, out, Params("evaluate"), scheduler="processes", workers=1)
-    assert again.skipped == first.done and len(first.done) == len(list(root.glob("sub-*/*/eeg/*_eeg.edf")))
+    assert sorted(again.skipped) == sorted(first.done)  # done is in completion order
+    assert len(first.done) == len(list(root.glob("sub-*/*/eeg/*_eeg.edf")))
     assert main(["evaluate", "--ref", str(root), "--hyp", str(out), "--json", str(tmp_path / "e.json"), "-q"]) == 0
     doc = json.loads((tmp_path / "e.json").read_text())
     assert doc == json.loads((out / "evaluation.json").read_text()) and doc["event"]["n_ref"] >= 1

@@ -145,7 +145,7 @@ def test_the_edf_header_range_changes_nothing(recording, tmp_path, ranges):
     """Exporters write wide, tight or asymmetric physical ranges, per channel; clipping is judged by each one's own."""
     import edfio
 
-    from eegmon.source import open_source
+    from eegmon.io import open_recording
 
     x, _ = recording
     x = x + np.array([-150.0, 240.0])  # DC offsets, as real exporters leave them
@@ -158,7 +158,7 @@ def test_the_edf_header_range_changes_nothing(recording, tmp_path, ranges):
             for c in range(2)]
     path = tmp_path / "rec.edf"
     edfio.Edf(sigs, starttime=None).write(path)
-    source = open_source(path)
+    source = open_recording(path)
     np.testing.assert_allclose(source.clip_level, np.stack([lo, hi], axis=1), atol=1e-3)
     read = np.concatenate([s for _, s in source.chunks(3600.0)])
     det = StreamingDetector(MODEL, source.fs, source.channels, clip_level=source.clip_level)

@@ -10,8 +10,8 @@ import sys
 import time
 
 import pytest
+from _sim_archive import write_sim_archive
 from eegmon.streaming.outbox import alert_key
-from eegmon.streaming.sources import write_sim_archive
 from test_streaming_alerts import Hook  # tests/ is on sys.path under pytest
 
 pytestmark = [pytest.mark.timeout(150),

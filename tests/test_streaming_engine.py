@@ -7,15 +7,16 @@ import uuid
 
 import numpy as np
 import pytest
+from _sim_archive import write_sim_archive
 from eegmon.detectors import load_detector
 from eegmon.detectors.batch import detect_source
 from eegmon.streaming.engine import ArchiveWriter, Monitor, StreamEngine, run_source
 from eegmon.streaming.outbox import Outbox
 from eegmon.streaming.policy import AlertRules, Contact, Policy
-from eegmon.streaming.sources import ReplaySource, SimSource, open_stream, write_sim_archive
+from eegmon.streaming.sources import ReplaySource, SimSource, open_stream
 
 from eegmon.archive import Archive
-from eegmon.source import open_source
+from eegmon.io import open_recording
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")]
@@ -50,7 +51,7 @@ def _key(events):
 def test_replay_gives_batch_events(sim_archive, model, chunk_s):
     src = ReplaySource(sim_archive, speed=math.inf, chunk_s=chunk_s)
     eng = run_source(_engine(model, src), src)
-    batch = detect_source(open_source(sim_archive), model[0], name=model[1])
+    batch = detect_source(open_recording(sim_archive), model[0], name=model[1])
     assert len(batch.events) == 2
     assert _key(eng.events) == _key(batch.events)
     # one live alert per seizure, each before the seizure's detected end, none for the gap
@@ -136,14 +137,14 @@ def test_dropped_late_out_of_order_clock_jump_malformed(model):
     # the event is the seizure (found within the detector's latency), not a false alarm
     assert -10.0 < eng.events[0].onset - (START + 200.0) < 30.0
     # samples after the jump were re-aligned, so the stream's time went on
-    assert eng._end > t_last + 25.0
+    assert eng.end > t_last + 25.0
 
 
 def test_pipeline_error_is_survived(model, monkeypatch):
     src, chunks = _chunks(seconds=60.0)
     eng = _engine(model, src)
     calls = {"n": 0}
-    real = eng.detector.stream.push
+    real = eng.detector.stage
 
     def flaky(x, t):
         calls["n"] += 1
@@ -151,7 +152,7 @@ def test_pipeline_error_is_survived(model, monkeypatch):
             raise RuntimeError("boom")
         return real(x, t)
 
-    monkeypatch.setattr(eng.detector.stream, "push", flaky)
+    monkeypatch.setattr(eng.detector, "stage", flaky)
     for t0, x in chunks:
         eng.push(t0, x)
     eng.close()
@@ -183,7 +184,7 @@ def test_archive_written_and_resume_does_not_duplicate(sim_archive, model, tmp_p
     eng2 = run_source(_engine(model, src2, outbox=outbox, archive=writer2), src2)
     assert eng2.alerts == []  # the second seizure was already alerted before the crash
     assert len(outbox.events()) == 2
-    batch = detect_source(open_source(sim_archive), model[0], name=model[1])
+    batch = detect_source(open_recording(sim_archive), model[0], name=model[1])
     with Archive.open(live) as arc:
         dets = arc.detections()
         # the event running at the crash is found again; its onset may move by a few seconds
@@ -193,7 +194,7 @@ def test_archive_written_and_resume_does_not_duplicate(sim_archive, model, tmp_p
         assert abs(dets[1].onset - batch.events[1].onset) < 10.0
         assert arc.gaps == [(pytest.approx(START + 500.0), pytest.approx(START + 530.0))]
         t, x = arc.read(START + 100.0, START + 110.0)
-    ref = open_source(sim_archive)
+    ref = open_recording(sim_archive)
     expected = ref.spans[0].read(int(100 * ref.fs), int(110 * ref.fs))
     np.testing.assert_allclose(x.T, expected, atol=0.006)
     with Archive.open(live) as arc:
@@ -306,8 +307,7 @@ def test_monitor_cli_sim_source_and_bad_input(tmp_path, capsys):
 
 
 def test_replay_demo_prints_alerts_with_delay(tmp_path):
-    from eegmon.streaming.demo import replay_demo
-
+    from eegmon.demo import replay_demo
     from eegmon.simulate import simulate
 
     folder = tmp_path / "dev"

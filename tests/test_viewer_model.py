@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eegmon.viewer._sample import copy_archive, make_review_archive
+from _review_archive import copy_archive, make_review_archive
 from eegmon.viewer.export import export_events_tsv, export_summary, reviewed_events, summary_table
 from eegmon.viewer.model import ViewerModel
 

@@ -16,7 +16,7 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 pg = pytest.importorskip("pyqtgraph")
 
-from eegmon.viewer._sample import copy_archive, make_review_archive  # noqa: E402
+from _review_archive import copy_archive, make_review_archive  # noqa: E402
 from eegmon.viewer.app import SHORTCUTS, MainWindow  # noqa: E402
 from eegmon.viewer.model import ViewerModel  # noqa: E402
 from pyqtgraph.Qt import QtCore  # noqa: E402

@@ -91,17 +91,16 @@ def _params_record(params: Params) -> dict[str, Any]:
 def _plan(spec: RecordingSpec, params: Params) -> list[Chunk]:
     if params.task == "import":
         return [Chunk(0, None, None, None)]
+    from ..features import window_grid
     from ..io import open_recording
 
     source = open_recording(spec.path)
     model, _ = detection_model(params.detector, params.model)
-    proc_fs = model.fs or source.fs
-    period = grid_period(source.fs, proc_fs, model.hop_s)
+    grid = window_grid(source.fs, model.window_s, model.hop_s, resample_to=model.fs)  # the pipeline's own grid
     chunk_s = None if params.chunk_hours is None else params.chunk_hours * 3600.0
     warmup_s = WARMUP_TIME_CONSTANTS * model.baseline_minutes * 60.0 if params.warmup_hours is None else \
         params.warmup_hours * 3600.0
-    return plan_chunks(source, chunk_s=chunk_s, warmup_s=warmup_s, period_s=period,
-                       hop_s=round(model.hop_s * proc_fs) / proc_fs)  # the hop the pipeline uses
+    return plan_chunks(source, chunk_s=chunk_s, warmup_s=warmup_s, period_s=grid_period(grid), hop_s=grid.hop_s)
 
 
 def _finish(spec: RecordingSpec, params: Params, out_dir: Path, results: list[ItemResult]) -> dict[str, Any]:

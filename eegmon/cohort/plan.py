@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..source import SignalSource
+
+if TYPE_CHECKING:  # eegmon.features loads Numba: not at import (the CLI's parser imports this)
+    from ..features import WindowGrid
 
 
 @dataclass(frozen=True)
@@ -29,15 +33,14 @@ class Chunk:
     keep_to: float | None
 
 
-def grid_period(fs: float, proc_fs: float, hop_s: float) -> float | None:
-    """Seconds of the shortest whole number of hops that is also a whole number of input samples.
+def grid_period(grid: WindowGrid) -> float | None:
+    """Seconds of the shortest whole number of hops of ``grid`` that is also a whole number of input samples.
 
     None when no such period up to 1000 hops exists (the recording is then never split).
     """
-    hop = round(hop_s * proc_fs)
     for k in range(1, 1001):
-        period = k * hop / proc_fs
-        if abs(period * fs - round(period * fs)) < 1e-6:
+        period = k * grid.hop_s
+        if abs(period * grid.fs_in - round(period * grid.fs_in)) < 1e-6:
             return period
     return None
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import functools
 import time
 import traceback
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from .._threads import limit_threads
 from ..archive.feature_file import FeatureWriter, features_path
 from ..errors import EegmonError
 from ..events import Annotation
@@ -73,25 +72,6 @@ class ItemResult:
     truth: list[tuple[float, float]] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     checksums: list[tuple[str, int, int, str]] = field(default_factory=list)
-
-
-@contextmanager
-def one_core() -> Iterator[None]:
-    """Numba's and the BLAS/OpenMP thread pools limited to one thread for the block.
-
-    A worker is one core's worth of work: with the feature kernels' default of one thread per CPU,
-    two workers on two cores were no faster than one.
-    """
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            yield
-    finally:
-        numba.set_num_threads(before)
 
 
 @functools.lru_cache(maxsize=4)
@@ -199,7 +179,9 @@ def run_item(item: WorkItem) -> ItemResult:
     t0 = time.perf_counter()
     try:
         result.checksums = [file_checksum(p) for p in item.hash_files]
-        with one_core():
+        # A worker is one core's worth of work: with the feature kernels' default of one thread per
+        # CPU, two workers on two cores were no faster than one.
+        with limit_threads(1):
             _run(item, result, open_recording(item.path))
     except EegmonError as err:
         result.error = str(err)
@@ -211,3 +193,13 @@ def run_item(item: WorkItem) -> ItemResult:
         result.internal = True
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def __getattr__(name: str):
+    if name != "one_core":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import warnings
+
+    warnings.warn("eegmon.cohort.work.one_core is deprecated and will be removed in the next release; "
+                  "use eegmon._threads.limit_threads(1).", DeprecationWarning, stacklevel=2)
+    return functools.partial(limit_threads, 1)

@@ -33,8 +33,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
     from ..errors import EegmonError
     from ..events import to_datetime
     from ..streaming.outbox import Outbox
@@ -45,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     if args.action in ("list", "ack") and not args.outbox.is_file():
         raise EegmonError("no such outbox (the monitor creates it).", args.outbox)
     policy = load_policy(args.alerts)
+    if args.action in ("deliver", "serve"):
+        return _deliver(args, policy)
     outbox = Outbox(args.outbox, policy)
     if args.action == "list":
         events = outbox.events()
@@ -61,50 +61,35 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {a['kind']:<14} {a['contact']:<16} channel {a['channel']}  {a['state']}{when}  "
                       f"attempts {a['attempts']}{err}")
         return 0
-    if args.action == "ack":
-        if not args.event:
-            raise EegmonError("'ack' needs the event id (see 'eegmon alerts list').")
-        if outbox.acknowledge(args.event, by=args.by):
-            print(f"acknowledged {args.event}")
-        else:
-            print(f"{args.event} was already acknowledged")
-        return 0
+    if not args.event:
+        raise EegmonError("'ack' needs the event id (see 'eegmon alerts list').")
+    if outbox.acknowledge(args.event, by=args.by):
+        print(f"acknowledged {args.event}")
+    else:
+        print(f"{args.event} was already acknowledged")
+    return 0
 
-    from ..streaming import ack as ack_mod
-    from ..streaming.channels import Channels
-    from ..streaming.outbox import DeliveryWorker
-    from ..streaming.policy import expand_env
 
-    channels = Channels(timeout_s=policy.delivery.timeout_s)
-    ack_link = None
-    signer = None
-    if policy.ack.secret:
-        signer = ack_mod.TokenSigner(expand_env(policy.ack.secret, where="ack.secret", path=policy.path),
-                                     policy.ack.token_ttl_min * 60)
-        base = policy.ack.base_url.rstrip("/")
+def _deliver(args: argparse.Namespace, policy) -> int:
+    """``deliver`` (``--once``: one round) and ``serve`` (with the acknowledgement endpoint)."""
+    import time
 
-        def ack_link(eid: str, contact: str) -> str:
-            return f"{base}/ack?t={signer.make(eid, contact)}"
+    from ..streaming.live import LiveSystem
 
-    worker = DeliveryWorker(outbox, channels, ack_link=ack_link)
+    live = LiveSystem(args.outbox, policy, serve_acks=args.action == "serve")
     if args.action == "deliver" and args.once:
-        sent = worker.run_once()
-        print(f"{sent} alert(s) sent; {len(outbox.alerts('pending'))} pending")
+        try:
+            sent = live.worker.run_once()
+            print(f"{sent} alert(s) sent; {len(live.outbox.alerts('pending'))} pending")
+        finally:
+            live.stop()
         return 0
-    server = None
-    if args.action == "serve" and signer is not None:
-        server = ack_mod.AckServer(signer, outbox, policy.ack.host, policy.ack.port).start()
-        print(f"acknowledgement endpoint on {server.url}/ack")
-        if policy.ack.port == 0:  # a free port was picked: links must point at it
-            base = server.url
-    worker.start()
-    try:
-        while True:
-            time.sleep(1.0)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        worker.stop()
-        if server is not None:
-            server.stop()
+    with live:
+        if live.ack_server is not None:
+            print(f"acknowledgement endpoint on {live.ack_server.url}/ack")
+        try:
+            while True:
+                time.sleep(1.0)
+        except KeyboardInterrupt:
+            pass
     return 0

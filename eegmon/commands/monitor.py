@@ -74,16 +74,14 @@ def run(args: argparse.Namespace) -> int:
     import logging
     import signal
     import sys
-    import time
 
     from ..detectors import load_detector
     from ..errors import EegmonError
     from ..events import to_datetime
-    from ..streaming import ack as ack_mod
     from ..streaming.channels import Channels
-    from ..streaming.engine import ArchiveWriter, StreamEngine
-    from ..streaming.outbox import DeliveryWorker, Outbox
-    from ..streaming.policy import expand_env, load_policy
+    from ..streaming.engine import ArchiveWriter
+    from ..streaming.live import LiveSystem
+    from ..streaming.policy import load_policy
     from ..streaming.sources import ReplaySource, open_stream
 
     log = logging.getLogger("eegmon.streaming")
@@ -101,24 +99,9 @@ def run(args: argparse.Namespace) -> int:
             source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s, start_at=writer.resume_t - warmup)
             if not args.quiet:
                 print(f"resuming at {to_datetime(writer.resume_t):%Y-%m-%d %H:%M:%S} UTC (archive end)")
-    outbox = Outbox(outbox_path(args), policy)
     quiet = args.quiet
     channels = Channels(console=None if not quiet else log.info, timeout_s=policy.delivery.timeout_s)
-
-    ack_server = None
-    ack_link = None
-    if policy.ack.secret:
-        signer = ack_mod.TokenSigner(expand_env(policy.ack.secret, where="ack.secret", path=policy.path),
-                                     policy.ack.token_ttl_min * 60)
-        base = policy.ack.base_url.rstrip("/")
-        if not args.no_ack_server:
-            ack_server = ack_mod.AckServer(signer, outbox, policy.ack.host, policy.ack.port).start()
-            if policy.ack.port == 0:  # a free port was picked: links must point at it
-                base = ack_server.url
-
-        def ack_link(eid: str, contact: str) -> str:
-            return f"{base}/ack?t={signer.make(eid, contact)}"
-    worker = DeliveryWorker(outbox, channels, ack_link=ack_link).start()
+    live = LiveSystem(outbox_path(args), policy, channels=channels, serve_acks=not args.no_ack_server).start()
 
     def on_event(ev) -> None:
         if not quiet:
@@ -126,9 +109,8 @@ def run(args: argparse.Namespace) -> int:
                   f"p={ev.probability:.2f}, {ev.detected_at - ev.onset:.1f} s after onset, "
                   f"engine latency {ev.latency_s * 1e3:.1f} ms", flush=True)
 
-    engine = StreamEngine(stream, model, fs=source.fs, channels=source.channels, clip_level=source.clip_level,
-                          name=name, rules=policy.alert, outbox=outbox, archive=writer, line_freq=args.line_freq,
-                          on_event=on_event)
+    engine = live.add_stream(stream, model, fs=source.fs, channels=source.channels, clip_level=source.clip_level,
+                             name=name, archive=writer, line_freq=args.line_freq, on_event=on_event)
     stopping = []
     previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     limit = None if args.max_s is None else args.max_s * source.fs
@@ -140,17 +122,8 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        engine.close()
         signal.signal(signal.SIGTERM, previous)
-        deadline = time.monotonic() + args.drain_s
-        while time.monotonic() < deadline and not stopping:
-            pending = [a for a in outbox.alerts("pending") if a["kind"] == "initial"]
-            if not pending:
-                break
-            time.sleep(0.1)
-        worker.stop()
-        if ack_server is not None:
-            ack_server.stop()
+        live.stop(drain_s=args.drain_s, stop=lambda: bool(stopping))
     lat = engine.stats.latencies_s
     if not quiet:
         hours = engine.stats.samples / source.fs / 3600

@@ -4,7 +4,8 @@
 gaps and NaN handling, and ``FEATURE_NAMES`` for the columns.
 """
 
-from .pipeline import BANDS, FEATURE_NAMES, TOTAL_BAND, Pipeline, extract_features
+from .pipeline import BANDS, FEATURE_NAMES, TOTAL_BAND, Pipeline, WindowGrid, extract_features, window_grid
 from .table import FeatureTable
 
-__all__ = ["BANDS", "FEATURE_NAMES", "TOTAL_BAND", "FeatureTable", "Pipeline", "extract_features"]
+__all__ = ["BANDS", "FEATURE_NAMES", "TOTAL_BAND", "FeatureTable", "Pipeline", "WindowGrid", "extract_features",
+           "window_grid"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
@@ -33,6 +34,67 @@ LINE_HALF_WIDTH = 1.0  # Hz each side of the line frequency counted as line nois
 _BLOCK = 1024  # windows per FFT block: keeps the FFT buffers in cache
 
 
+@dataclass(frozen=True)
+class WindowGrid:
+    """Where features are computed: the processing rate and the window and hop in whole samples of it.
+
+    Attributes
+    ----------
+    fs_in : float
+        Rate of the incoming samples (Hz).
+    fs : float
+        Processing rate (Hz): the rate asked for, or the input's.
+    window, hop : int
+        Window length and hop in samples at ``fs``.
+    """
+
+    fs_in: float
+    fs: float
+    window: int
+    hop: int
+
+    @property
+    def hop_s(self) -> float:
+        """The hop in seconds (the one asked for, rounded to whole samples)."""
+        return self.hop / self.fs
+
+    @property
+    def resample_to(self) -> float | None:
+        """The rate to resample to, or None when the processing rate is the input rate."""
+        return None if self.fs == self.fs_in else self.fs
+
+
+def window_grid(fs: float, window: float, hop: float, *, resample_to: float | None = None) -> WindowGrid:
+    """The processing rate and window grid of input at ``fs``: the one rule for all of eegmon.
+
+    The processing rate is ``resample_to`` (e.g. a detection model's own rate) or, when that is
+    None (a model without a rate of its own), the input rate ``fs``; window and hop are
+    rounded to whole samples at the processing rate. :class:`Pipeline`, the detectors and the
+    cohort planner all use this, so they agree on where every window ends.
+
+    Parameters
+    ----------
+    fs : float
+        Input rate (Hz).
+    window, hop : float
+        Window length and hop in seconds.
+    resample_to : float | None
+        Processing rate asked for (Hz); None keeps ``fs``.
+
+    Returns
+    -------
+    WindowGrid
+    """
+    fs_in = check_number("fs", fs, low=0.0, low_inclusive=False)
+    proc = fs_in if resample_to is None else check_number("resample_to", resample_to, low=0.0, low_inclusive=False)
+    win = round(check_number("window", window, low=0.0, low_inclusive=False) * proc)
+    step = round(check_number("hop", hop, low=0.0, low_inclusive=False) * proc)
+    if win < 4 or step < 1:
+        raise EegmonError(f"window and hop must span at least 4 and 1 samples at "
+                          f"{proc} Hz, got {win} and {step}.")
+    return WindowGrid(fs_in, proc, win, step)
+
+
 class Pipeline:
     """Streaming filters and windowed features over a multichannel EEG recording.
 
@@ -46,7 +108,8 @@ class Pipeline:
         SOS arrays (see :func:`eegmon.dsp.design_filter`) applied in cascade, designed for the
         processing rate (``resample_to`` if given, else ``fs``). Empty means no filtering.
     window, hop : float
-        Window length and hop in seconds (rounded to whole samples at the processing rate).
+        Window length and hop in seconds (rounded to whole samples at the processing rate, see
+        :func:`window_grid`).
     channel_names : sequence of str | None
         Names of the channels; default ``ch0, ch1, ...``.
     resample_to : float | None
@@ -97,10 +160,9 @@ class Pipeline:
         clip_level: float | np.ndarray = 1000.0,
         amp_threshold: float = 200.0,
     ) -> None:
-        self.fs_in = check_number("fs", fs, low=0.0, low_inclusive=False)
+        grid = window_grid(fs, window, hop, resample_to=resample_to)
+        self.fs_in, self.fs, self.win, self.hop = grid.fs_in, grid.fs, grid.window, grid.hop
         self.n_channels = check_number("n_channels", n_channels, low=1, integer=True)
-        self.fs = self.fs_in if resample_to is None else check_number(
-            "resample_to", resample_to, low=0.0, low_inclusive=False)
         if channel_names is None:
             channel_names = [f"ch{i}" for i in range(self.n_channels)]
         self.channel_names = tuple(str(c) for c in channel_names)
@@ -108,11 +170,6 @@ class Pipeline:
             raise EegmonError(f"Expected {self.n_channels} channel names, got "
                               f"{len(self.channel_names)}.")
         check_option("reset", reset, ["steady", "zero"])
-        self.win = round(check_number("window", window, low=0.0, low_inclusive=False) * self.fs)
-        self.hop = round(check_number("hop", hop, low=0.0, low_inclusive=False) * self.fs)
-        if self.win < 4 or self.hop < 1:
-            raise EegmonError(f"window and hop must span at least 4 and 1 samples at "
-                              f"{self.fs} Hz, got {self.win} and {self.hop}.")
         self.line_freq = check_number("line_freq", line_freq, low=0.0, low_inclusive=False)
         self.flat_tol = check_number("flat_tol", flat_tol, low=0.0)
         self.clip_lo, self.clip_hi = _rails(clip_level, self.n_channels)

@@ -1,13 +1,13 @@
-"""A small review archive from the bundled simulated sample, for tests, screenshots and demos (no Qt)."""
+"""A small review archive from the bundled simulated sample, for the viewer tests (no Qt)."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from ..archive import Archive
-from ..events import Annotation
-from ..io import read_device_folder
+from eegmon.archive import Archive
+from eegmon.events import Annotation
+from eegmon.io import read_device_folder
 
 #: The bundled 4-h, 2-channel simulated recording (4 seizures).
 SAMPLE_FOLDER = Path(__file__).resolve().parents[1] / "sample_data" / "sim"

@@ -1,0 +1,127 @@
+"""A live system assembled in one place: outbox, delivery worker, acknowledgement server and engines.
+
+``eegmon monitor``, ``eegmon alerts deliver|serve`` and the demo all run this assembly, so
+acknowledgement links, the order of start and stop and the final drain of first alerts are the
+same everywhere::
+
+    with LiveSystem("alerts.sqlite", policy) as live:
+        engine = live.add_stream("patient-1", model, fs=source.fs, channels=source.channels)
+        for t0, x in source:
+            engine.push(t0, x)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .ack import AckServer, TokenSigner
+from .channels import Channels
+from .engine import ArchiveWriter, StreamEngine
+from .outbox import DeliveryWorker, Outbox, SeizureEvent
+from .policy import Policy, expand_env
+
+
+class LiveSystem:
+    """The durable outbox, its delivery worker, the acknowledgement server and the stream engines.
+
+    Parameters
+    ----------
+    outbox : path-like
+        The outbox's SQLite file (created if missing).
+    policy : Policy
+        Contacts, alert rules, delivery and acknowledgement settings.
+    channels : Channels | None
+        Where messages go (default: console and apprise, with the policy's delivery timeout).
+    serve_acks : bool
+        Serve acknowledgement links (when the policy has an ``ack.secret``; links are put in the
+        messages whenever it has one).
+    interval_s : float
+        Pause between the delivery worker's rounds.
+
+    Notes
+    -----
+    :meth:`start` starts the acknowledgement server first, so that links point at the port it got
+    (``ack.port = 0`` picks a free one), then the worker. :meth:`stop` closes the engines (their
+    open events and archive blocks are flushed), waits for first alerts still pending, then stops
+    the worker and the server. As a context manager, it starts on entry and stops on exit.
+    """
+
+    def __init__(self, outbox: str | Path, policy: Policy, *, channels: Channels | None = None,
+                 serve_acks: bool = True, interval_s: float = 0.2) -> None:
+        self.policy = policy
+        self.outbox = Outbox(outbox, policy)
+        self.signer: TokenSigner | None = None
+        self._base = policy.ack.base_url.rstrip("/")
+        if policy.ack.secret:
+            self.signer = TokenSigner(expand_env(policy.ack.secret, where="ack.secret", path=policy.path),
+                                      policy.ack.token_ttl_min * 60)
+        self.serve_acks = serve_acks and self.signer is not None
+        self.ack_server: AckServer | None = None
+        channels = channels if channels is not None else Channels(timeout_s=policy.delivery.timeout_s)
+        self.worker = DeliveryWorker(self.outbox, channels, ack_link=None if self.signer is None else self.ack_link,
+                                     interval_s=interval_s)
+        self.engines: list[StreamEngine] = []
+
+    def ack_link(self, event_id: str, contact: str) -> str:
+        """The acknowledgement link for ``contact`` of event ``event_id`` (the policy needs an ``ack.secret``)."""
+        if self.signer is None:
+            raise RuntimeError("acknowledgement links need an ack.secret in the alert policy.")
+        return f"{self._base}/ack?t={self.signer.make(event_id, contact)}"
+
+    def start(self) -> LiveSystem:
+        """Start the acknowledgement server (if serving) and the delivery worker."""
+        if self.serve_acks:
+            self.ack_server = AckServer(self.signer, self.outbox, self.policy.ack.host, self.policy.ack.port).start()
+            if self.policy.ack.port == 0:  # a free port was picked: links must point at it
+                self._base = self.ack_server.url
+        self.worker.start()
+        return self
+
+    def add_stream(self, stream: str, model, *, fs: float, channels: Sequence[str],
+                   clip_level: float | np.ndarray = 1000.0, name: str | None = None,
+                   archive: ArchiveWriter | None = None, line_freq: float = 50.0,
+                   on_event: Callable[[SeizureEvent], None] | None = None) -> StreamEngine:
+        """A :class:`StreamEngine` alerting through this system's outbox with the policy's rules.
+
+        Parameters are those of :class:`StreamEngine`. The engine is closed by :meth:`stop`.
+        """
+        engine = StreamEngine(stream, model, fs=fs, channels=channels, clip_level=clip_level, name=name,
+                              rules=self.policy.alert, outbox=self.outbox, archive=archive, line_freq=line_freq,
+                              on_event=on_event)
+        self.engines.append(engine)
+        return engine
+
+    def drain(self, timeout_s: float, *, stop: Callable[[], bool] | None = None) -> bool:
+        """Wait up to ``timeout_s`` (or until ``stop()``) for pending first alerts to go out; True if none is left."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if not any(a["kind"] == "initial" for a in self.outbox.alerts("pending")):
+                return True
+            if time.monotonic() >= deadline or (stop is not None and stop()):
+                return False
+            time.sleep(0.05)
+
+    def stop(self, *, drain_s: float = 0.0, stop: Callable[[], bool] | None = None) -> None:
+        """Close the engines, wait up to ``drain_s`` for first alerts (see :meth:`drain`), stop worker and server."""
+        try:
+            for engine in self.engines:
+                engine.close()
+            self.engines.clear()
+            if drain_s > 0:
+                self.drain(drain_s, stop=stop)
+        finally:
+            self.worker.stop()
+            if self.ack_server is not None:
+                self.ack_server.stop()
+                self.ack_server = None
+            self.outbox.close()
+
+    def __enter__(self) -> LiveSystem:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
