@@ -2,6 +2,7 @@
 
 Exit codes (see CONVENTIONS.md): 0 success; 1 the job ran but found a problem the user asked to be
 told about; 2 bad input or usage (one line on stderr); 3 internal error (traceback with ``--debug``).
+A reader that closes stdout early (``eegmon info ARCHIVE | head``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    code = EXIT_OK
     try:
         code = int(args._run(args) or EXIT_OK)
         sys.stdout.flush()  # a reader that went away shows here, not as a traceback at interpreter exit
@@ -102,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The reader (`eegmon info ... | head`) has all it wanted: stop quietly. Output still
             # buffered goes to devnull, so the flush at exit cannot fail (Python docs, "Note on SIGPIPE").
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return EXIT_OK
+            return code  # the job's own verdict when it had finished before the last flush
         if args.debug:
             traceback.print_exc()
         print(f"eegmon {args.command}: internal error: {type(err).__name__}: {err} "

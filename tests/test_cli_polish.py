@@ -45,6 +45,24 @@ def test_closed_stdout_pipe_exits_0_quietly(archive):
     assert proc.stderr == ""
 
 
+def test_closed_pipe_keeps_the_verdict_of_a_finished_job(archive, monkeypatch, capsys):
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stdout = open(write_end, "w")  # closed below, after main has pointed it at devnull
+
+    def run(args):
+        print("a problem the user asked to be told about")  # buffered: the pipe breaks at main's flush
+        return 1
+
+    monkeypatch.setattr("sys.stdout", stdout)
+    monkeypatch.setattr("eegmon.commands.info.run", run)
+    try:
+        assert main(["info", str(archive)]) == 1
+    finally:
+        stdout.close()
+    assert capsys.readouterr().err == ""
+
+
 def test_broken_pipe_elsewhere_is_still_an_internal_error(archive, monkeypatch, capsys):
     def run(args):
         raise BrokenPipeError(32, "Broken pipe")  # e.g. a socket to a notification service
