@@ -28,10 +28,11 @@ test: $(STAMP)
 
 # The suite on the lowest versions pyproject.toml allows (every ">=" bound pinned with "==").
 VENV_MIN := .venv-min
+MIN_EXTRAS := test,viewer
 $(VENV_MIN)/.installed: pyproject.toml .ci/min_constraints.py
 	@mkdir -p $(VENV_MIN) && echo '*' > $(VENV_MIN)/.gitignore  # as venv does from Python 3.13 (git, ruff)
-	$(PYTHON) .ci/min_constraints.py test viewer > $(VENV_MIN)/constraints-min.txt
-	$(call install,$(VENV_MIN),-c $(VENV_MIN)/constraints-min.txt -e ".[test,viewer]")
+	$(PYTHON) .ci/min_constraints.py $(MIN_EXTRAS) > $(VENV_MIN)/constraints-min.txt
+	$(call install,$(VENV_MIN),-c $(VENV_MIN)/constraints-min.txt -e ".[$(MIN_EXTRAS)]")
 	@touch $@
 
 test-min: $(VENV_MIN)/.installed

@@ -4,7 +4,7 @@ Each ``name>=X`` requirement of ``pyproject.toml`` (the core dependencies and th
 the command line) becomes ``name==X``, so ``pip install -c <output> -e ".[test,viewer]"`` installs
 the oldest versions eegmon claims to support and ``make test-min`` checks that claim.
 
-usage: python .ci/min_constraints.py [EXTRA ...] > constraints-min.txt
+usage: python .ci/min_constraints.py [EXTRA[,EXTRA...] ...] > constraints-min.txt
 """
 
 from __future__ import annotations
@@ -33,4 +33,5 @@ def lowest_pins(pyproject: Path, extras: list[str]) -> list[str]:
 
 
 if __name__ == "__main__":
-    print("\n".join(lowest_pins(Path(__file__).resolve().parents[1] / "pyproject.toml", sys.argv[1:])))
+    extras = [e for arg in sys.argv[1:] for e in arg.split(",") if e]
+    print("\n".join(lowest_pins(Path(__file__).resolve().parents[1] / "pyproject.toml", extras)))
