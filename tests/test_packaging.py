@@ -36,6 +36,7 @@ def test_license_is_an_spdx_string_with_a_setuptools_that_reads_it():
     ("scikit-learn", "1.6", "sklearn.utils.validation.validate_data, __sklearn_tags__, ensure_all_finite"),
     ("edfio", "0.4.16", "EdfSignal.from_digital (0.4.16) and read_bdf (0.4.10)"),
     ("scipy", "1.11.2", "1.11.0 is yanked and the first Python 3.12 wheels are 1.11.2's"),
+    ("skops", "0.11", "skops 0.10 fails to import with scikit-learn 1.6 (sklearn.linear_model._sgd_fast.Huber)"),
 ])
 def test_lower_bounds_cover_the_apis_the_code_calls(name, needed, why):
     assert _lower_bound(name) >= Version(needed), why
