@@ -81,3 +81,16 @@ def test_min_constraints_cover_the_real_project():
     assert "scikit-learn==1.6" in pins and any(p.startswith("PySide6-Essentials==") for p in pins)
     assert len(pins) == len(PYPROJECT["project"]["dependencies"]) + sum(
         len(PYPROJECT["project"]["optional-dependencies"][e]) for e in ("test", "viewer"))
+
+
+def test_bundled_model_loads_quietly_under_another_scikit_learn(monkeypatch):
+    import warnings
+
+    import sklearn.base
+    from eegmon.detectors import load_detector
+
+    monkeypatch.setattr(sklearn.base, "__version__", "1.6.0")  # not the version that fitted the bundled forest
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model, _ = load_detector("classifier", None)
+    assert model.estimator.n_features_in_ > 0
