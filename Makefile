@@ -4,19 +4,39 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench bench-quick docs-figures sample-data generic-model clean
+.PHONY: demo test test-min lint bench bench-quick docs-figures sample-data generic-model clean
+
+# $(call install,VENV,PIP INSTALL ARGUMENTS): a fresh venv with eegmon in it, pip's output in
+# VENV/install.log (its last lines on stderr if pip fails).
+define install
+	@echo "installing eegmon into $(1) (log: $(1)/install.log)…"
+	@$(PYTHON) -m venv $(1)
+	@{ $(1)/bin/python -m pip install --upgrade pip && $(1)/bin/python -m pip install $(2); } \
+		>$(1)/install.log 2>&1 || { echo "pip failed; the end of $(1)/install.log:" >&2; \
+		tail -n 25 $(1)/install.log >&2; exit 1; }
+endef
 
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(call install,$(VENV),-e ".[dev]")
+	@touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/eegmon demo
 
 test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# The suite on the lowest versions pyproject.toml allows (every ">=" bound pinned with "==").
+VENV_MIN := .venv-min
+MIN_EXTRAS := test,viewer
+$(VENV_MIN)/.installed: pyproject.toml .ci/min_constraints.py
+	@mkdir -p $(VENV_MIN) && echo '*' > $(VENV_MIN)/.gitignore  # as venv does from Python 3.13 (git, ruff)
+	$(PYTHON) .ci/min_constraints.py $(MIN_EXTRAS) > $(VENV_MIN)/constraints-min.txt
+	$(call install,$(VENV_MIN),-c $(VENV_MIN)/constraints-min.txt -e ".[$(MIN_EXTRAS)]")
+	@touch $@
+
+test-min: $(VENV_MIN)/.installed
+	QT_QPA_PLATFORM=offscreen $(VENV_MIN)/bin/python -m pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -43,4 +63,4 @@ generic-model: $(STAMP)
 	$(BIN)/python -m eegmon.detectors.generic
 
 clean:
-	rm -rf $(VENV) bench-results
+	rm -rf $(VENV) $(VENV_MIN) bench-results

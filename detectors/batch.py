@@ -47,7 +47,8 @@ def detect_source(source: SignalSource, model: DetectionModel, *, name: str | No
     events: list[Annotation] = []
     times, proba = [], []
     total = int(np.ceil(sum(np.ceil(s.n_samples / (chunk_s * source.fs)) for s in source.segments)))
-    for t0, x in progress(source.chunks(chunk_s), total=total, desc="detect", quiet=quiet, unit="chunk"):
+    # The bar stays when done: after the start-up (imports, model) it is a few seconds of a longer run.
+    for t0, x in progress(source.chunks(chunk_s), total=total, desc="detect", quiet=quiet, unit="chunk", leave=True):
         out = runner.push(x, t0)
         events += out.events
         times.append(out.times)

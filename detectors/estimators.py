@@ -7,20 +7,87 @@ usual (n, 2) array; column 1 is the seizure probability.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._kernels import forest_sum, forest_sum_parallel
 
 
+@dataclass(frozen=True)
+class _Interval:
+    """Numbers of one kind (``Real`` or ``Integral``) between two bounds; ``None`` is unbounded."""
+
+    kind: type
+    low: float | None
+    high: float | None
+    closed: str  # which ends belong to the range: "left", "right", "both" or "neither"
+
+    def __contains__(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, self.kind):
+            return False
+        low_ok = self.low is None or value > self.low or (value == self.low and self.closed in ("left", "both"))
+        high_ok = self.high is None or value < self.high or (value == self.high and self.closed in ("right", "both"))
+        return bool(low_ok and high_ok)
+
+    def __str__(self) -> str:
+        left = "[" if self.closed in ("left", "both") else "("
+        right = "]" if self.closed in ("right", "both") else ")"
+        low = "-inf" if self.low is None else self.low
+        high = "inf" if self.high is None else self.high
+        return f"{'an int' if self.kind is Integral else 'a float'} in the range {left}{low}, {high}{right}"
+
+
+def _satisfies(value, constraint) -> bool:
+    if constraint is None:
+        return value is None
+    if constraint == "random_state":
+        return value is None or isinstance(value, np.random.RandomState) or value in _Interval(
+            Integral, 0, 2**32 - 1, "both")
+    if isinstance(constraint, frozenset):
+        return isinstance(value, str) and value in constraint
+    if isinstance(constraint, type):
+        return isinstance(value, constraint) and not isinstance(value, bool)
+    return value in constraint
+
+
+def _describe(constraint) -> str:
+    if constraint is None:
+        return "None"
+    if constraint == "random_state":
+        return "an int in the range [0, 4294967295], an instance of 'numpy.random.RandomState' or None"
+    if isinstance(constraint, frozenset):
+        return f"a str among {sorted(constraint)}"
+    if isinstance(constraint, type):
+        return "an int" if constraint is Integral else f"an instance of '{constraint.__name__}'"
+    return str(constraint)
+
+
 class _SeizureEstimator(ClassifierMixin, BaseEstimator):
-    """What every bundled detector shares: class prediction from probabilities, NaN-tolerant input."""
+    """What every bundled detector shares: class prediction from probabilities, NaN-tolerant input.
+
+    Subclasses declare ``_parameter_constraints`` (parameter name -> allowed kinds of values:
+    an ``_Interval``, a frozenset of strings, a type, ``"random_state"`` or ``None``), which
+    ``fit`` checks first, so every error reads the same.
+    """
+
+    _parameter_constraints: dict = {}
+
+    def _validate_params(self) -> None:
+        # Same name as BaseEstimator's private method, so no scikit-learn code path reads these
+        # constraints with its own (private) validator.
+        for name, constraints in self._parameter_constraints.items():
+            value = getattr(self, name)
+            if not any(_satisfies(value, c) for c in constraints):
+                kinds = [_describe(c) for c in constraints]
+                expected = kinds[0] if len(kinds) == 1 else f"{', '.join(kinds[:-1])} or {kinds[-1]}"
+                raise ValueError(f"The {name!r} parameter of {type(self).__name__} must be {expected}. "
+                                 f"Got {value!r} instead.")
 
     def predict(self, X) -> np.ndarray:
         """Most probable class of each row."""
@@ -69,11 +136,11 @@ class LineLengthDetector(_SeizureEstimator):
     """
 
     _parameter_constraints: dict = {
-        "threshold_ratio": [Interval(Real, 1.0, None, closed="neither")],
-        "softness": [Interval(Real, 0.0, None, closed="neither")],
-        "column": [Interval(Integral, 0, None, closed="left")],
-        "emg_column": [Interval(Integral, 0, None, closed="left"), None],
-        "max_emg": [Interval(Real, 0.0, 1.0, closed="right")],
+        "threshold_ratio": [_Interval(Real, 1.0, None, "neither")],
+        "softness": [_Interval(Real, 0.0, None, "neither")],
+        "column": [_Interval(Integral, 0, None, "left")],
+        "emg_column": [_Interval(Integral, 0, None, "left"), None],
+        "max_emg": [_Interval(Real, 0.0, 1.0, "right")],
     }
 
     def __init__(self, threshold_ratio: float = 2.2, softness: float = 0.08, column: int = 0,
@@ -84,9 +151,9 @@ class LineLengthDetector(_SeizureEstimator):
         self.emg_column = emg_column
         self.max_emg = max_emg
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Check the inputs and record the classes; nothing is learned."""
+        self._validate_params()
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         self.classes_ = np.unique(y)
@@ -157,10 +224,10 @@ class FeatureClassifier(_SeizureEstimator):
     """
 
     _parameter_constraints: dict = {
-        "n_estimators": [Interval(Integral, 1, None, closed="left")],
-        "max_depth": [Interval(Integral, 1, None, closed="left"), None],
-        "min_samples_leaf": [Interval(Integral, 1, None, closed="left")],
-        "class_weight": [StrOptions({"balanced", "balanced_subsample"}), dict, None],
+        "n_estimators": [_Interval(Integral, 1, None, "left")],
+        "max_depth": [_Interval(Integral, 1, None, "left"), None],
+        "min_samples_leaf": [_Interval(Integral, 1, None, "left")],
+        "class_weight": [frozenset({"balanced", "balanced_subsample"}), dict, None],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
     }
@@ -174,9 +241,9 @@ class FeatureClassifier(_SeizureEstimator):
         self.random_state = random_state
         self.n_jobs = n_jobs
 
-    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the forest on rows ``X`` with labels ``y`` (and optional per-row weights)."""
+        self._validate_params()
         X, y = validate_data(self, X, y, ensure_all_finite="allow-nan")
         check_classification_targets(y)
         self.forest_ = RandomForestClassifier(

@@ -117,7 +117,10 @@ def save_model(model: DetectionModel, path: str | os.PathLike) -> None:
 
 def load_model(path: str | os.PathLike) -> DetectionModel:
     """Read a model file, refusing anything but eegmon's format and trusted estimator types."""
+    import warnings
+
     import skops.io as sio
+    from sklearn.exceptions import InconsistentVersionWarning
 
     path = Path(path)
     try:
@@ -144,7 +147,11 @@ def load_model(path: str | os.PathLike) -> DetectionModel:
         if untrusted:
             raise EegmonError(f"the model contains types eegmon does not trust: {sorted(untrusted)}.", path)
         try:
-            estimator = sio.loads(blob, trusted=TRUSTED_TYPES)
+            with warnings.catch_warnings():
+                # A model file outlives the scikit-learn that fitted it (the bundled one always does): the
+                # trees' node layout is checked on load (a changed one raises) and eegmon walks them itself.
+                warnings.simplefilter("ignore", InconsistentVersionWarning)
+                estimator = sio.loads(blob, trusted=TRUSTED_TYPES)
         except Exception as err:  # skops raises many types for damaged content
             raise EegmonError(f"cannot load the estimator: {err}", path) from None
         if isinstance(estimator, FeatureClassifier) and getattr(estimator, "flat_", None) is None \

@@ -2,6 +2,7 @@
 
 Exit codes (see CONVENTIONS.md): 0 success; 1 the job ran but found a problem the user asked to be
 told about; 2 bad input or usage (one line on stderr); 3 internal error (traceback with ``--debug``).
+A reader that closes stdout early (``eegmon info ARCHIVE | head``) ends the command quietly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import select
 import sys
 import traceback
 from collections.abc import Sequence
@@ -59,6 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _stdout_reader_gone() -> bool:
+    """Whether stdout is a pipe or socket whose reading end has been closed (e.g. by ``head``)."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (captured): a broken pipe came from elsewhere
+        return False
+    if not hasattr(select, "poll"):  # Windows: no way to ask; take it as stdout, as Python's docs do
+        return True
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(event & (select.POLLERR | select.POLLHUP) for _, event in poller.poll(0))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code."""
     parser = build_parser()
@@ -70,8 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    code = EXIT_OK
     try:
-        return int(args._run(args) or EXIT_OK)
+        code = int(args._run(args) or EXIT_OK)
+        sys.stdout.flush()  # a reader that went away shows here, not as a traceback at interpreter exit
+        return code
     except EegmonError as err:
         if args.debug:
             traceback.print_exc()
@@ -81,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"eegmon {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # a bug: say so in one line, traceback only on request
+        if isinstance(err, BrokenPipeError) and _stdout_reader_gone():
+            # The reader (`eegmon info ... | head`) has all it wanted: stop quietly. Output still
+            # buffered goes to devnull, so the flush at exit cannot fail (Python docs, "Note on SIGPIPE").
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return code  # the job's own verdict when it had finished before the last flush
         if args.debug:
             traceback.print_exc()
         print(f"eegmon {args.command}: internal error: {type(err).__name__}: {err} "

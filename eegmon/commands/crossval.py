@@ -44,6 +44,26 @@ def _patients(paths: list[str]) -> list[Path]:
     return out
 
 
+def summary_lines(doc: dict, scheme: str, n_folds: int, n_patients: int) -> list[str]:
+    """What ``eegmon crossval`` prints: the folds, then the pooled scores as ``eegmon evaluate`` shows them.
+
+    Parameters
+    ----------
+    doc : dict
+        The evaluate-style document of the cross-validation (``event``, ``sample``).
+    scheme : str
+        The cross-validation scheme.
+    n_folds, n_patients : int
+        How many folds were scored, over how many patients.
+    """
+    from .evaluate import summary_lines as score_lines
+
+    e = doc["event"]
+    latency = "n/a" if e["latency_median_s"] is None else f"{e['latency_median_s']:.1f} s"
+    return [f"{scheme}: {n_folds} folds over {n_patients} patient(s), {e['n_ref']} test seizures, "
+            f"{e['hours']:.1f} test hours", *score_lines(doc), f"latency  median {latency}"]
+
+
 def run(args: argparse.Namespace) -> int:
     from .._checks import check_option
     from ..detectors import DetectionModel
@@ -63,15 +83,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         args.json.write_text(json.dumps({**doc, "scheme": scheme, "folds": folds}, indent=2) + "\n")
     if not args.quiet:
-        e = doc["event"]
-
-        def pct(x):
-            return "n/a" if x is None else f"{100 * x:.1f}%"
-
-        print(f"{scheme}: {len(folds)} folds over {len(patients)} patient(s), {e['n_ref']} test seizures, "
-              f"{e['hours']:.1f} test hours")
-        print(f"event sensitivity {pct(e['sensitivity'])}  precision {pct(e['precision'])}  "
-              f"F1 {e['f1'] if e['f1'] is None else round(e['f1'], 3)}  FP/24h "
-              f"{e['fp_per_24h'] if e['fp_per_24h'] is None else round(e['fp_per_24h'], 2)}  latency median "
-              f"{e['latency_median_s']} s")
+        print("\n".join(summary_lines(doc, scheme, len(folds), len(patients))))
     return 0

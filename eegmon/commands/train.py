@@ -58,6 +58,6 @@ def run(args: argparse.Namespace) -> int:
     save_model(model, args.output)
     if not args.quiet:
         t = model.training
-        print(f"trained on {t['recordings']} recording(s), {t['hours']} h, {t['seizures']} seizures "
+        print(f"trained on {t['recordings']} recording(s), {t['hours']:.1f} h, {t['seizures']} seizures "
               f"({t['seizure_rows']} seizure / {t['background_rows']} background windows); wrote {args.output}")
     return 0

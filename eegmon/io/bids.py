@@ -62,6 +62,10 @@ def find_bids_runs(root: str | os.PathLike, *, subjects: list[str] | None = None
     root = Path(root)
     if not (root / "dataset_description.json").is_file():
         raise EegmonError("not a BIDS dataset: no dataset_description.json.", root)
+    known = sorted(p.name.removeprefix("sub-") for p in root.glob("sub-*") if p.is_dir())
+    missing = [s for s in subjects or () if s not in known]
+    if missing:
+        raise EegmonError(f"no subject {missing[0]!r} in the dataset; subjects: {', '.join(known) or 'none'}.", root)
     paths = find_matching_paths(
         root,
         subjects=subjects,
