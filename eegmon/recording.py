@@ -60,8 +60,7 @@ class Segment:
         Scaling to microvolts: ``uV = digital * gain + offset``.
     dtype : numpy dtype
         Digital sample type (int16 or int32). float64 means the reader already gives microvolts
-        (gain 1, offset 0, ``digital_range`` the physical range): a store read through its
-        physical-value API, such as an archive opened for streaming.
+        (gain 1, offset 0, ``digital_range`` the physical range), as for float sources.
     reader : callable
         ``reader(start_sample, stop_sample)`` returns the samples as stored, shape
         ``(n_channels, stop_sample - start_sample)``, relative to this segment's first sample.

@@ -37,8 +37,8 @@ class SignalSource(Recording):
 
     Notes
     -----
-    Segments of files, folders and BIDS runs hold digital samples (what an import stores); an
-    archive's segments read microvolts through :meth:`eegmon.archive.Archive.read`.
+    Every kind of input gives segments of digital samples with their scaling, read lazily by
+    sample index (for an archive through :meth:`eegmon.archive.Archive.segment`).
     """
 
     path: Path = field(default_factory=Path)

@@ -84,6 +84,12 @@ def test_archive_reads_the_same_samples_as_its_sources(folder, tmp_path):
     np.testing.assert_allclose(_whole(source), _whole(direct), atol=1e-9)
     np.testing.assert_allclose(source.clip_level, direct.clip_level)
     assert [a.label for a in source.annotations] == ["sz_foc_ia"]
+    # the archive's segments are its stored digital samples and scaling, read by sample index
+    for seg, ref in zip(source.segments, direct.segments, strict=True):
+        assert seg.dtype == ref.dtype and np.issubdtype(seg.dtype, np.integer)
+        np.testing.assert_array_equal(seg.read_digital(3, 40), ref.read_digital(3, 40))
+        np.testing.assert_allclose(seg.gain, ref.gain)
+        np.testing.assert_allclose(seg.offset, ref.offset)
 
 
 def test_bids_dataset_run_and_runs(tmp_path):

@@ -31,7 +31,7 @@ import numpy as np
 from .._checks import check_number, check_option
 from ..errors import EegmonError
 from ..events import Annotation
-from ..recording import Recording
+from ..recording import Recording, Segment
 from ._layout import from_ns
 from .derived import DerivedData
 from .events import EventTable, StoredAnnotation
@@ -153,6 +153,11 @@ class Archive:
     def segments(self) -> list[SegmentInfo]:
         """The segments table, ordered by start time."""
         return self._manifest.segments()
+
+    def segment(self, info: SegmentInfo) -> Segment:
+        """A row of :attr:`segments` as a :class:`eegmon.recording.Segment` (its digital samples, read
+        lazily by sample index, and their scaling to µV): what :func:`eegmon.io.open_recording` streams."""
+        return self._reader.segment(info)
 
     @property
     def physical_range(self) -> np.ndarray:

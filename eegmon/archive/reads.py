@@ -16,9 +16,9 @@ import numpy as np
 
 from .._checks import check_number, check_option
 from ..errors import EegmonError
-from ..recording import physical_range
+from ..recording import Segment, physical_range
 from ._layout import DECIMATION, from_ns, n_levels, to_ns
-from .manifest import Manifest
+from .manifest import Manifest, SegmentInfo
 
 _OPEN_FILES = 128
 
@@ -83,6 +83,16 @@ class SegmentReader:
             raise EegmonError("the archive holds no samples yet.", self.manifest.path)
         h = self._handle(rows[0]["file"])  # archives written before the range was kept
         return physical_range(h.gain, h.offset, h.data.dtype, h.digital_range)
+
+    def segment(self, info: SegmentInfo) -> Segment:
+        """One stored segment as a :class:`eegmon.recording.Segment`: digital samples read lazily by index."""
+        h = self._handle(info.file)
+
+        def reader(a: int, b: int, name: str = info.file) -> np.ndarray:
+            return self._handle(name).data[:, a:b]  # looked up per read: the file may have been closed since
+
+        return Segment(info.start, info.n_samples, h.gain, h.offset, h.data.dtype, reader,
+                       source=info.source, digital_range=h.digital_range)
 
     def _channel_index(self, channels: Sequence[str] | str | None) -> np.ndarray:
         names = self.manifest.channels

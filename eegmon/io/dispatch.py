@@ -86,27 +86,16 @@ def _read_file(path: Path) -> Recording:
 
 
 def _open_archive(path: Path) -> SignalSource:
-    import numpy as np
-
     from ..archive import Archive
-    from ..recording import Segment
 
     arc = Archive.open(path)
     if not arc.segments:
         raise EegmonError("the archive holds no samples yet.", path)
-    fs, n_ch = arc.fs, len(arc.channels)
-    rails = arc.physical_range
-    ones, zeros = np.ones(n_ch), np.zeros(n_ch)
-    segments = []
-    for info in arc.segments:
-        # The archive's public reads give µV by absolute time: a float64 segment (see Segment.dtype).
-        def read(a: int, b: int, t0: float = info.start) -> np.ndarray:
-            return arc.read(t0 + a / fs, t0 + b / fs)[1]
-
-        segments.append(Segment(info.start, info.n_samples, ones, zeros, np.dtype(np.float64), read,
-                                source=info.source or str(path), digital_range=rails))
+    segments = [arc.segment(info) for info in arc.segments]
+    for seg in segments:
+        seg.source = seg.source or str(path)
     known = list(arc.annotations()) + [d for d in arc.detections() if d.status == "confirmed"]
-    return SignalSource(tuple(arc.channels), float(fs), segments, known, path=path, kind="archive")
+    return SignalSource(tuple(arc.channels), float(arc.fs), segments, known, path=path, kind="archive")
 
 
 def _open_edf(path: Path) -> SignalSource:
