@@ -1,4 +1,4 @@
-"""Archive: import throughput and peak memory, random 30-s reads, whole-month min/max (issue 3).
+"""Archive: import throughput and peak memory, random 30-s reads, whole-month min/max.
 
 Data: the eegmon simulator's device folder (2 channels, 207 Hz, int16 EDF+, about one file a day
 with gaps), 30 days in the full run and 2 days with --quick; it is cached in the temp directory

@@ -1,4 +1,4 @@
-"""Live monitoring (issue 6): per-chunk latency, streams per core, alert delivery latency, 30-day soak.
+"""Live monitoring: per-chunk latency, streams per core, alert delivery latency, 30-day soak.
 
 Data: the eegmon simulator's endless source (2 channels, 207 Hz, background EEG), generated
 once per run; the bundled generic classifier.

@@ -1,4 +1,4 @@
-"""Viewer: open, page stepping and zoom to the whole recording, beside MNE's Qt browser (issue 7).
+"""Viewer: open, page stepping and zoom to the whole recording, beside MNE's Qt browser.
 
 Data: the eegmon simulator's device folder (2 channels, 207 Hz, about one EDF a day with gaps;
 30 days in the full run, 2 days with --quick), shared with bench_archive (same cache in the temp
