@@ -8,7 +8,9 @@ A docs page marks where a benchmark's figures go, each marker alone on its line:
 
 The name in the marker is the stem of a results file written by ``make bench`` /
 ``make bench-quick``: ``bench_archive`` reads ``bench-results/bench_archive.json`` (the full run),
-``bench_archive-quick`` reads ``bench-results/bench_archive-quick.json``. The region is replaced
+``bench_archive-quick`` reads ``bench-results/bench_archive-quick.json``. ``rows=REGEX`` after the
+name (``<!-- figures:bench_detection rows=^muse_ -->``) keeps only the rows whose name matches, so
+a page can show one part of a large benchmark where it discusses it. The region is replaced
 by a line naming the run (full or quick, date, machine) and a Markdown table of its rows in the
 CONVENTIONS.md format. A region whose JSON file does not exist is left as it was, and the script
 says so. Text outside the markers is never changed.
@@ -36,10 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 # A region: the opening marker, its content (possibly empty) and the closing marker of the same name,
 # each marker alone on its line (so a page may mention a marker in its prose).
 _REGION = re.compile(
-    r"^(?P<open><!-- figures:(?P<name>[A-Za-z0-9_.-]+) -->\n)(?P<body>.*?)^(?P<close><!-- /figures:(?P=name) -->)$",
+    r"^(?P<open><!-- figures:(?P<name>[A-Za-z0-9_.-]+)(?: rows=(?P<rows>\S+))? -->\n)(?P<body>.*?)"
+    r"^(?P<close><!-- /figures:(?P=name) -->)$",
     re.DOTALL | re.MULTILINE,
 )
-_OPEN = re.compile(r"^<!-- figures:([A-Za-z0-9_.-]+) -->$", re.MULTILINE)
+_OPEN = re.compile(r"^<!-- figures:([A-Za-z0-9_.-]+)(?: rows=\S+)? -->$", re.MULTILINE)
 _COLUMNS = ("name", "unit", "eegmon", "reference", "ratio", "reference_name")
 _HEADERS = ("row", "unit", "eegmon", "reference", "ratio", "reference is")
 
@@ -77,7 +80,7 @@ def _run_line(doc: Mapping[str, Any], written: str | None) -> str:
     return f"`{doc.get('benchmark', '?')}`, {kind}, {when}; {on}. Ratio > 1 means eegmon is better."
 
 
-def render_table(doc: Mapping[str, Any], *, written: str | None = None) -> str:
+def render_table(doc: Mapping[str, Any], *, written: str | None = None, rows: str | None = None) -> str:
     """The Markdown for one benchmark document (CONVENTIONS.md format).
 
     Parameters
@@ -88,6 +91,8 @@ def render_table(doc: Mapping[str, Any], *, written: str | None = None) -> str:
         ``reference_name``, ``ratio``; a ``note`` column is added when a row has one).
     written : str, optional
         When the results file was written, shown if the document has no ``date`` of its own.
+    rows : str, optional
+        A regular expression: only rows whose ``name`` it matches (``re.search``) are shown.
 
     Returns
     -------
@@ -99,6 +104,12 @@ def render_table(doc: Mapping[str, Any], *, written: str | None = None) -> str:
         raise ValueError(f"expected a 'results' list in the benchmark document, got {type(results).__name__}")
     if not all(isinstance(row, Mapping) for row in results):
         raise ValueError("expected each result row to be an object")
+    if rows is not None:
+        try:
+            keep = re.compile(rows)
+        except re.error as exc:
+            raise ValueError(f"rows={rows!r} is not a regular expression ({exc})") from None
+        results = [row for row in results if keep.search(str(row.get("name", "")))]
     # Quality benchmarks say per row what a figure rests on (in-sample, why it is null): keep it.
     columns, headers = _COLUMNS, _HEADERS
     if any(row.get("note") for row in results):
@@ -164,7 +175,8 @@ def update_text(text: str, results_dir: Path, *, source: str = "<text>") -> tupl
             return match.group(0)
         doc, written = found
         messages.append(f"{source}: {name}: {len(doc.get('results') or [])} rows")
-        return match.group("open") + "\n" + render_table(doc, written=written) + "\n" + match.group("close")
+        table = render_table(doc, written=written, rows=match.group("rows"))
+        return match.group("open") + "\n" + table + "\n" + match.group("close")
 
     return _REGION.sub(replace, text), messages
 

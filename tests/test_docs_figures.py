@@ -139,3 +139,19 @@ def test_cli_exit_codes(tmp_path, results, capsys):
     assert "2 rows" in capsys.readouterr().out
     assert docs_figures.main([str(tmp_path / "missing.md")]) == 2
     assert "no such page" in capsys.readouterr().err
+
+
+def test_rows_filter_keeps_matching_rows_only(results):
+    page = ("<!-- figures:bench_archive-quick rows=^random_ -->\nold\n<!-- /figures:bench_archive-quick -->\n\n"
+            "<!-- figures:bench_archive-quick rows=peak -->\nold\n<!-- /figures:bench_archive-quick -->\n")
+    new, messages = docs_figures.update_text(page, results)
+    first, second = new.split("<!-- /figures:bench_archive-quick -->")[:2]
+    assert "`random_read_30s`" in first and "import_peak_rss" not in first
+    assert "`import_peak_rss`" in second and "random_read_30s" not in second
+    assert len(messages) == 2
+
+
+def test_bad_rows_filter_is_an_error(results):
+    page = "<!-- figures:bench_archive-quick rows=( -->\nold\n<!-- /figures:bench_archive-quick -->\n"
+    with pytest.raises(ValueError, match="not a regular expression"):
+        docs_figures.update_text(page, results)
