@@ -39,6 +39,7 @@ CORE_EXCEPTIONS = {
 #: Modules outside the CLI allowed to import eegmon.commands, and why.
 COMMANDS_EXCEPTIONS = {
     "tests.test_cli": "tests the CLI itself: every command of the COMMANDS table has a help",
+    "tests.test_cli_polish": "tests what the CLI prints (its progress bar, pipes, figures' precision)",
     "tests.test_docs": "checks the README's command table against the COMMANDS table",
     "tests.test_open_recording": "checks that the names moved out of eegmon.commands still import, with a warning",
 }
