@@ -882,12 +882,18 @@ class _InfAsMissing:
     def __init__(self, est) -> None:
         self.est, self.classes_, self.n_rows = est, est.classes_, 0
 
-    def predict_proba(self, X):
+    def _finite(self, X):
         bad = np.isinf(X)
         if bad.any():
             self.n_rows += int(bad.any(axis=1).sum())
             X = np.where(bad, np.nan, X)
-        return self.est.predict_proba(X)
+        return X
+
+    def predict_proba(self, X):
+        return self.est.predict_proba(self._finite(X))
+
+    def seizure_proba(self, X):
+        return self.est.seizure_proba(self._finite(X))  # the runner's hot path
 
 
 def run_eegmon(folder: str, detector: str) -> tuple[list[tuple], float, str]:

@@ -273,3 +273,16 @@ def test_real_muse_subjects_split_into_two_held_out_halves(realdata):
                for s, r in zip(splits, recs, strict=True))
     # why the peer cannot run on Muse: no contiguous run reaches its 300-s window
     assert bench.longest_run_s(recs) < bench.PEER_WINDOW_S
+
+
+def test_inf_guard_serves_the_runner_hot_path():
+    """The benchmark's estimator proxy offers what the runner calls (seizure_proba), same values."""
+    from eegmon.detectors import load_detector
+
+    model, _ = load_detector("classifier")
+    guard = bench._InfAsMissing(model.estimator)
+    X = np.random.default_rng(0).standard_normal((20, model.estimator.n_features_in_))
+    np.testing.assert_allclose(guard.seizure_proba(X), model.estimator.seizure_proba(X))
+    X[3, 2] = np.inf
+    p = guard.seizure_proba(X)
+    assert guard.n_rows == 1 and np.isfinite(p).all()
