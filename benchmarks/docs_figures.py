@@ -174,8 +174,9 @@ def update_text(text: str, results_dir: Path, *, source: str = "<text>") -> tupl
             messages.append(f"{source}: {name}: no {wanted}; region left as it was")
             return match.group(0)
         doc, written = found
-        messages.append(f"{source}: {name}: {len(doc.get('results') or [])} rows")
         table = render_table(doc, written=written, rows=match.group("rows"))
+        shown = sum(line.startswith("| `") for line in table.splitlines())
+        messages.append(f"{source}: {name}: {shown} rows")
         return match.group("open") + "\n" + table + "\n" + match.group("close")
 
     return _REGION.sub(replace, text), messages
