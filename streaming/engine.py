@@ -33,14 +33,12 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from eegmon._threads import limit_threads
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
@@ -55,12 +53,6 @@ logger = logging.getLogger("eegmon.streaming")
 #: Archive storage step for live samples (µV per digital unit) and the int32 range it covers.
 ARCHIVE_GAIN_UV = 0.01
 _I32 = np.iinfo(np.int32)
-
-
-#: Chunks shorter than this (seconds) run the Numba feature kernels on one thread: for a few
-#: windows, fanning out to the thread pool costs more than it saves (measured: 15 ms -> 1 ms per
-#: window on a loaded 2-core machine). Many streams scale across streams, not within a window.
-SMALL_CHUNK_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -348,8 +340,7 @@ class StreamEngine:
             if x.shape[0] == 0:
                 return None
             staged = StagedChunk(t_push, x, arrival)
-            with limit_threads(1, blas=False) if x.shape[0] < self.fs * SMALL_CHUNK_S else nullcontext():
-                staged.detector = self.detector.stage(x, t_push)
+            staged.detector = self.detector.stage(x, t_push)
             self._end = start + x.shape[0] / self.fs
             self.stats.chunks += 1
             self.stats.samples += x.shape[0]

@@ -214,3 +214,17 @@ def test_table_validation(tmp_path):
             other.to_hdf5(f["g"])
         with pytest.raises(EegmonError, match="Expected datasets 'times' and 'values'"):
             FeatureTable.from_hdf5(f.create_group("empty"))
+
+
+def test_serial_kernels_for_few_windows_equal_the_parallel_ones(rng):
+    """A live chunk's few windows run on the calling thread: the same features as the batch path."""
+    from eegmon.features import pipeline as pl
+
+    x = rng.standard_normal((int(FS * 60), 3)) * 30
+    x[1000:1200, 1] = np.nan  # a NaN window takes the kernels' other branch
+    whole = extract_features(x, FS, T0).values  # 3 channels x ~58 windows: the parallel kernels
+    assert whole.shape[0] * 3 > pl._SERIAL_ROWS
+    pipe = Pipeline(FS, 3)
+    parts = [pipe.push(x[i:i + 64], T0 + i / FS).values for i in range(0, x.shape[0], 64)]  # serial
+    # equal to the last bits that vectorisation (fastmath reassociation) may order differently
+    np.testing.assert_allclose(np.concatenate(parts), whole, rtol=1e-12, atol=1e-12)

@@ -18,7 +18,15 @@ from .._checks import check_number, check_option
 from ..dsp.filters import ResetMode, SosFilter, _check_samples
 from ..dsp.resample import Resampler
 from ..errors import EegmonError
-from ._kernels import NAN_FRACTION, SPECTRAL_FEATURES, TIME_FEATURES, spectral_features, time_features
+from ._kernels import (
+    NAN_FRACTION,
+    SPECTRAL_FEATURES,
+    TIME_FEATURES,
+    spectral_features,
+    spectral_features_serial,
+    time_features,
+    time_features_serial,
+)
 from .table import FeatureTable
 
 FEATURE_NAMES: tuple[str, ...] = TIME_FEATURES + SPECTRAL_FEATURES
@@ -32,6 +40,11 @@ RHYTHM_BAND: tuple[float, float] = (1.5, 25.0)
 RHYTHM_HALF_WIDTH = 1.0
 LINE_HALF_WIDTH = 1.0  # Hz each side of the line frequency counted as line noise
 _BLOCK = 1024  # windows per FFT block: keeps the FFT buffers in cache
+# Up to this many (window, channel) rows run on the calling thread: a live chunk completes a window
+# or two, and waking the Numba thread pool for them costs more than computing them (measured in
+# the live engine: 15 ms -> 1 ms per window on a loaded 2-core machine). Many streams scale across
+# streams, not within a window.
+_SERIAL_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -349,12 +362,14 @@ class Pipeline:
             b1 = min(b0 + _BLOCK, index.size)
             out = values[b0:b1]
             rows = self._rows[: (b1 - b0) * self.n_channels]
-            time_features(raw, filt, starts[b0:b1], win, self.fs, self.flat_tol,
-                          self.clip_lo, self.clip_hi, self.amp_threshold, self._line_cos,
-                          self._line_sin, self._line_weight, self._hann, out, rows)
+            few = rows.shape[0] <= _SERIAL_ROWS
+            (time_features_serial if few else time_features)(
+                raw, filt, starts[b0:b1], win, self.fs, self.flat_tol, self.clip_lo, self.clip_hi,
+                self.amp_threshold, self._line_cos, self._line_sin, self._line_weight, self._hann, out, rows)
             spec = scipy.fft.rfft(rows, axis=1)
-            spectral_features(spec, self._scale, self._bands, self._k_lo, self._k_hi,
-                              self._df, self._rhythm, out[:, :, NAN_FRACTION], out)
+            (spectral_features_serial if few else spectral_features)(
+                spec, self._scale, self._bands, self._k_lo, self._k_hi, self._df, self._rhythm,
+                out[:, :, NAN_FRACTION], out)
         times = self._t_seg + (index * hop + win) / self.fs
         return FeatureTable(times, values, FEATURE_NAMES, self.channel_names)
 
