@@ -1,9 +1,10 @@
-"""Numba kernel of the patient-adaptive baseline (plain arrays, no checks)."""
+"""Numba kernels of the detector rows and the forest (plain arrays, no checks)."""
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba import prange
 
 from eegmon.dsp._jit import jit
@@ -77,3 +78,31 @@ def forest_sum_parallel(X, left, right, feature, threshold, nan_left, leaf_p, ro
     n_groups = acc.shape[0]
     for g in prange(n_groups):
         forest_sum(X, left, right, feature, threshold, nan_left, leaf_p, roots, g, n_groups, acc[g])
+
+
+@jit()
+def causal_means(x, first, lengths, means, counts):  # pragma: no cover
+    """Means over the last ``lengths[m]`` rows (NaN left out) of each row of ``x`` from ``first`` on.
+
+    ``x`` is (n, n_ch, n_col); ``means[m, i - first]`` and ``counts[m, i - first]`` get the mean
+    and the number of non-NaN values over rows ``max(i + 1 - k, 0) .. i`` (NaN when there are
+    none). The sums are differences of running sums in row order, as ``np.cumsum`` gives them.
+    """
+    n, n_ch, n_col = x.shape
+    n_len = lengths.shape[0]
+    csum = np.zeros(n + 1)
+    ccount = np.zeros(n + 1)
+    for c in range(n_ch):
+        for f in range(n_col):
+            for r in range(n):
+                v = x[r, c, f]
+                ok = v == v
+                csum[r + 1] = csum[r] + (v if ok else 0.0)
+                ccount[r + 1] = ccount[r] + (1.0 if ok else 0.0)
+            for m in range(n_len):
+                k = lengths[m]
+                for i in range(first, n):
+                    lo = max(i + 1 - k, 0)
+                    cnt = ccount[i + 1] - ccount[lo]
+                    counts[m, i - first, c, f] = cnt
+                    means[m, i - first, c, f] = (csum[i + 1] - csum[lo]) / cnt if cnt > 0 else math.nan

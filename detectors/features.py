@@ -28,7 +28,7 @@ import numpy as np
 
 from eegmon.features import FeatureTable
 
-from ._kernels import adaptive_baseline
+from ._kernels import adaptive_baseline, causal_means
 
 #: Amplitude features, used as log10(value / channel baseline).
 AMPLITUDE = ("line_length", "rms", "teager_energy", "power_delta", "power_theta", "power_alpha", "power_beta",
@@ -176,20 +176,11 @@ class AdaptiveFeatures:
 
 def _causal_means(x: np.ndarray, first: int, lengths) -> list[tuple[np.ndarray, np.ndarray]]:
     """For each k of ``lengths``: means over the last k rows (NaN left out) of the rows of ``x`` from
-    ``first`` on, and how many values each mean is over (one pass of cumulative sums serves all)."""
-    ok = ~np.isnan(x)
-    zero = np.zeros((1,) + x.shape[1:])
-    csum = np.concatenate([zero, np.cumsum(np.where(ok, x, 0.0), axis=0)])
-    ccount = np.concatenate([zero, np.cumsum(ok, axis=0)])
-    hi = np.arange(first, x.shape[0]) + 1
-    out = []
-    for k in lengths:
-        lo = np.maximum(hi - k, 0)
-        n = ccount[hi] - ccount[lo]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = (csum[hi] - csum[lo]) / n
-        out.append((np.where(n > 0, mean, np.nan), n))
-    return out
+    ``first`` on, and how many values each mean is over (one pass of running sums serves all)."""
+    shape = (len(lengths), x.shape[0] - first) + x.shape[1:]
+    means, counts = np.empty(shape), np.empty(shape)
+    causal_means(np.ascontiguousarray(x, dtype=float), first, np.asarray(lengths, dtype=np.int64), means, counts)
+    return list(zip(means, counts, strict=True))
 
 
 def _nanmedian_rows(x: np.ndarray) -> np.ndarray:

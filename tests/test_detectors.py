@@ -348,3 +348,31 @@ def test_population_prior_gives_each_group_one_vote():
     assert by_kind == pytest.approx([2.0] * 8)  # the median of the groups a (1.0), b (2.0) and c (2.2)
     with pytest.raises(EegmonError, match="no background"):
         population_prior([part(np.nan)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 80), first=st.integers(0, 79), n_ch=st.integers(1, 4), seed=st.integers(0, 2**31 - 1),
+       nan_share=st.sampled_from([0.0, 0.2, 0.9, 1.0]))
+def test_causal_means_kernel_matches_numpy_cumulative_sums(n, first, n_ch, seed, nan_share):
+    """The context kernel against the NumPy formulation it replaced: cumulative sums, NaN left out."""
+    from eegmon.detectors._kernels import causal_means
+
+    first = min(first, n - 1)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, n_ch, 5)) * 3.0
+    x[rng.random(x.shape) < nan_share] = np.nan
+    lengths = np.array([5, 30, 3])
+    means, counts = np.empty((3, n - first, n_ch, 5)), np.empty((3, n - first, n_ch, 5))
+    causal_means(x, first, lengths, means, counts)
+    ok = ~np.isnan(x)
+    zero = np.zeros((1, n_ch, 5))
+    csum = np.concatenate([zero, np.cumsum(np.where(ok, x, 0.0), axis=0)])
+    ccount = np.concatenate([zero, np.cumsum(ok, axis=0)])
+    hi = np.arange(first, n) + 1
+    for m, k in enumerate(lengths):
+        lo = np.maximum(hi - k, 0)
+        cnt = ccount[hi] - ccount[lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ref = np.where(cnt > 0, (csum[hi] - csum[lo]) / cnt, np.nan)
+        np.testing.assert_array_equal(counts[m], cnt)
+        np.testing.assert_allclose(means[m], ref, rtol=1e-12, atol=1e-12)
