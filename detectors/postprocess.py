@@ -219,8 +219,10 @@ class PostProcessor:
                 self._current.absorb(run)
         self._on = bool(on[-1])
         self._last_t = float(times[-1])
-        if self._current is None and self._pending is not None and self._last_t - self._pending.offset >= \
-                self.merge_gap_s:
+        # The pending event is final once no later run can merge with it: a run starts at least one
+        # window length before its first window's end, which comes after the last time seen.
+        if self._current is None and self._pending is not None and \
+                self._last_t - self.window_s - self._pending.offset >= self.merge_gap_s:
             out += self._finalize(self._pending)
             self._pending = None
         return out

@@ -23,7 +23,7 @@ from eegmon.detectors import (
 )
 from eegmon.detectors._kernels import adaptive_baseline
 from eegmon.detectors.model import DEFAULT_QUALITY
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -116,6 +116,9 @@ def test_channels_involved():
     cuts=st.lists(st.integers(1, 1999), max_size=12),
     smooth=st.integers(1, 6),
 )
+# A run starting in the first window after a cut, backdated by the window length, still merges
+# with the event pending before the cut (found by this test on a loaded machine).
+@example(seed=65310643, cuts=[931], smooth=1)
 def test_chunked_post_processing_equals_batch(seed, cuts, smooth):
     rng = np.random.default_rng(seed)
     t = np.cumsum(rng.choice([1.0, 1.0, 1.0, 40.0], size=2000, p=[0.33, 0.33, 0.333, 0.007]))
