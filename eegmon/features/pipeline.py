@@ -179,6 +179,7 @@ class Pipeline:
         if channel_names is None:
             channel_names = [f"ch{i}" for i in range(self.n_channels)]
         self.channel_names = tuple(str(c) for c in channel_names)
+        self._no_windows = FeatureTable.empty(FEATURE_NAMES, self.channel_names)  # frozen: one serves every chunk
         if len(self.channel_names) != self.n_channels:
             raise EegmonError(f"Expected {self.n_channels} channel names, got "
                               f"{len(self.channel_names)}.")
@@ -281,7 +282,7 @@ class Pipeline:
         if self._first_window(self._n) > self._last_window(self._n + x.shape[0]):
             # No window ends in this chunk (most live chunks): filter and remember, nothing more.
             y = x.copy() if self._filter is None else self._filter.process(x)
-            table = FeatureTable.empty(FEATURE_NAMES, self.channel_names)
+            table = self._no_windows
         else:
             # Channel-major buffers of the window history then this chunk, raw and filtered; the
             # filter writes straight into its buffer (no intermediate copy).
@@ -354,7 +355,7 @@ class Pipeline:
         n0, n1 = self._n, self._n + raw.shape[1] - n_valid
         i_first, i_last = self._first_window(n0), self._last_window(n1)
         if i_last < i_first:
-            return FeatureTable.empty(FEATURE_NAMES, self.channel_names)
+            return self._no_windows
         index = np.arange(i_first, i_last + 1, dtype=np.int64)
         starts = index * hop - (n0 - n_valid)
         values = np.empty((index.size, self.n_channels, len(FEATURE_NAMES)))
