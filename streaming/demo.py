@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import warnings
+from eegmon._deprecated import moved
 
 
-def __getattr__(name: str):
-    if name not in ("replay_demo", "true_onsets"):
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from eegmon import demo
+def _true_onsets():
+    from eegmon.demo import true_seizures
 
-    new = "eegmon.demo.replay_demo" if name == "replay_demo" else "eegmon.demo.true_seizures"
-    warnings.warn(f"eegmon.streaming.demo.{name} is deprecated and will be removed in the next release; "
-                  f"use {new}.", DeprecationWarning, stacklevel=2)
-    if name == "replay_demo":
-        return demo.replay_demo
-    return lambda folder: [a.onset for a in demo.true_seizures(folder)]
+    return lambda folder: [a.onset for a in true_seizures(folder)]
+
+
+__getattr__ = moved(__name__, {
+    "replay_demo": ("eegmon.demo.replay_demo", None),
+    "true_onsets": ("eegmon.demo.true_seizures (Annotations, not onsets)", _true_onsets),
+})

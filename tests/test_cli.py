@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from _terminal import FakeTerminal
 
 from eegmon.cli import build_parser, main
 from eegmon.commands import COMMANDS
@@ -103,24 +104,10 @@ def test_parser_builds_without_importing_heavy_modules():
     assert build_parser().prog == "eegmon"
 
 
-class _FakeTerminal:
-    def __init__(self):
-        self.text = ""
-
-    def write(self, s):
-        self.text += s
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
-
-
 def test_progress_bar_on_a_terminal_and_silent_when_quiet(monkeypatch):
     from eegmon._logging import progress
 
-    term = _FakeTerminal()
+    term = FakeTerminal()
     monkeypatch.setattr("sys.stderr", term)
     assert list(progress(range(3), desc="work")) == [0, 1, 2]
     assert "work:" in term.text and "0/3" in term.text

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from _archive_helpers import digital, write_edf
+from _terminal import FakeTerminal
 
 from eegmon.cli import main
 from eegmon.commands.crossval import summary_lines
@@ -74,22 +75,8 @@ def test_broken_pipe_elsewhere_is_still_an_internal_error(archive, monkeypatch, 
 
 # ---------------------------------------------------------------- progress bar of eegmon detect
 
-class _FakeTerminal:
-    def __init__(self):
-        self.text = ""
-
-    def write(self, s):
-        self.text += s
-
-    def flush(self):
-        pass
-
-    def isatty(self):
-        return True
-
-
 def test_detect_shows_a_progress_bar_on_a_terminal(edf, monkeypatch, capsys):
-    term = _FakeTerminal()
+    term = FakeTerminal()
     monkeypatch.setattr("sys.stderr", term)
     assert main(["detect", str(edf), "--detector", "line-length"]) == 0
     assert "detect:" in term.text and "2/2" in term.text and "chunk" in term.text
@@ -99,7 +86,7 @@ def test_detect_shows_a_progress_bar_on_a_terminal(edf, monkeypatch, capsys):
 def test_detect_has_no_bar_when_quiet_or_not_a_terminal(edf, monkeypatch, capsys):
     assert main(["detect", str(edf), "--detector", "line-length"]) == 0  # stderr captured: not a terminal
     assert "chunk" not in capsys.readouterr().err
-    term = _FakeTerminal()
+    term = FakeTerminal()
     monkeypatch.setattr("sys.stderr", term)
     assert main(["detect", str(edf), "--detector", "line-length", "-q"]) == 0
     assert term.text == ""

@@ -5,9 +5,9 @@ Importing a name from here still works for one release and warns.
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
+from .._deprecated import moved
 from ..archive import feature_file as _feature_file
 
 
@@ -17,13 +17,9 @@ def _writer(path: Path, attrs: dict, n_channels: int, n_features: int) -> _featu
     return _feature_file.FeatureWriter(path, attrs.pop("feature_names"), attrs.pop("channels"), attrs=attrs)
 
 
-_MOVED = {"FeatureWriter": _writer, "features_path": _feature_file.features_path,
-          "merge_parts": _feature_file.merge_parts}
-
-
-def __getattr__(name: str):
-    if name in _MOVED:
-        warnings.warn(f"eegmon.cohort.feature_file.{name} is deprecated; use eegmon.archive.feature_file.{name} "
-                      "(FeatureWriter now takes feature_names and channel_names).", DeprecationWarning, stacklevel=2)
-        return _MOVED[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, {
+    "FeatureWriter": ("eegmon.archive.feature_file.FeatureWriter (it takes feature_names and channel_names)",
+                      lambda: _writer),
+    "features_path": ("eegmon.archive.feature_file.features_path", None),
+    "merge_parts": ("eegmon.archive.feature_file.merge_parts", None),
+})

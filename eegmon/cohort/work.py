@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._deprecated import moved
 from .._threads import limit_threads
 from ..archive.feature_file import FeatureWriter, features_path
 from ..errors import EegmonError
@@ -195,11 +196,6 @@ def run_item(item: WorkItem) -> ItemResult:
     return result
 
 
-def __getattr__(name: str):
-    if name != "one_core":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import warnings
-
-    warnings.warn("eegmon.cohort.work.one_core is deprecated and will be removed in the next release; "
-                  "use eegmon._threads.limit_threads(1).", DeprecationWarning, stacklevel=2)
-    return functools.partial(limit_threads, 1)
+__getattr__ = moved(__name__, {
+    "one_core": ("eegmon._threads.limit_threads(1)", lambda: functools.partial(limit_threads, 1)),
+})

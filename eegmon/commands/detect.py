@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._deprecated import moved
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SRC", help="archive (.h5), EDF/BDF file, device folder or BIDS dataset")
@@ -37,16 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help="do not store the detections in the archive")
 
 
-def __getattr__(name: str):
-    if name == "write_outputs":  # moved to the library; kept here for one release
-        import warnings
-
-        from ..io.events_tsv import write_recording_events
-
-        warnings.warn("eegmon.commands.detect.write_outputs is deprecated; use eegmon.io.write_recording_events.",
-                      DeprecationWarning, stacklevel=2)
-        return write_recording_events
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, {"write_outputs": ("eegmon.io.write_recording_events", None)})
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from .._deprecated import moved
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("sources", nargs="+", metavar="SRC", help="EDF/BDF file, device folder or BIDS root")
@@ -46,16 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def __getattr__(name: str):
-    if name == "import_sources":  # moved to the library; kept here for one release
-        import warnings
-
-        from ..io.ingest import import_sources
-
-        warnings.warn("eegmon.commands.import_.import_sources is deprecated; use eegmon.io.import_sources.",
-                      DeprecationWarning, stacklevel=2)
-        return import_sources
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = moved(__name__, {"import_sources": ("eegmon.io.import_sources", None)})
 
 
 def run(args: argparse.Namespace) -> int:
