@@ -343,18 +343,24 @@ class Archive:
         """
         return self._derived.features(start, stop)
 
-    def write_trend(self, name: str, times: np.ndarray, values: np.ndarray) -> None:
+    def write_trend(self, name: str, times: np.ndarray, values: np.ndarray,
+                    attrs: dict[str, str] | None = None) -> None:
         """Store (replace) a named trend, e.g. a detector's seizure probability per minute.
 
         Written to ``ARCHIVE.h5.d/trend_<name>.h5`` (datasets ``time_ns``, int64 bin starts, and
-        ``value``, float32; attribute ``name``) through a temporary file, fsync and rename, so a
+        ``value``, float32; attribute ``name`` and each of ``attrs`` as ``attr_<key>``) through a
+        temporary file, fsync and rename, so a
         reader sees the old or the new trend, never half of one.
         """
-        self._derived.write_trend(name, times, values)
+        self._derived.write_trend(name, times, values, attrs)
 
     def trends(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Every stored trend: ``{name: (bin start times in s since the epoch, values)}``."""
         return self._derived.trends()
+
+    def trend_attrs(self, name: str) -> dict[str, str]:
+        """The string attributes written with trend ``name`` (``attrs`` of :meth:`write_trend`)."""
+        return self._derived.trend_attrs(name)
 
     # ------------------------------------------------------------------ reading
     def read(self, start: float, stop: float, channels: Sequence[str] | str | None = None) -> tuple[float, np.ndarray]:

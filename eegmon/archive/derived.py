@@ -84,8 +84,9 @@ class DerivedData:
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
         return self.manifest.seg_dir / f"trend_{safe}.h5"
 
-    def write_trend(self, name: str, times: np.ndarray, values: np.ndarray) -> None:
-        """Store (replace) a named trend atomically."""
+    def write_trend(self, name: str, times: np.ndarray, values: np.ndarray,
+                    attrs: dict[str, str] | None = None) -> None:
+        """Store (replace) a named trend atomically, with optional string attributes."""
         self.manifest.require_writable()
         times, values = np.asarray(times, dtype=float), np.asarray(values, dtype=np.float32)
         if times.shape != values.shape or times.ndim != 1:
@@ -93,6 +94,8 @@ class DerivedData:
                               f"{values.shape}.")
         with atomic_path(self._trend_path(name)) as tmp, h5py.File(tmp, "w") as f:
             f.attrs["name"] = name
+            for key, value in (attrs or {}).items():
+                f.attrs[f"attr_{key}"] = str(value)
             f.create_dataset("time_ns", data=(times * 1e9).round().astype(np.int64))
             f.create_dataset("value", data=values)
 
@@ -103,3 +106,11 @@ class DerivedData:
             with h5py.File(path, "r") as f:
                 out[str(f.attrs["name"])] = (f["time_ns"][()] / 1e9, f["value"][()].astype(float))
         return out
+
+    def trend_attrs(self, name: str) -> dict[str, str]:
+        """The string attributes stored with trend ``name`` (empty if it has none or does not exist)."""
+        path = self._trend_path(name)
+        if not path.is_file():
+            return {}
+        with h5py.File(path, "r") as f:
+            return {k[5:]: str(v) for k, v in f.attrs.items() if k.startswith("attr_")}
