@@ -150,7 +150,7 @@ def read_annotation(path: Path) -> AnnotationFile:
     return _READERS[ending](path)
 
 
-def _annotation_files(root: Path, what: str) -> dict[str, Path]:
+def annotation_files(root: Path, what: str) -> dict[str, Path]:
     """Annotation files under ``root`` by recording key: the relative path without its format ending.
 
     A ``.csv`` beside a ``.csv_bi`` of the same recording (the TUSZ layout) is not read; any
@@ -179,7 +179,7 @@ def _annotation_files(root: Path, what: str) -> dict[str, Path]:
 
 def _pair_folders(ref_root: Path, hyp_root: Path) -> dict[str, tuple[Path, Path | None]]:
     """Recording key -> (reference, hypothesis or None): by key, else by recording name (its last part)."""
-    ref_files, hyp_files = _annotation_files(ref_root, "--ref"), _annotation_files(hyp_root, "--hyp")
+    ref_files, hyp_files = annotation_files(ref_root, "--ref"), annotation_files(hyp_root, "--hyp")
     pairs = {key: (path, hyp_files.get(key)) for key, path in ref_files.items()}
     claimed = {hyp: key for key, (_, hyp) in pairs.items() if hyp is not None}
     by_name: dict[str, list[Path]] = defaultdict(list)

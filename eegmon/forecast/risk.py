@@ -36,15 +36,16 @@ def hazard(p: np.ndarray | float) -> np.ndarray:
     return -np.log1p(-np.clip(np.asarray(p, dtype=float), 0.0, 1.0 - 1e-12))
 
 
-def risk_codes(p: np.ndarray | float, climatology: float) -> np.ndarray:
+def risk_codes(p: np.ndarray | float, climatology: np.ndarray | float) -> np.ndarray:
     """Risk level codes (0 low, 1 medium, 2 high) of probabilities ``p`` against ``climatology``.
 
-    ``climatology`` is the chance of at least one seizure in a window of the same horizon,
-    from the patient's history.
+    ``climatology`` (a number, or one per forecast) is the chance of at least one seizure in a
+    window of the same horizon, from the patient's history.
     """
-    if not 0.0 < climatology < 1.0:
-        raise ValueError(f"climatology must be a probability strictly between 0 and 1, got {climatology}")
-    ratio = hazard(p) / hazard(climatology)
+    clim = np.asarray(climatology, dtype=float)
+    if not np.all((clim > 0.0) & (clim < 1.0)):
+        raise ValueError(f"climatology must be probabilities strictly between 0 and 1, got {climatology}")
+    ratio = hazard(p) / hazard(clim)
     return np.where(ratio >= HIGH_RATIO, 2, np.where(ratio <= 1.0 / HIGH_RATIO, 0, 1)).astype(np.int8)
 
 

@@ -1,0 +1,308 @@
+"""Seizure times to forecast from: an archive, SzCORE ``events.tsv`` files, or a seizure diary.
+
+A :class:`SeizureHistory` is one patient's seizure onsets and the span they were observed over
+(a forecaster needs the span as well as the seizures: a month without seizures is information).
+
+The seizure diary is a CSV file with a header row::
+
+    date,time,type,duration
+    2025-03-04,07:15,focal aware,40
+    2025-03-09,23:50,,
+
+``date`` (``YYYY-MM-DD``) and ``time`` (``HH:MM`` or ``HH:MM:SS``) are required, in the patient's
+time zone (given with ``timezone=`` / ``--timezone``, or as a ``timezone`` column holding an IANA
+name such as ``Europe/Paris``); ``type`` (free text) and ``duration`` (seconds) are optional. Lines
+starting with ``#`` are comments. A diary is taken to run until its last day is over, unless a
+``stop`` is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+
+from ..errors import EegmonError
+from ..evaluate.dataset import annotation_files, read_annotation, subject_of
+
+DAY = 86400.0
+#: A diary entry this close (s) to a seizure from the EEG is the same seizure, not a second one.
+SAME_SEIZURE_S = 1800.0
+
+
+@dataclass(frozen=True)
+class SeizureHistory:
+    """One patient's seizure onsets and the span over which seizures were looked for.
+
+    Parameters
+    ----------
+    patient : str
+        Name (a subject code; never a patient's real name).
+    onsets : ndarray of float
+        Sorted seizure onsets, seconds since the Unix epoch (UTC).
+    start, stop : float
+        The observed span, seconds since the epoch.
+    source : str
+        Where the seizures came from (for reports).
+    """
+
+    patient: str
+    onsets: np.ndarray
+    start: float
+    stop: float
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        onsets = np.sort(np.asarray(self.onsets, dtype=float))
+        if onsets.ndim != 1 or not np.isfinite(onsets).all():
+            raise EegmonError(f"{self.patient}: seizure onsets must be a 1-D array of finite times.")
+        if not self.stop > self.start:
+            raise EegmonError(f"{self.patient}: the observed span must end after it starts, got {self.start} "
+                              f"to {self.stop}.")
+        if onsets.size and (onsets[0] < self.start or onsets[-1] >= self.stop):
+            raise EegmonError(f"{self.patient}: a seizure lies outside the observed span "
+                              f"({_iso(self.start)} to {_iso(self.stop)}).")
+        object.__setattr__(self, "onsets", onsets)
+
+    @property
+    def days(self) -> float:
+        """Length of the observed span in days."""
+        return (self.stop - self.start) / DAY
+
+    def merged(self, other: SeizureHistory) -> SeizureHistory:
+        """This history and ``other`` (e.g. a diary) as one: span union, near-coincident onsets once."""
+        onsets = np.sort(np.concatenate([self.onsets, other.onsets]))
+        keep = np.ones(onsets.size, dtype=bool)
+        last = -math.inf
+        for i, t in enumerate(onsets):
+            if t - last < SAME_SEIZURE_S:
+                keep[i] = False
+            else:
+                last = t
+        return SeizureHistory(self.patient, onsets[keep], min(self.start, other.start), max(self.stop, other.stop),
+                              f"{self.source} + {other.source}")
+
+
+def _iso(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, tz=dt.UTC).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------- archive
+def from_archive(path: str | os.PathLike, *, include_unreviewed: bool = False,
+                 ground_truth: bool = False) -> SeizureHistory:
+    """Seizure times stored in an archive.
+
+    Parameters
+    ----------
+    path : path-like
+        The archive (``.h5``).
+    include_unreviewed : bool
+        Also count detections nobody has reviewed yet (rejected ones never count).
+    ground_truth : bool
+        Use the archive's annotations (imported ground truth) instead of its detections.
+
+    Returns
+    -------
+    SeizureHistory
+        Onsets over the span from the archive's first to its last sample.
+    """
+    from ..archive import Archive
+
+    path = Path(path)
+    with Archive.open(path) as arc:
+        if not arc.segments:
+            raise EegmonError("the archive holds no recording, so there is no span to forecast over.", path)
+        if ground_truth:
+            events, what = arc.annotations(), "ground truth"
+        else:
+            statuses = {"confirmed", "unreviewed"} if include_unreviewed else {"confirmed"}
+            events = [ev for ev in arc.detections() if ev.status in statuses]
+            what = "confirmed and unreviewed detections" if include_unreviewed else "confirmed detections"
+        onsets = [ev.onset for ev in events if ev.is_seizure]
+        return SeizureHistory(path.stem, np.array(onsets, dtype=float), arc.start, arc.stop, f"{path.name}: {what}")
+
+
+# ---------------------------------------------------------------------- events.tsv
+def from_annotations(path: str | os.PathLike) -> list[SeizureHistory]:
+    """Seizure times from an SzCORE ``events.tsv`` file or a folder of them (one history per subject).
+
+    A subject is the ``sub-XX`` entity in the path, else the file name up to its first ``_``;
+    its span runs from its first recording's start to its last recording's end. Files need a
+    ``dateTime`` (a forecast needs absolute times).
+    """
+    path = Path(path)
+    files = [path] if path.is_file() else list(annotation_files(path, "forecast SRC").values())
+    spans: dict[str, list[tuple[float, float]]] = {}
+    onsets: dict[str, list[float]] = {}
+    for file in files:
+        ann = read_annotation(file)
+        if ann.start is None:
+            raise EegmonError("no dateTime column: a forecast needs each recording's absolute start.", file)
+        if ann.duration is None:
+            raise EegmonError("no recordingDuration column: a forecast needs the span seizures were looked for.",
+                              file)
+        subject = subject_of(file)
+        spans.setdefault(subject, []).append((ann.start, ann.start + ann.duration))
+        onsets.setdefault(subject, []).extend(ann.start + a for a, _ in ann.seizures)
+    return [SeizureHistory(subject, np.array(onsets[subject]), min(a for a, _ in sp), max(b for _, b in sp),
+                           f"{path.name}: events.tsv")
+            for subject, sp in sorted(spans.items())]
+
+
+# ---------------------------------------------------------------------- diary
+def _zone(name: str, where: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise EegmonError(f"{where}unknown time zone {name!r}: expected an IANA name such as "
+                          "'Europe/Paris' or 'UTC'.") from None
+
+
+def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient: str | None = None,
+               stop: float | None = None) -> SeizureHistory:
+    """Read a seizure diary CSV (format in the module docstring).
+
+    Parameters
+    ----------
+    path : path-like
+        The CSV file.
+    timezone : str | None
+        IANA time zone of the diary's times; required unless the file has a ``timezone`` column.
+    patient : str | None
+        Name of the history (default: the file's stem).
+    stop : float | None
+        End of the span the diary covers (default: the end of its last day).
+
+    Returns
+    -------
+    SeizureHistory
+        Onsets in UTC, the span from the start of the first entry's day.
+
+    Raises
+    ------
+    EegmonError
+        One line naming the file, the line and the problem: a bad date or time, an unknown or
+        missing time zone, a local time that does not exist or happens twice (a daylight-saving
+        change), a negative duration, or the same seizure written twice.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as err:
+        raise EegmonError(f"cannot read the diary: {getattr(err, 'strerror', None) or err}", path) from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1)
+             if line.strip() and not line.lstrip().startswith("#")]
+    if not lines:
+        raise EegmonError("the diary is empty: expected a header row 'date,time[,type][,duration]' and one row "
+                          "per seizure.", path)
+    reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)))
+    header = [h.strip().lower() for h in next(reader)]
+    missing = {"date", "time"} - set(header)
+    if missing:
+        raise EegmonError(f"line {lines[0][0]}: the header must name the columns date and time (optional: type, "
+                          f"duration, timezone), got {','.join(header)!r}.", path)
+    default_zone = _zone(timezone, "") if timezone is not None else None
+    seen: dict[float, int] = {}
+    onsets: list[float] = []
+    day0 = None
+    for (lineno, _), row in zip(lines[1:], reader, strict=True):
+        where = f"line {lineno}: "
+        cells = dict(zip(header, (c.strip() for c in row), strict=False))
+        if len(row) > len(header):
+            raise EegmonError(f"{where}{len(row)} fields, but the header names {len(header)}.", path)
+        zone = default_zone
+        if cells.get("timezone"):
+            zone = _zone(cells["timezone"], where)
+        if zone is None:
+            raise EegmonError(f"{where}no time zone: give the diary's with --timezone (e.g. Europe/Paris) or add a "
+                              "timezone column.", path)
+        try:
+            date = dt.date.fromisoformat(cells.get("date", ""))
+        except ValueError:
+            raise EegmonError(f"{where}bad date {cells.get('date', '')!r}: expected YYYY-MM-DD.", path) from None
+        try:
+            clock = dt.time.fromisoformat(cells.get("time", ""))
+        except ValueError:
+            raise EegmonError(f"{where}bad time {cells.get('time', '')!r}: expected HH:MM or HH:MM:SS.", path) from None
+        if clock.tzinfo is not None:
+            raise EegmonError(f"{where}the time {cells['time']!r} carries an offset: write local times, and the time "
+                              "zone once (--timezone or a timezone column).", path)
+        local = dt.datetime.combine(date, clock)
+        onset = _local_to_utc(local, zone, where, path)
+        duration = cells.get("duration", "")
+        if duration:
+            try:
+                value = float(duration)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value) or value < 0:
+                raise EegmonError(f"{where}bad duration {duration!r}: expected seconds, a number >= 0.", path)
+        if onset in seen:
+            raise EegmonError(f"{where}the same seizure as line {seen[onset]} ({date} {clock}): remove one.", path)
+        seen[onset] = lineno
+        onsets.append(onset)
+        day = dt.datetime.combine(date, dt.time(0), tzinfo=zone).timestamp()
+        day0 = day if day0 is None else min(day0, day)
+    if not onsets:
+        raise EegmonError("the diary has a header but no seizure rows.", path)
+    last_day = dt.datetime.fromtimestamp(max(onsets), tz=dt.UTC).astimezone(default_zone or dt.UTC).date()
+    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=default_zone or dt.UTC).timestamp()
+    return SeizureHistory(patient or path.stem, np.array(onsets), float(day0),
+                          float(end if stop is None else max(stop, max(onsets) + 1.0)), f"{path.name}: diary")
+
+
+def _local_to_utc(local: dt.datetime, zone: ZoneInfo, where: str, path: Path) -> float:
+    """A wall-clock time in ``zone`` to UTC seconds; refuses times a DST change skips or repeats."""
+    first, second = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        # fold matters only where the offset changes: in the gap both round-trip wrongly
+        back = first.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None)
+        if back != local:
+            raise EegmonError(f"{where}{local:%Y-%m-%d %H:%M} does not exist in {zone.key} (clocks went forward): "
+                              "check the time.", path)
+        raise EegmonError(f"{where}{local:%Y-%m-%d %H:%M} happens twice in {zone.key} (clocks went back): write "
+                          "the time as UTC with a 'timezone' of UTC on that row.", path)
+    return first.timestamp()
+
+
+# ---------------------------------------------------------------------- dispatch
+def load_histories(src: str | os.PathLike, *, diary: str | os.PathLike | None = None, timezone: str | None = None,
+                   include_unreviewed: bool = False, ground_truth: bool = False) -> list[SeizureHistory]:
+    """The seizure histories in ``src``: an archive, a diary CSV, an events.tsv file, or a folder.
+
+    A folder may hold archives (one patient each) or SzCORE events.tsv files (one patient per
+    subject). ``diary`` adds a diary's seizures to the one patient in ``src``.
+    """
+    src = Path(src)
+    if not src.exists():
+        raise EegmonError("no such file or folder.", src)
+    if src.is_file() and src.suffix.lower() == ".csv":
+        histories = [read_diary(src, timezone=timezone)]
+    elif src.is_file() and src.suffix.lower() in (".h5", ".hdf5"):
+        histories = [from_archive(src, include_unreviewed=include_unreviewed, ground_truth=ground_truth)]
+    elif src.is_dir() and sorted(src.glob("*.h5")):
+        histories = [from_archive(p, include_unreviewed=include_unreviewed, ground_truth=ground_truth)
+                     for p in sorted(src.glob("*.h5"))]
+    else:
+        histories = from_annotations(src)
+    if diary is not None:
+        if len(histories) != 1:
+            raise EegmonError(f"--diary adds to one patient, but SRC holds {len(histories)}.", src)
+        histories = [histories[0].merged(read_diary(diary, timezone=timezone, patient=histories[0].patient))]
+    return histories
+
+
+def check_histories(histories: Sequence[SeizureHistory], min_seizures: int) -> None:
+    """Refuse a set of histories where no patient has enough seizures to start forecasting."""
+    if not any(h.onsets.size > min_seizures for h in histories):
+        most = max((h.onsets.size for h in histories), default=0)
+        raise EegmonError(f"forecasting starts after the first {min_seizures} seizures of a patient, and no patient "
+                          f"has more than {most}.")
