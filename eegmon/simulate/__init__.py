@@ -1,7 +1,8 @@
 """A realistic subscalp-EEG simulator with exact ground truth (``eegmon simulate``).
 
 :func:`simulate` writes a device-like recording; :func:`insert_seizures` puts simulated seizures
-into a given (real) background; :mod:`eegmon.simulate.measure` holds the statistics that compare
+into a given (real) background; :func:`simulate_timings` draws seizure times only, for forecasting
+(:func:`write_timings` writes them); :mod:`eegmon.simulate.measure` holds the statistics that compare
 simulated and real EEG. See docs/simulator.md.
 """
 
@@ -15,8 +16,9 @@ from .config import (
     SimulationConfig,
 )
 from .seizures import InsertedSeizure, insert_seizures
+from .timings import SubjectTimings, simulate_timings, write_timings
 from .writer import SimulationResult, channel_names, simulate
 
 __all__ = ["ARTIFACT_TYPES", "DIFFICULTIES", "LEGACY_ARTIFACT_TYPES", "SEIZURE_TYPES", "Difficulty",
-           "InsertedSeizure", "SimulationConfig", "SimulationResult", "channel_names", "insert_seizures",
-           "simulate", "simulate_bids"]
+           "InsertedSeizure", "SimulationConfig", "SimulationResult", "SubjectTimings", "channel_names",
+           "insert_seizures", "simulate", "simulate_bids", "simulate_timings", "write_timings"]
