@@ -19,6 +19,7 @@ import pyqtgraph as pg
 from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from ..events import REVIEW_STATUSES
+from ..forecast.risk import RISK_LEVELS
 from ..io.labels import VOCABULARY
 from ._qtfix import guard_singleton_refcounts
 from .export import export_events_tsv, export_summary
@@ -68,6 +69,9 @@ HIGHPASS_STEPS = (None, 0.5, 1.0, 5.0)
 LOWPASS_STEPS = (None, 70.0, 40.0, 30.0, 15.0)
 NOTCH_STEPS = (None, 50.0, 60.0)
 STATUS_COLOURS = {"unreviewed": (230, 180, 0), "confirmed": (220, 40, 40), "rejected": (140, 140, 140)}
+#: Risk level -> colour of its bars in the overview's risk lane, in the order of ``RISK_LEVELS``
+#: (Okabe-Ito bluish green, orange, vermillion: told apart with the common colour-vision deficiencies).
+RISK_COLOURS = {"low": (0, 158, 115), "medium": (230, 159, 0), "high": (213, 94, 0)}
 TRACE_PEN = pg.mkPen((20, 20, 20), width=1, cosmetic=True)
 SELECTED_TRACE_PEN = pg.mkPen((0, 70, 200), width=1, cosmetic=True)
 
@@ -254,6 +258,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_overview()
         self._build_events_panel()
         splitter = QtWidgets.QSplitter(QtCore.Qt.Orientation.Vertical)
+        self._splitter = splitter
         splitter.addWidget(self.overview_widget)
         trace_box = QtWidgets.QWidget()
         box = QtWidgets.QVBoxLayout(trace_box)
@@ -306,8 +311,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.overview_widget.setMinimumHeight(160)
         dur = max(self.model.duration, 1.0)
         self.ov_plots = []
-        for row, name in enumerate(("coverage", "trend", "spectrum")):
-            axis = {"bottom": TimeAxis(self.model.origin)} if row == 2 else {}
+        # the spectrum sits in row 3 so that a risk lane can go in row 2 when a forecast is stored
+        # (at open or on reload); an empty grid row takes no space, so without one nothing changes
+        for row, name in zip((0, 1, 3), ("coverage", "trend", "spectrum"), strict=True):
+            axis = {"bottom": TimeAxis(self.model.origin)} if name == "spectrum" else {}
             plot = self.overview_widget.addPlot(row=row, col=0, viewBox=OverviewViewBox(self._on_overview_pick),
                                                 axisItems=axis)
             plot.hideButtons()
@@ -319,11 +326,14 @@ class MainWindow(QtWidgets.QMainWindow):
                                       anchor=(0, 0))
                 caption.setParentItem(plot.getViewBox())
                 caption.setPos(4, 0)
-            if row < 2:
+            if name != "spectrum":
                 plot.getAxis("bottom").setStyle(showValues=False)
             plot.setXRange(0, dur, padding=0)
             plot.disableAutoRange()
             self.ov_plots.append(plot)
+        self.trend_plot, self.spectrum_plot = self.ov_plots[1], self.ov_plots[2]
+        #: The risk lane's plot, created by :meth:`refresh_risk` once a forecast is stored.
+        self.risk_plot: pg.PlotItem | None = None
         for plot in self.ov_plots[1:]:
             plot.setXLink(self.ov_plots[0])
         lane = self.ov_plots[0]
@@ -338,10 +348,10 @@ class MainWindow(QtWidgets.QMainWindow):
         for item in self.event_marks.values():
             lane.addItem(item)
         self.trend_curve = pg.PlotCurveItem(pen=pg.mkPen((40, 40, 40), width=1, cosmetic=True), connect="finite")
-        self.ov_plots[1].addItem(self.trend_curve)
+        self.trend_plot.addItem(self.trend_curve)
         self.csa_image = pg.ImageItem(axisOrder="row-major")
         self.csa_image.setColorMap(pg.colormap.get("viridis"))
-        self.ov_plots[2].addItem(self.csa_image)
+        self.spectrum_plot.addItem(self.csa_image)
         self.page_marks = []
         for plot in self.ov_plots[:1]:  # one lane only: a moving mark repaints the lanes under it
             mark = pg.LinearRegionItem((0, 1), movable=False, brush=(0, 90, 255, 70),
@@ -532,7 +542,7 @@ class MainWindow(QtWidgets.QMainWindow):
         return [r for r, _ in self._region_pool if r.event_key is not None]
 
     def refresh_overview(self) -> None:
-        """Redraw coverage, event marks and the trend (all from the pyramid and the tables)."""
+        """Redraw coverage, event marks, the trend and the risk lane (from the pyramid, tables and trends)."""
         m = self.model
         xs, ys = [], []
         for a, b in m.coverage():
@@ -543,7 +553,66 @@ class MainWindow(QtWidgets.QMainWindow):
         x, trend = m.trend()
         self.trend_curve.setData(x - m.origin, trend, connect="finite")
         if np.isfinite(trend).any():
-            self.ov_plots[1].setYRange(0, float(np.nanpercentile(trend, 99.5)) * 1.1 or 1.0, padding=0)
+            self.trend_plot.setYRange(0, float(np.nanpercentile(trend, 99.5)) * 1.1 or 1.0, padding=0)
+        self.refresh_risk()
+
+    def _build_risk_lane(self) -> None:
+        """Add the risk lane in row 2, between the trend and the spectrum, aligned with the other lanes."""
+        plot = self.overview_widget.addPlot(row=2, col=0, viewBox=OverviewViewBox(self._on_overview_pick))
+        plot.hideButtons()
+        plot.setMenuEnabled(False)
+        plot.getAxis("left").setWidth(72)  # the lanes' plot areas line up only with equal axis widths
+        plot.setLabel("left", "risk")
+        plot.getAxis("left").enableAutoSIPrefix(False)  # probabilities, not "risk (x0.001)"
+        plot.getAxis("bottom").setStyle(showValues=False)
+        plot.setXRange(0, max(self.model.duration, 1.0), padding=0)
+        plot.disableAutoRange()
+        plot.setXLink(self.ov_plots[0])
+        # a light box behind the caption keeps it readable over the bars
+        self.risk_caption = pg.TextItem("", color=(60, 60, 60), anchor=(0, 0), fill=(255, 255, 255, 190))
+        self.risk_caption.setParentItem(plot.getViewBox())
+        self.risk_caption.setPos(4, 0)
+        # one bar item per level, as the trace's wide-page event bars are one item per status
+        self.risk_bars: dict[str, pg.BarGraphItem] = {}
+        for level, colour in RISK_COLOURS.items():
+            bars = pg.BarGraphItem(x0=[], x1=[], y0=[], y1=[], brush=pg.mkBrush(*colour), pen=pg.mkPen(None))
+            plot.addItem(bars)
+            self.risk_bars[level] = bars
+        self.climatology_curve = pg.PlotCurveItem(
+            pen=pg.mkPen((60, 60, 60), width=1, cosmetic=True, style=QtCore.Qt.PenStyle.DashLine),
+            connect="finite")
+        plot.addItem(self.climatology_curve)
+        self.risk_plot = plot
+        self.ov_plots.insert(2, plot)
+        total = sum(self._splitter.sizes()) or 820
+        self._splitter.setSizes([270, max(total - 270, 400)])  # four lanes need more height than three
+
+    def refresh_risk(self) -> None:
+        """Redraw the risk lane from the stored forecasts (adding the lane when the first one appears)."""
+        m = self.model
+        risk = m.risk()
+        if not risk.stored and self.risk_plot is None:
+            return  # no forecast stored: the overview stays as it was
+        if self.risk_plot is None:
+            self._build_risk_lane()
+        edges = risk.edges - m.origin
+        # runs of pixels with the same forecast become one bar: a step plot at the lane's resolution
+        change = np.flatnonzero((np.diff(risk.level) != 0) | (np.diff(risk.probability) != 0)) + 1
+        starts = np.r_[0, change]
+        stops = np.r_[change, risk.level.size]
+        for code, level in enumerate(RISK_LEVELS):
+            bars = self.risk_bars[level]
+            sel = risk.level[starts] == code
+            bars.setOpts(x0=edges[starts[sel]], x1=edges[stops[sel]], y0=np.zeros(int(sel.sum())),
+                         y1=risk.probability[starts[sel]])
+            bars.setVisible(bool(sel.any()))
+        x = np.repeat(edges, 2)[1:-1]  # the climatology as a step line, broken where no forecast is
+        self.climatology_curve.setData(x, np.repeat(risk.climatology, 2), connect="finite")
+        top = np.nanmax(np.r_[risk.probability, risk.climatology, 0.0])
+        # headroom above the highest bar for the caption
+        self.risk_plot.setYRange(0, min(max(top * 1.4, 0.05), 1.0), padding=0)
+        self.risk_caption.setText(f"{risk.horizon or 'no'} forecast: p(≥1 seizure); colour: level "
+                                  "against the climatology (dashed)")
 
     def refresh_event_marks(self) -> None:
         """Redraw the overview's detection and annotation marks."""
@@ -578,7 +647,7 @@ class MainWindow(QtWidgets.QMainWindow):
             shown = np.where(np.isfinite(img), img, lo)
             self.csa_image.setImage(shown, levels=(lo, hi), autoLevels=False)
             self.csa_image.setRect(QtCore.QRectF(0, 0, m.duration, float(self._csa_freqs[-1])))
-            self.ov_plots[2].setYRange(0, float(self._csa_freqs[-1]), padding=0)
+            self.spectrum_plot.setYRange(0, float(self._csa_freqs[-1]), padding=0)
         if stop >= n:
             self._csa_timer.stop()
 

@@ -28,6 +28,8 @@ from ..archive import Archive
 from ..archive.archive import StoredAnnotation
 from ..errors import EegmonError
 from ..events import REVIEW_STATUSES, Annotation
+from ..forecast.risk import RISK_LEVELS
+from ..forecast.store import TREND_PREFIX, stored_forecasts, trend_names
 from ..io.labels import VOCABULARY
 
 #: Page sizes in seconds offered by the viewer (10 s ... one day).
@@ -37,6 +39,8 @@ RAW_SAMPLES_PER_PIXEL = 4
 #: Labels offered when relabelling, most common first.
 QUICK_LABELS: tuple[str, ...] = ("sz", "sz_foc", "sz_foc_a", "sz_foc_ia", "sz_foc_f2b", "sz_gen", "sz_uc",
                                  "artf", "musc", "move", "elpp")
+#: Forecast horizons the overview's risk lane can draw, preferred first (the first one stored is drawn).
+RISK_HORIZONS: tuple[str, ...] = ("24h", "1h")
 EventKind = Literal["detection", "annotation"]
 
 
@@ -89,6 +93,41 @@ class PageData:
     x: np.ndarray
     y: np.ndarray
     labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RiskData:
+    """What the overview's risk lane draws: the stored forecast covering each overview pixel.
+
+    Parameters
+    ----------
+    horizon : str
+        The horizon drawn (``"24h"`` or ``"1h"``); ``""`` when no forecast is stored.
+    edges : ndarray, shape (n_pixels + 1,)
+        Pixel edges, absolute seconds.
+    probability : ndarray, shape (n_pixels,)
+        Probability of at least one seizure in the window covering the pixel (NaN: none covers it).
+    level : ndarray of int8, shape (n_pixels,)
+        Its risk level code, an index into :data:`~eegmon.forecast.risk.RISK_LEVELS` (-1: none).
+    climatology : ndarray, shape (n_pixels,)
+        The climatological probability that level was judged against (NaN: none).
+    """
+
+    horizon: str
+    edges: np.ndarray
+    probability: np.ndarray
+    level: np.ndarray
+    climatology: np.ndarray
+
+    @property
+    def stored(self) -> bool:
+        """True when a forecast is stored (the overview then shows the risk lane)."""
+        return bool(self.horizon)
+
+    @property
+    def centers(self) -> np.ndarray:
+        """Pixel centres, absolute seconds."""
+        return (self.edges[:-1] + self.edges[1:]) / 2
 
 
 @dataclass(frozen=True)
@@ -432,8 +471,11 @@ class ViewerModel:
         When ``eegmon detect`` stored a probability-per-minute trend in the archive (the bundled
         classifier's first, else any), each pixel shows the highest probability in it (0-1).
         Otherwise: mean over channels of (max - min) per pixel from the pyramid, µV.
+        Forecast trends (``forecast:*``, see :meth:`risk`) are not a detector's probability and
+        are never drawn here.
         """
-        stored = self._cached(("trends",), self.archive.trends)
+        stored = {name: tv for name, tv in self._cached(("trends",), self.archive.trends).items()
+                  if not name.startswith(TREND_PREFIX)}
         if stored:
             name = "detector:classifier" if "detector:classifier" in stored else sorted(stored)[0]
             times, values = stored[name]
@@ -456,6 +498,60 @@ class ViewerModel:
         count = np.isfinite(width).sum(axis=0)
         rng = np.where(count > 0, np.nansum(width, axis=0) / np.maximum(count, 1), np.nan)
         return (edges[:-1] + edges[1:]) / 2, rng
+
+    def risk_horizon(self) -> str:
+        """The forecast horizon the risk lane draws: the first of :data:`RISK_HORIZONS` stored, else ``""``."""
+        stored = self._cached(("trends",), self.archive.trends)
+        return next((h for h in RISK_HORIZONS if trend_names(h)[0] in stored), "")
+
+    def risk(self, n_pixels: int | None = None) -> RiskData:
+        """The stored seizure-risk forecast per overview pixel (cached), for the overview's risk lane.
+
+        Draws one horizon: ``24h`` when it is stored, else ``1h`` (a fixed choice, not one that
+        follows the zoom, so the lane means the same thing at every page size). A pixel takes the
+        forecast window holding its centre; a pixel wider than a window (``1h`` over months) takes
+        the highest-risk window starting in it (highest level, then highest probability), so no
+        high-risk hour disappears at a coarse zoom. Pixels no window covers are NaN / -1. Windows
+        are ``[start, start + horizon_s)`` as ``eegmon forecast`` stored them; the part beyond the
+        recording's end is not in the overview.
+
+        Parameters
+        ----------
+        n_pixels : int | None
+            Overview width in pixels (default :attr:`n_pixels`).
+
+        Returns
+        -------
+        RiskData
+            With ``horizon == ""`` and every pixel empty when no forecast is stored.
+        """
+        n = int(n_pixels or self.n_pixels)
+        return self._cached(("risk", n), lambda: self._risk(n))
+
+    def _risk(self, n: int) -> RiskData:
+        horizon = self.risk_horizon()
+        edges = np.linspace(self.start, max(self.stop, self.start + 1.0), n + 1)
+        prob, clim = np.full(n, np.nan), np.full(n, np.nan)
+        level = np.full(n, -1, dtype=np.int8)
+        items = stored_forecasts(self.archive, horizon) if horizon else []
+        if items:
+            starts = np.array([f.start for f in items])
+            stops = starts + np.array([f.horizon_s for f in items])
+            p = np.array([f.probability for f in items])
+            lv = np.array([RISK_LEVELS.index(f.level) for f in items], dtype=np.int8)
+            c = np.array([f.climatology for f in items])
+            centers = (edges[:-1] + edges[1:]) / 2
+            j = np.searchsorted(starts, centers, side="right") - 1
+            inside = (j >= 0) & (centers < stops[np.maximum(j, 0)])
+            prob[inside], level[inside], clim[inside] = p[j[inside]], lv[j[inside]], c[j[inside]]
+            if float(np.min(stops - starts)) < edges[1] - edges[0]:
+                # windows narrower than a pixel: the riskiest starting in it; fancy assignment with
+                # repeated indices keeps the last value, so assign in order of increasing risk
+                idx = np.searchsorted(edges, starts, side="right") - 1
+                order = np.lexsort((p, lv))
+                order = order[(idx[order] >= 0) & (idx[order] < n)]
+                prob[idx[order]], level[idx[order]], clim[idx[order]] = p[order], lv[order], c[order]
+        return RiskData(horizon, edges, prob, level, clim)
 
     def coverage(self) -> list[tuple[float, float]]:
         """Spans with data, absolute seconds (gaps are what lies between)."""
