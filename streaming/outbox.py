@@ -19,6 +19,14 @@ Design
   it never will: acknowledgement stops escalation, reminders and any retry still pending).
 * No secret is stored: a row names the contact and the index of its channel in the policy; the
   URL is looked up (and ``${ENV}`` expanded) when sending.
+* **Notices** (the daily forecast message, :mod:`eegmon.streaming.forecast_message`) are messages
+  that are not about a seizure: they live in their own table ``notices``, with their text, and are
+  delivered by the same worker with the same retries and backoff, after the due alerts. They
+  have no event, so no escalation, reminder, acknowledgement or ack link, and
+  :meth:`Outbox.events` never lists them. A notice still pending when its ``expires`` time passes
+  is marked ``expired`` instead of being sent (today's forecast is wrong tomorrow). The table is
+  created with ``CREATE TABLE IF NOT EXISTS`` like the others, so an outbox file written before
+  notices existed gains it when opened and keeps working; nothing else in the schema changed.
 """
 
 from __future__ import annotations
@@ -30,14 +38,14 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from eegmon.errors import EegmonError
 
 from .channels import Channels, Message, redact
-from .policy import Policy
+from .policy import Contact, Policy
 
 logger = logging.getLogger("eegmon.streaming")
 
@@ -56,12 +64,22 @@ CREATE TABLE IF NOT EXISTS quality (
     stream TEXT NOT NULL, kind TEXT NOT NULL, t REAL NOT NULL, detail TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, used_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notices (
+    key TEXT PRIMARY KEY, kind TEXT NOT NULL, contact TEXT NOT NULL, channel INTEGER NOT NULL,
+    title TEXT NOT NULL, body TEXT NOT NULL, expires REAL, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_try REAL NOT NULL, last_error TEXT, sent_at REAL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS notices_due ON notices(state, next_try);
 """
 
 
 def alert_key(event_id: str, contact: str, channel: int, kind: str) -> str:
     """The idempotency key of one alert."""
     return hashlib.sha256(f"{event_id}|{contact}|{channel}|{kind}".encode()).hexdigest()[:32]
+
+
+def notice_key(kind: str, ref: str, contact: str, channel: int) -> str:
+    """The idempotency key of one notice (``ref`` says what it is about, e.g. a forecast window)."""
+    return hashlib.sha256(f"notice|{kind}|{ref}|{contact}|{channel}".encode()).hexdigest()[:32]
 
 
 def event_id(stream: str, onset: float) -> str:
@@ -186,6 +204,53 @@ class Outbox:
             listener()
         return True
 
+    def queue_notice(self, kind: str, ref: str, contacts: Sequence[Contact], title: str, body: str, *,
+                     expires: float | None = None, now: float | None = None) -> int:
+        """Queue one notice (a message that is not a seizure alert) to every channel of ``contacts``.
+
+        Parameters
+        ----------
+        kind : str
+            What it is, e.g. ``"forecast"`` (part of the key; shown as the message's kind).
+        ref : str
+            What it is about, e.g. the forecast window's start: a second call with the same
+            ``kind``, ``ref`` and contact queues nothing (``INSERT OR IGNORE`` on the key).
+        contacts : sequence of Contact
+            Who gets it; the URL of each channel is looked up in the outbox's policy when sending.
+        title, body : str
+            The message text, stored as is (it must hold no secret).
+        expires : float | None
+            After this time (s since the epoch) a notice not yet sent is not sent any more.
+        now : float | None
+            When it is queued (default: the outbox's clock); it is due at once.
+
+        Returns
+        -------
+        int
+            How many messages (contact x channel) were queued; 0 for those already there.
+        """
+        now = self.clock() if now is None else float(now)
+        con = self._con()
+        added = 0
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for contact in contacts:
+                for i in range(len(contact.channels)):
+                    cur = con.execute(
+                        "INSERT OR IGNORE INTO notices (key, kind, contact, channel, title, body, expires, state, "
+                        "next_try, created) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                        (notice_key(kind, ref, contact.name, i), kind, contact.name, i, title, body, expires, now,
+                         now))
+                    added += cur.rowcount
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        if added:
+            for listener in self.listeners:
+                listener()
+        return added
+
     def record_quality(self, stream: str, kind: str, t: float, detail: str) -> None:
         """Store one signal-quality event (never alerted)."""
         self._con().execute("INSERT INTO quality (stream, kind, t, detail, created) VALUES (?, ?, ?, ?, ?)",
@@ -278,6 +343,16 @@ class Outbox:
         finally:
             con.row_factory = None
 
+    def notices(self, state: str | None = None) -> list[dict]:
+        """Notice rows (optionally of one state), oldest first; they are not seizure events."""
+        con = self._con()
+        con.row_factory = sqlite3.Row
+        try:
+            q = "SELECT * FROM notices" + (" WHERE state = ?" if state else "") + " ORDER BY created, key"
+            return [dict(r) for r in con.execute(q, (state,) if state else ())]
+        finally:
+            con.row_factory = None
+
     def quality(self) -> list[dict]:
         """Signal-quality events."""
         con = self._con()
@@ -310,15 +385,13 @@ class Outbox:
 
     def deliver_due(self, channels: Channels, *, ack_link: Callable[[str, str], str] | None = None,
                     rng: random.Random | None = None, limit: int = 100) -> int:
-        """Try every due pending alert once; return how many were sent.
+        """Try every due pending alert, then every due pending notice, once; return how many were sent.
 
         A failure sets ``next_try`` by exponential backoff with jitter; after ``max_attempts`` the
-        alert is marked failed.
+        alert (or notice) is marked failed.
         """
         con = self._con()
         now = self.clock()
-        rng = rng or random.Random()
-        d = self.policy.delivery
         con.row_factory = sqlite3.Row
         try:
             due = [dict(r) for r in con.execute(
@@ -327,6 +400,7 @@ class Outbox:
                 (now, limit))]
         finally:
             con.row_factory = None
+        rng = rng or random.Random()
         sent = 0
         for row in due:
             if row["acked_at"] is not None:
@@ -343,24 +417,62 @@ class Outbox:
             event = {"id": row["event_id"], "stream": row["stream"], "onset": row["onset"],
                      "probability": row["probability"]}
             msg = self._message(row, event, ack_link(row["event_id"], row["contact"]) if ack_link else None)
-            try:
-                channels.send(url, msg)
-            except Exception as err:  # noqa: BLE001 - any channel failure is retried
-                attempts = row["attempts"] + 1
-                delay = min(d.backoff_max_s, d.backoff_initial_s * 2 ** (attempts - 1))
-                delay *= 1.0 + 0.25 * rng.random()
-                state = "failed" if attempts >= d.max_attempts else "pending"
-                error = str(err).replace(url, redact(url))[:300]
-                con.execute("UPDATE alerts SET attempts = ?, next_try = ?, state = ?, last_error = ? WHERE key = ?",
-                            (attempts, self.clock() + delay, state, error, row["key"]))
-                logger.warning("alert %s to %s via %s: attempt %d failed (%s)%s", row["key"][:12], row["contact"],
-                               redact(url), attempts, error, "; giving up" if state == "failed" else "")
+            sent += self._send(con, "alerts", row, url, msg, channels, rng)
+        # notices after alerts: a seizure alert must not wait behind a forecast message
+        return sent + self._deliver_notices(channels, rng, max(0, limit - len(due)))
+
+    def _deliver_notices(self, channels: Channels, rng: random.Random, limit: int) -> int:
+        if limit <= 0:
+            return 0
+        con = self._con()
+        now = self.clock()
+        con.row_factory = sqlite3.Row
+        try:
+            due = [dict(r) for r in con.execute(
+                "SELECT * FROM notices WHERE state = 'pending' AND next_try <= ? ORDER BY next_try LIMIT ?",
+                (now, limit))]
+        finally:
+            con.row_factory = None
+        sent = 0
+        for row in due:
+            if row["expires"] is not None and now >= row["expires"]:
+                con.execute("UPDATE notices SET state = 'expired' WHERE key = ? AND state = 'pending'", (row["key"],))
+                logger.warning("notice %s (%s) to %s expired before it could be sent", row["key"][:12], row["kind"],
+                               row["contact"])
                 continue
-            con.execute("UPDATE alerts SET attempts = attempts + 1, state = 'sent', sent_at = ?, last_error = NULL "
-                        "WHERE key = ?", (self.clock(), row["key"]))
-            logger.info("alert %s (%s) sent to %s via %s", row["key"][:12], row["kind"], row["contact"], redact(url))
-            sent += 1
+            try:
+                url = self.policy.contact(row["contact"]).channels[row["channel"]]
+            except (EegmonError, IndexError):
+                con.execute("UPDATE notices SET state = 'failed', last_error = ? WHERE key = ?",
+                            ("contact or channel no longer in the policy", row["key"]))
+                continue
+            # the key goes in the text too, as for alerts (receivers without headers can still dedupe)
+            msg = Message(row["key"], row["title"], f"{row['body']}\nIdempotency key: {row['key']}", "", row["kind"])
+            sent += self._send(con, "notices", row, url, msg, channels, rng)
         return sent
+
+    def _send(self, con: sqlite3.Connection, table: str, row: dict, url: str, msg: Message, channels: Channels,
+              rng: random.Random) -> int:
+        """Send one alert or notice row; record the outcome (1 if sent, else 0 and the next try)."""
+        what = table[:-1]  # "alert" or "notice", for the logs
+        d = self.policy.delivery
+        try:
+            channels.send(url, msg)
+        except Exception as err:  # noqa: BLE001 - any channel failure is retried
+            attempts = row["attempts"] + 1
+            delay = min(d.backoff_max_s, d.backoff_initial_s * 2 ** (attempts - 1))
+            delay *= 1.0 + 0.25 * rng.random()
+            state = "failed" if attempts >= d.max_attempts else "pending"
+            error = str(err).replace(url, redact(url))[:300]
+            con.execute(f"UPDATE {table} SET attempts = ?, next_try = ?, state = ?, last_error = ? WHERE key = ?",
+                        (attempts, self.clock() + delay, state, error, row["key"]))
+            logger.warning("%s %s to %s via %s: attempt %d failed (%s)%s", what, row["key"][:12], row["contact"],
+                           redact(url), attempts, error, "; giving up" if state == "failed" else "")
+            return 0
+        con.execute(f"UPDATE {table} SET attempts = attempts + 1, state = 'sent', sent_at = ?, last_error = NULL "
+                    "WHERE key = ?", (self.clock(), row["key"]))
+        logger.info("%s %s (%s) sent to %s via %s", what, row["key"][:12], row["kind"], row["contact"], redact(url))
+        return 1
 
 
 class DeliveryWorker:
@@ -392,7 +504,7 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
-        """One round: schedule, then deliver what is due; the number of alerts sent."""
+        """One round: schedule, then deliver what is due; the number of alerts and notices sent."""
         self.outbox.schedule()
         return self.outbox.deliver_due(self.channels, ack_link=self.ack_link)
 

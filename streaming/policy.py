@@ -27,6 +27,7 @@ Example (``sample_data/alerts.example.toml`` is the documented reference)::
     [[contacts]]
     name = "parent"
     channels = ["mailto://alerts:${SMTP_PASSWORD}@smtp.example.org?to=parent@example.org", "console://"]
+    daily_forecast = true     # also one seizure-risk forecast message a day (default false)
 
     [[contacts]]
     name = "neighbour"
@@ -36,6 +37,11 @@ Channel URLs are apprise URLs (``mailto://``, ``json://``, ``ntfy://``, ``tgram:
 ``console://`` (standard output). ``${NAME}`` is replaced by the environment variable NAME when
 the alert is sent; the URLs are never written to the outbox, the archive or the logs (logs show
 them redacted).
+
+``daily_forecast = true`` opts a contact in to the daily seizure-risk forecast message that
+``eegmon forecast ARCHIVE --alerts POLICY`` queues (:mod:`eegmon.streaming.forecast_message`); it
+goes to all of the contact's channels and is never escalated or repeated. Seizure alerts go to
+every contact whatever this key says.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from pathlib import Path
 from eegmon.errors import EegmonError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_CONTACT_KEYS = {"name", "channels", "daily_forecast"}
 
 
 @dataclass(frozen=True)
@@ -61,10 +68,13 @@ class Contact:
         Unique name (used in the outbox and the logs).
     channels : tuple of str
         Apprise URLs or ``console://``, possibly with ``${ENV}`` references (unexpanded).
+    daily_forecast : bool
+        Whether the contact also gets the daily seizure-risk forecast message.
     """
 
     name: str
     channels: tuple[str, ...]
+    daily_forecast: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,8 +182,12 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
     if not isinstance(raw_contacts, list):
         raise EegmonError("contacts must be an array of tables ([[contacts]]).", path)
     for i, c in enumerate(raw_contacts):
-        if not isinstance(c, dict) or set(c) - {"name", "channels"}:
-            raise EegmonError(f"contacts[{i}] must have only the keys name and channels.", path)
+        if not isinstance(c, dict):
+            raise EegmonError(f"contacts[{i}] must be a table with the keys name and channels.", path)
+        unknown = sorted(set(c) - _CONTACT_KEYS)
+        if unknown:
+            raise EegmonError(f"unknown key contacts[{i}].{unknown[0]}; allowed: {', '.join(sorted(_CONTACT_KEYS))}.",
+                              path)
         name, channels = c.get("name"), c.get("channels")
         if not isinstance(name, str) or not name:
             raise EegmonError(f"contacts[{i}].name must be a non-empty string.", path)
@@ -182,7 +196,10 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
             raise EegmonError(f"contacts[{i}].channels must be a non-empty list of URLs (scheme://...).", path)
         if any(x.name == name for x in contacts):
             raise EegmonError(f"contacts[{i}].name {name!r} is used twice.", path)
-        contacts.append(Contact(name, tuple(channels)))
+        daily = c.get("daily_forecast", False)
+        if not isinstance(daily, bool):  # "yes" or 1 would be a guess at what the caregiver meant
+            raise EegmonError(f"contacts[{i}].daily_forecast must be true or false, got {daily!r}.", path)
+        contacts.append(Contact(name, tuple(channels), daily))
     return Policy(tuple(contacts), alert, delivery, ack, path)
 
 
