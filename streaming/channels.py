@@ -103,7 +103,9 @@ def console_sender(out: Callable[[str], None] | None = None) -> Callable[[str, M
     """A sender for ``console://`` that writes one line per alert to ``out`` (default stdout)."""
     def send(url: str, msg: Message) -> None:
         body = [ln for ln in msg.body.splitlines() if not ln.startswith("Idempotency key:")]
-        line = "\n".join([f"[ALERT] {msg.title} (key {msg.key[:12]})"] + [f"        {ln}" for ln in body])
+        # a notice (a daily forecast) has no event: it is not labelled as an alert
+        label = "ALERT" if msg.event_id else msg.kind.upper()
+        line = "\n".join([f"[{label}] {msg.title} (key {msg.key[:12]})"] + [f"        {ln}" for ln in body])
         if out is None:
             print(line, file=sys.stdout, flush=True)
         else:
@@ -123,7 +125,8 @@ def apprise_send(url: str, msg: Message, *, timeout_s: float = 10.0) -> None:
     app = apprise.Apprise()
     if not app.add(full):
         raise DeliveryError(f"apprise does not accept the URL {redact(url)}")
-    ok = app.notify(body=msg.body, title=msg.title)
+    # text, not apprise's default HTML for email: an HTML body loses every line break
+    ok = app.notify(body=msg.body, title=msg.title, body_format=apprise.NotifyFormat.TEXT)
     if not ok:
         raise DeliveryError(f"delivery through {redact(url)} failed")
 

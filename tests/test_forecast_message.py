@@ -269,8 +269,6 @@ def test_policy_daily_forecast_key(tmp_path):
         assert str(info.value).startswith(f"{bad}: ") and "\n" not in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="apprise's mailto takes the body as HTML unless told it is text: line breaks "
-                   "are lost in emails (alerts too); fixed by body_format=TEXT in channels.apprise_send")
 def test_email_keeps_line_breaks(smtp, tmp_path):
     clock = Clock(DAY0 + 60.0)
     policy = _policy(Contact("parent", (smtp.url,), daily_forecast=True))

@@ -14,6 +14,7 @@ COMMANDS: dict[str, str] = {
     "train": "train",
     "crossval": "crossval",
     "evaluate": "evaluate",
+    "forecast": "forecast",
     "batch": "batch",
     "monitor": "monitor",
     "alerts": "alerts",

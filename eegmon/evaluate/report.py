@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
 from collections import Counter
 from pathlib import Path
 
+from .._html import png, table
 from ..events import to_datetime
 from .scoring import false_alarms
 from .summary import METRICS, Evaluation
 
 MAX_TIMELINES = 40
-
-
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return f'<img src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
-
-
-def _fmt(x) -> str:
-    if x is None:
-        return "n/a"
-    if isinstance(x, tuple | list):
-        return "–".join(_fmt(v) for v in x)
-    return f"{x:.3g}" if isinstance(x, float) else html.escape(str(x))
-
-
-def _table(header: list[str], rows: list[list]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_fmt(c)}</td>" for c in r) + "</tr>" for r in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _timelines(ev: Evaluation):
@@ -55,7 +31,7 @@ def _timelines(ev: Evaluation):
     ax.set_xlabel("hours from recording start")
     ax.set_title("true seizures (green, above) and detections (red, below)")
     ax.invert_yaxis()
-    return _png(fig)
+    return png(fig)
 
 
 def _latency_hist(ev: Evaluation):
@@ -67,7 +43,7 @@ def _latency_hist(ev: Evaluation):
         ax.hist(lat, bins=min(30, max(5, lat.size // 2)), color="tab:blue")
     ax.set_xlabel("detection latency (s; negative = before the annotated onset)")
     ax.set_ylabel("seizures")
-    return _png(fig)
+    return png(fig)
 
 
 def _fa_per_day(ev: Evaluation):
@@ -91,7 +67,7 @@ def _fa_per_day(ev: Evaluation):
     ax.set_xticks(range(len(days)), [str(d) for d in days], rotation=60, fontsize=7)
     ax.set_ylabel("false alarms")
     ax.set_title("false alarms per calendar day (UTC; days without dateTime count from 1970-01-01)")
-    return _png(fig)
+    return png(fig)
 
 
 def write_report(ev: Evaluation, path: str | os.PathLike, *, title: str = "eegmon evaluation") -> None:
@@ -119,10 +95,10 @@ def write_report(ev: Evaluation, path: str | os.PathLike, *, title: str = "eegmo
         f"{doc['event']['n_ref']} reference seizures, {doc['event']['n_hyp']} detections. SzCORE scoring "
         "(tolerance 30 s before / 60 s after, merge 90 s, split 300 s; sample scoring at 1 s). "
         "Confidence intervals: 95 % bootstrap over subjects.</p>",
-        "<h2>Metrics</h2>", _table(["scoring", "metric", "value", "95 % CI"], rows),
-        "<h2>NEDC conventions (TUSZ)</h2>", _table(["scoring", *METRICS], nedc_rows),
+        "<h2>Metrics</h2>", table(["scoring", "metric", "value", "95 % CI"], rows),
+        "<h2>NEDC conventions (TUSZ)</h2>", table(["scoring", *METRICS], nedc_rows),
         "<h2>Per subject</h2>",
-        _table(["subject", "seizures", "sensitivity", "precision", "F1", "FP/24h", "latency median s", "hours"],
+        table(["subject", "seizures", "sensitivity", "precision", "F1", "FP/24h", "latency median s", "hours"],
                subj_rows),
         "<h2>Timelines</h2>", _timelines(ev),
         "<h2>Detection latency</h2>", _latency_hist(ev),

@@ -1,9 +1,8 @@
 """Finding seizure cycles: phase locking of seizure times to a circadian or a multi-day period.
 
 Both tests are Rayleigh tests on the phases of seizure times. Seizures that come in a cluster
-are not independent draws of the cycle's phase, so each test first thins the seizures (one per
-6 hours for time of day, one per day for multi-day cycles); otherwise one cluster could make a
-cycle out of nothing.
+are not independent draws of the cycle's phase, so each test first thins the seizures to the
+first of each cluster (one per 6 hours); otherwise one cluster could make a cycle out of nothing.
 """
 
 from __future__ import annotations
@@ -15,6 +14,11 @@ import numpy as np
 from ._kernels import thin_mask
 
 DAY = 86400.0
+#: Seizures closer than this to the last one kept are one cluster: its first seizure stands for it.
+CLUSTER_GAP_S = 6 * 3600.0
+#: The most phase-locked of a band of periods is a maximum over more than the band's independent
+#: frequencies (span x bandwidth): this many times more, by simulation of cycle-free patients.
+OVERSAMPLING = 3.0
 
 
 def candidate_periods(low_days: float = 5.0, high_days: float = 45.0) -> np.ndarray:
@@ -39,7 +43,7 @@ def rayleigh_p(z: float, n: int) -> float:
 
 def circadian_phase(onsets: np.ndarray) -> tuple[float, float, int]:
     """Phase locking of seizures to the time of day: ``(R, p, n)`` after thinning to one per 6 h."""
-    kept = thin(onsets, 6 * 3600.0)
+    kept = thin(onsets, CLUSTER_GAP_S)
     if kept.size == 0:
         return 0.0, 1.0, 0
     vec = np.exp(2j * np.pi * (kept % DAY) / DAY).mean()
@@ -48,27 +52,27 @@ def circadian_phase(onsets: np.ndarray) -> tuple[float, float, int]:
 
 
 class PeriodSearch:
-    """Phase locking of seizure days to each candidate multi-day period, kept up to date.
+    """Phase locking of seizures (thinned) to each candidate multi-day period, kept up to date.
 
-    Seizure times only ever grow in a pseudo-prospective evaluation, so the sums over seizure
-    days are extended with the new days instead of recomputed (exactly the same numbers).
+    Seizure times only ever grow in a pseudo-prospective evaluation, and thinning keeps what it
+    kept, so the sums are extended with the new seizures instead of recomputed (the same numbers).
     """
 
     def __init__(self, periods_days: np.ndarray) -> None:
         self.periods_days = np.asarray(periods_days, dtype=float)
         self._omega = 2 * np.pi / (self.periods_days * DAY)
-        self._days = np.empty(0)
+        self._onsets = np.empty(0)
         self._sums = np.zeros(self.periods_days.size, dtype=complex)
 
-    def _update(self, seizure_days: np.ndarray) -> None:
-        n = self._days.size
-        if seizure_days.size < n or not np.array_equal(seizure_days[:n], self._days):
-            self._days, self._sums = np.empty(0), np.zeros_like(self._sums)
+    def _update(self, onsets: np.ndarray) -> None:
+        n = self._onsets.size
+        if onsets.size < n or not np.array_equal(onsets[:n], self._onsets):
+            self._onsets, self._sums = np.empty(0), np.zeros_like(self._sums)
             n = 0
-        new = seizure_days[n:]
+        new = onsets[n:]
         if new.size:
             self._sums = self._sums + np.exp(1j * np.outer(new, self._omega)).sum(axis=0)
-            self._days = seizure_days.copy()
+            self._onsets = onsets.copy()
 
     def best(self, onsets: np.ndarray, span_s: float) -> tuple[float | None, float, float]:
         """The most phase-locked period: ``(period_days or None, R, corrected p)``.
@@ -76,10 +80,9 @@ class PeriodSearch:
         Only periods with at least two whole cycles in ``span_s`` are tried; ``p`` is the
         Rayleigh p-value times the number of independent periods tried (Bonferroni).
         """
-        # one onset per seizure day, at the day's centre: clusters count once
-        days = np.unique(np.floor(onsets / DAY)) * DAY + DAY / 2
-        self._update(days)
-        n = days.size
+        kept = thin(onsets, CLUSTER_GAP_S)
+        self._update(kept)
+        n = kept.size
         allowed = self.periods_days * DAY * 2 <= span_s
         if n < 3 or not allowed.any():
             return None, 0.0, 1.0
@@ -87,6 +90,6 @@ class PeriodSearch:
         i = int(np.argmax(r))
         periods = self.periods_days[allowed]
         # independent frequencies in the band over the span (a periodogram's resolution is 1/span)
-        n_independent = max(1.0, span_s / DAY * (1 / periods.min() - 1 / periods.max()))
+        n_independent = max(1.0, OVERSAMPLING * span_s / DAY * (1 / periods.min() - 1 / periods.max()))
         p = min(1.0, rayleigh_p(n * r[i] ** 2, n) * n_independent)
         return float(periods[i]), float(r[i]), p

@@ -21,13 +21,14 @@ with:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.stats import rankdata
 
+from .._logging import progress
 from ..errors import EegmonError
 from .cycles import DAY
 from .forecasters import FORECASTERS, CycleForecaster, make_forecaster
@@ -232,7 +233,7 @@ def _forecast_one(args) -> PatientForecasts:
 def evaluate(histories: Sequence[SeizureHistory], forecasters: Sequence[str] = tuple(FORECASTERS),
              horizons: Sequence[str] = ("24h", "1h"), *, min_seizures: int = MIN_SEIZURES, n_surrogates: int = 200,
              n_boot: int = 1000, patient_ci: bool = False, seed: int = 0, n_jobs: int = 1,
-             progress: Callable[[int, int], None] | None = None) -> Evaluation:
+             quiet: bool = True) -> Evaluation:
     """Evaluate forecasters pseudo-prospectively on each patient and pooled.
 
     Parameters
@@ -257,8 +258,8 @@ def evaluate(histories: Sequence[SeizureHistory], forecasters: Sequence[str] = t
         Seed of the surrogates and the bootstrap.
     n_jobs : int
         Worker processes for issuing the forecasts (patients are independent).
-    progress : callable | None
-        Called as ``progress(done, total)`` after each patient.
+    quiet : bool
+        No progress bar (one is shown on a terminal otherwise).
 
     Returns
     -------
@@ -276,18 +277,13 @@ def evaluate(histories: Sequence[SeizureHistory], forecasters: Sequence[str] = t
         raise EegmonError(f"no patient has more than {min_seizures} seizures followed by a whole day: nothing to "
                           "forecast.")
     jobs = [(h, forecasters, tuple(horizons), min_seizures) for h in ok]
-    patients: list[PatientForecasts] = []
+    bar = {"total": len(jobs), "desc": "forecasting", "unit": "patient", "quiet": quiet}
     if n_jobs > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:
-            for pf in pool.map(_forecast_one, jobs, chunksize=max(1, len(jobs) // (4 * n_jobs))):
-                patients.append(pf)
-                if progress:
-                    progress(len(patients), len(jobs))
+            chunk = max(1, len(jobs) // (4 * n_jobs))
+            patients = list(progress(pool.map(_forecast_one, jobs, chunksize=chunk), **bar))
     else:
-        for job in jobs:
-            patients.append(_forecast_one(job))
-            if progress:
-                progress(len(patients), len(jobs))
+        patients = [_forecast_one(job) for job in progress(jobs, **bar)]
     return _score(patients, skipped, forecasters, tuple(horizons), n_surrogates, n_boot, patient_ci, seed)
 
 

@@ -27,6 +27,7 @@ from typing import Self
 import numpy as np
 
 from ..errors import EegmonError
+from ._kernels import cloglog_recalibration, poisson_ridge
 from .cycles import DAY, PeriodSearch, candidate_periods, circadian_phase
 
 HOUR = 3600.0
@@ -111,8 +112,10 @@ class Climatology(Forecaster):
     def _predict(self, times: np.ndarray, horizon: float) -> np.ndarray:
         start = self.start_ if self.lookback_days is None else max(self.start_, self.until_ - self.lookback_days * DAY)
         n = max(int((self.until_ - start) // horizon), 0)
-        starts = self.until_ - horizon * np.arange(1, n + 1)
-        return np.full(times.size, _share(self.onsets_, starts, horizon))
+        # windows [until - (k+1) h, until - k h), k < n: an onset lies in window ceil((until - s) / h) - 1
+        onsets = self.onsets_[self.onsets_ >= self.until_ - n * horizon]
+        hits = np.unique(np.ceil((self.until_ - onsets) / horizon) - 1).size
+        return np.full(times.size, (hits + 0.5) / (n + 1.0))
 
 
 class MovingAverage(Climatology):
@@ -132,10 +135,23 @@ class TimeOfDay(Forecaster):
     name = "time_of_day"
 
     def _predict(self, times: np.ndarray, horizon: float) -> np.ndarray:
-        k = np.arange(1, int((times.max() - self.start_) // DAY) + 2)
-        starts = times[:, None] - k[None, :] * DAY
-        valid = (starts >= self.start_) & (starts + horizon <= self.until_)
-        return _share(self.onsets_, starts, horizon, valid)
+        if horizon > DAY:
+            # windows a day apart overlap: count them one by one
+            k = np.arange(1, int((times.max() - self.start_) // DAY) + 2)
+            starts = times[:, None] - k[None, :] * DAY
+            valid = (starts >= self.start_) & (starts + horizon <= self.until_)
+            return _share(self.onsets_, starts, horizon, valid)
+        # window k of time t is [t - k DAY, t - k DAY + horizon); onset s can only be in k = ceil((t - s) / DAY)
+        k_min = np.maximum(np.ceil((times + horizon - self.until_) / DAY), 1)
+        k_max = np.floor((times - self.start_) / DAY)
+        lag = times[:, None] - self.onsets_[None, :]
+        k = np.ceil(lag / DAY)
+        hit = (k * DAY < lag + horizon) & (k >= k_min[:, None]) & (k <= k_max[:, None])
+        rows, cols = np.nonzero(hit)
+        distinct = np.unique(rows * (k_max.max() + 2) + k[rows, cols])
+        hits = np.bincount((distinct // (k_max.max() + 2)).astype(np.int64), minlength=times.size)
+        n = np.maximum(k_max - k_min + 1, 0)
+        return (hits + 0.5) / (n + 1.0)
 
 
 class CycleForecaster(Forecaster):
@@ -267,36 +283,20 @@ class CycleForecaster(Forecaster):
 
 
 def _poisson_ridge(xd: np.ndarray, xh: np.ndarray, counts: np.ndarray, exposure: np.ndarray, ridge: float,
-                   start: np.ndarray | None, max_iter: int = 30) -> np.ndarray:
+                   start: np.ndarray | None) -> np.ndarray:
     """Coefficients of a Poisson model of hourly counts with log-rate ``xd[d] @ b_d + xh[h] @ b_h``.
 
     ``counts`` and ``exposure`` are (days, 24). L2 penalty ``ridge`` on all but the intercept
     (``xd``'s first column); Newton's method from ``start`` when it has the right size.
     """
-    pd, ph = xd.shape[1], xh.shape[1]
-    penalty = np.full(pd + ph, ridge)
-    penalty[0] = 0.0
-    yd, yh = counts.sum(axis=1), counts.sum(axis=0)
-    if start is None or start.size != pd + ph:
-        start = np.zeros(pd + ph)
+    p = xd.shape[1] + xh.shape[1]
+    if start is None or start.size != p:
+        start = np.zeros(p)
         start[0] = math.log((counts.sum() + 0.5) / max(exposure.sum(), 1e-9))
-    beta = start.copy()
-    hess = np.empty((pd + ph, pd + ph))
-    diag = np.diag_indices(pd + ph)
-    for _ in range(max_iter):
-        mu = exposure * np.outer(np.exp(np.clip(xd @ beta[:pd], -50, 20)), np.exp(np.clip(xh @ beta[pd:], -50, 20)))
-        md, mh = mu.sum(axis=1), mu.sum(axis=0)
-        grad = np.concatenate([xd.T @ (yd - md), xh.T @ (yh - mh)]) - penalty * beta
-        hess[:pd, :pd] = (xd * md[:, None]).T @ xd
-        hess[pd:, pd:] = (xh * mh[:, None]).T @ xh
-        hess[:pd, pd:] = xd.T @ mu @ xh
-        hess[pd:, :pd] = hess[:pd, pd:].T
-        hess[diag] += penalty + 1e-9
-        step = np.linalg.solve(hess, grad)
-        beta += step
-        if np.abs(step).max() < 1e-4:  # a 0.01 % change of a rate: far below what the data resolve
-            break
-    return beta
+    # a step of 1e-4 is a 0.01 % change of a rate: far below what seizure counts resolve
+    return poisson_ridge(np.ascontiguousarray(xd, dtype=np.float64), np.ascontiguousarray(xh, dtype=np.float64),
+                         counts.astype(np.float64), exposure.astype(np.float64), float(ridge),
+                         start.astype(np.float64), 30, 1e-4)
 
 
 def _cloglog_recalibration(expected: np.ndarray, hit: np.ndarray, ridge: float = 1.0,
@@ -309,22 +309,8 @@ def _cloglog_recalibration(expected: np.ndarray, hit: np.ndarray, ridge: float =
     ok = expected > 0
     if ok.sum() < 10:
         return 1.0, 1.0
-    z = np.column_stack([np.ones(ok.sum()), np.log(expected[ok])])
-    y = hit[ok]
-    prior = np.array([0.0, 1.0])
-    theta = prior.copy() if start is None else np.array([math.log(start[0]), start[1]])
-    for _ in range(30):
-        eta = np.clip(z @ theta, -30, 5)
-        lam = np.exp(eta)
-        p = -np.expm1(-lam)
-        # d log-likelihood / d eta for the complementary log-log link
-        w = lam * np.exp(-lam) / np.maximum(p, 1e-12)
-        grad = z.T @ (y * w - (1 - y) * lam) - ridge * (theta - prior)
-        info = (z * (lam * w)[:, None]).T @ z + ridge * np.eye(2)
-        step = np.linalg.solve(info, grad)
-        theta += step
-        if np.abs(step).max() < 1e-4:
-            break
+    theta = np.array([0.0, 1.0]) if start is None else np.array([math.log(start[0]), start[1]])
+    theta = cloglog_recalibration(np.log(expected[ok]), hit[ok].astype(np.float64), float(ridge), theta, 30, 1e-4)
     return float(math.exp(theta[0])), float(theta[1])
 
 

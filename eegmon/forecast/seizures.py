@@ -149,7 +149,9 @@ def from_annotations(path: str | os.PathLike) -> list[SeizureHistory]:
         if ann.duration is None:
             raise EegmonError("no recordingDuration column: a forecast needs the span seizures were looked for.",
                               file)
+        # the BIDS entity keeps its "sub-" here: a patient is named as the dataset names it
         subject = subject_of(file)
+        subject = f"sub-{subject}" if f"sub-{subject}" in str(file) else subject
         spans.setdefault(subject, []).append((ann.start, ann.start + ann.duration))
         onsets.setdefault(subject, []).extend(ann.start + a for a, _ in ann.seizures)
     return [SeizureHistory(subject, np.array(onsets[subject]), min(a for a, _ in sp), max(b for _, b in sp),
@@ -158,7 +160,8 @@ def from_annotations(path: str | os.PathLike) -> list[SeizureHistory]:
 
 
 # ---------------------------------------------------------------------- diary
-def _zone(name: str, where: str) -> ZoneInfo:
+def time_zone(name: str, where: str = "") -> ZoneInfo:
+    """The IANA time zone ``name``; an unknown one is an error (``where`` leads its message)."""
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -209,7 +212,7 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
     if missing:
         raise EegmonError(f"line {lines[0][0]}: the header must name the columns date and time (optional: type, "
                           f"duration, timezone), got {','.join(header)!r}.", path)
-    default_zone = _zone(timezone, "") if timezone is not None else None
+    default_zone = time_zone(timezone, "") if timezone is not None else None
     seen: dict[float, int] = {}
     onsets: list[float] = []
     day0 = None
@@ -220,7 +223,7 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
             raise EegmonError(f"{where}{len(row)} fields, but the header names {len(header)}.", path)
         zone = default_zone
         if cells.get("timezone"):
-            zone = _zone(cells["timezone"], where)
+            zone = time_zone(cells["timezone"], where)
         if zone is None:
             raise EegmonError(f"{where}no time zone: give the diary's with --timezone (e.g. Europe/Paris) or add a "
                               "timezone column.", path)

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..archive import Archive
-from .risk import RISK_LEVELS, RiskForecast, horizon_label
+from ..errors import EegmonError
+from .risk import RISK_LEVELS, RiskForecast, horizon_label, risk_codes
 
 TREND_PREFIX = "forecast:"
 
@@ -53,8 +54,14 @@ def stored_forecasts(archive: Archive, horizon: str = "24h") -> list[RiskForecas
     if prob_name not in trends:
         return []
     times, probs = trends[prob_name]
-    levels = trends.get(level_name, (times, np.ones_like(probs)))[1]
     clim = trends.get(clim_name, (times, np.full_like(probs, np.nan)))[1]
+    if level_name in trends:
+        levels = trends[level_name][1]
+    elif np.all((clim > 0) & (clim < 1)):
+        levels = risk_codes(probs, clim)
+    else:
+        raise EegmonError(f"the archive holds the forecast trend {prob_name!r} but neither its risk levels nor its "
+                          "climatology: run 'eegmon forecast' on it again.", archive.path)
     attrs = archive.trend_attrs(prob_name)
     horizon_s = float(attrs.get("horizon_s", 0.0)) or _horizon_s(horizon)
     forecaster = attrs.get("forecaster", "")
