@@ -16,12 +16,17 @@ define install
 		tail -n 25 $(1)/install.log >&2; exit 1; }
 endef
 
-# sefef (the tests compare Brier scores with it) pins exact versions of numpy, scikit-learn and
-# eight more packages, which would undo ours: it goes in without them (what it imports is in [test]).
+# $(call sefef,VENV): sefef (the tests compare Brier scores with it) pins exact versions of numpy,
+# scikit-learn and eight more packages, which would undo ours: it goes in without them (what it
+# imports is in the [test] extra).
+define sefef
+	@$(1)/bin/python -m pip install --no-deps "sefef==3.0.0" >>$(1)/install.log 2>&1 || \
+		{ echo "pip failed to install sefef; the end of $(1)/install.log:" >&2; tail -n 25 $(1)/install.log >&2; exit 1; }
+endef
+
 $(STAMP): pyproject.toml
 	$(call install,$(VENV),-e ".[dev]")
-	@$(BIN)/python -m pip install --no-deps "sefef==3.0.0" >>$(VENV)/install.log 2>&1 || \
-		{ echo "pip failed to install sefef; see $(VENV)/install.log" >&2; exit 1; }
+	$(call sefef,$(VENV))
 	@touch $(STAMP)
 
 demo: $(STAMP)
@@ -37,6 +42,7 @@ $(VENV_MIN)/.installed: pyproject.toml .ci/min_constraints.py
 	@mkdir -p $(VENV_MIN) && echo '*' > $(VENV_MIN)/.gitignore  # as venv does from Python 3.13 (git, ruff)
 	$(PYTHON) .ci/min_constraints.py $(MIN_EXTRAS) > $(VENV_MIN)/constraints-min.txt
 	$(call install,$(VENV_MIN),-c $(VENV_MIN)/constraints-min.txt -e ".[$(MIN_EXTRAS)]")
+	$(call sefef,$(VENV_MIN))
 	@touch $@
 
 test-min: $(VENV_MIN)/.installed

@@ -294,8 +294,7 @@ def _score(patients, skipped, forecasters, horizons, n_surrogates, n_boot, patie
         p_all = {f: np.concatenate([pf.series[f][h].probability for pf in patients]) for f in forecasters}
         edges = {}
         for f, p in p_all.items():
-            edges[f] = np.unique(np.quantile(p, np.linspace(0, 1, _N_BINS + 1)))
-            edges[f][-1] = np.inf
+            edges[f] = np.append(np.unique(np.quantile(p, np.linspace(0, 1, _N_BINS + 1))), np.inf)
         sur_pos = {f: np.zeros((n_surrogates, edges[f].size - 1)) for f in forecasters}
         for i, pf in enumerate(patients):
             counts = pf.series["climatology"][h].n_seizures
