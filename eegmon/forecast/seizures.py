@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import io
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +36,9 @@ from ..evaluate.dataset import annotation_files, read_annotation, subject_of
 DAY = 86400.0
 #: A diary entry this close (s) to a seizure from the EEG is the same seizure, not a second one.
 SAME_SEIZURE_S = 1800.0
+# the documented formats only: fromisoformat alone also takes "20250304", "2025-W10-2", "07" or "0715"
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")
 
 
 @dataclass(frozen=True)
@@ -78,17 +81,20 @@ class SeizureHistory:
         return (self.stop - self.start) / DAY
 
     def merged(self, other: SeizureHistory) -> SeizureHistory:
-        """This history and ``other`` (e.g. a diary) as one: span union, near-coincident onsets once."""
-        onsets = np.sort(np.concatenate([self.onsets, other.onsets]))
-        keep = np.ones(onsets.size, dtype=bool)
-        last = -math.inf
-        for i, t in enumerate(onsets):
-            if t - last < SAME_SEIZURE_S:
-                keep[i] = False
-            else:
-                last = t
-        return SeizureHistory(self.patient, onsets[keep], min(self.start, other.start), max(self.stop, other.stop),
-                              f"{self.source} + {other.source}")
+        """This history and ``other`` (e.g. a diary) as one: span union, and each onset of ``other``
+        within ``SAME_SEIZURE_S`` of one of this history's counted once (as this history's)."""
+        # only onsets across the two sources are compared: two seizures of one source minutes apart
+        # (a cluster) are two seizures, and merging in an empty diary must change nothing
+        if self.onsets.size:
+            near = np.searchsorted(self.onsets, other.onsets)
+            before = self.onsets[np.clip(near - 1, 0, self.onsets.size - 1)]
+            after = self.onsets[np.clip(near, 0, self.onsets.size - 1)]
+            gap = np.minimum(np.abs(other.onsets - before), np.abs(after - other.onsets))
+            added = other.onsets[gap >= SAME_SEIZURE_S]
+        else:
+            added = other.onsets
+        return SeizureHistory(self.patient, np.concatenate([self.onsets, added]), min(self.start, other.start),
+                              max(self.stop, other.stop), f"{self.source} + {other.source}")
 
 
 def _iso(t: float) -> str:
@@ -121,7 +127,8 @@ def from_archive(path: str | os.PathLike, *, include_unreviewed: bool = False,
         if not arc.segments:
             raise EegmonError("the archive holds no recording, so there is no span to forecast over.", path)
         if ground_truth:
-            events, what = arc.annotations(), "ground truth"
+            # a reviewer's rejection of an imported annotation counts as for a detection
+            events, what = [ev for ev in arc.annotations() if ev.status != "rejected"], "ground truth"
         else:
             statuses = {"confirmed", "unreviewed"} if include_unreviewed else {"confirmed"}
             events = [ev for ev in arc.detections() if ev.status in statuses]
@@ -145,7 +152,8 @@ def from_annotations(path: str | os.PathLike) -> list[SeizureHistory]:
     for file in files:
         ann = read_annotation(file)
         if ann.start is None:
-            raise EegmonError("no dateTime column: a forecast needs each recording's absolute start.", file)
+            raise EegmonError("no recording start (an SzCORE events.tsv's dateTime column; TUSZ files have none): "
+                              "a forecast needs each recording's absolute start.", file)
         if ann.duration is None:
             raise EegmonError("no recordingDuration column: a forecast needs the span seizures were looked for.",
                               file)
@@ -182,7 +190,7 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
     patient : str | None
         Name of the history (default: the file's stem).
     stop : float | None
-        End of the span the diary covers (default: the end of its last day).
+        End of the span the diary covers (default: the end of its last day); after its last seizure.
 
     Returns
     -------
@@ -194,7 +202,8 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
     EegmonError
         One line naming the file, the line and the problem: a bad date or time, an unknown or
         missing time zone, a local time that does not exist or happens twice (a daylight-saving
-        change), a negative duration, or the same seizure written twice.
+        change), a negative duration, the same seizure written twice, a quoted field left open on
+        its line, or a ``stop`` that is not after the last seizure.
     """
     path = Path(path)
     try:
@@ -206,29 +215,31 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
     if not lines:
         raise EegmonError("the diary is empty: expected a header row 'date,time[,type][,duration]' and one row "
                           "per seizure.", path)
-    reader = csv.reader(io.StringIO("\n".join(line for _, line in lines)))
-    header = [h.strip().lower() for h in next(reader)]
+    rows = [(lineno, _fields(line, f"line {lineno}: ", path)) for lineno, line in lines]
+    header = [h.strip().lower() for h in rows[0][1]]
     missing = {"date", "time"} - set(header)
     if missing:
         raise EegmonError(f"line {lines[0][0]}: the header must name the columns date and time (optional: type, "
                           f"duration, timezone), got {','.join(header)!r}.", path)
-    default_zone = time_zone(timezone, "") if timezone is not None else None
+    default_zone = _zone(timezone, "", path) if timezone is not None else None
     seen: dict[float, int] = {}
     onsets: list[float] = []
-    day0 = None
-    for (lineno, _), row in zip(lines[1:], reader, strict=True):
+    day0 = day1 = None
+    for lineno, row in rows[1:]:
         where = f"line {lineno}: "
         cells = dict(zip(header, (c.strip() for c in row), strict=False))
         if len(row) > len(header):
             raise EegmonError(f"{where}{len(row)} fields, but the header names {len(header)}.", path)
         zone = default_zone
         if cells.get("timezone"):
-            zone = time_zone(cells["timezone"], where)
+            zone = _zone(cells["timezone"], where, path)
         if zone is None:
             raise EegmonError(f"{where}no time zone: give the diary's with --timezone (e.g. Europe/Paris) or add a "
                               "timezone column.", path)
         try:
-            date = dt.date.fromisoformat(cells.get("date", ""))
+            if not _DATE.fullmatch(cells.get("date", "")):
+                raise ValueError
+            date = dt.date.fromisoformat(cells["date"])
         except ValueError:
             raise EegmonError(f"{where}bad date {cells.get('date', '')!r}: expected YYYY-MM-DD.", path) from None
         try:
@@ -238,6 +249,8 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
         if clock.tzinfo is not None:
             raise EegmonError(f"{where}the time {cells['time']!r} carries an offset: write local times, and the time "
                               "zone once (--timezone or a timezone column).", path)
+        if not _TIME.fullmatch(cells["time"]):
+            raise EegmonError(f"{where}bad time {cells['time']!r}: expected HH:MM or HH:MM:SS.", path)
         local = dt.datetime.combine(date, clock)
         onset = _local_to_utc(local, zone, where, path)
         duration = cells.get("duration", "")
@@ -252,14 +265,37 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
             raise EegmonError(f"{where}the same seizure as line {seen[onset]} ({date} {clock}): remove one.", path)
         seen[onset] = lineno
         onsets.append(onset)
+        # each row's own day in its own zone: with a timezone column the rows' zones may differ
         day = dt.datetime.combine(date, dt.time(0), tzinfo=zone).timestamp()
+        next_day = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(0), tzinfo=zone).timestamp()
         day0 = day if day0 is None else min(day0, day)
+        day1 = next_day if day1 is None else max(day1, next_day)
     if not onsets:
         raise EegmonError("the diary has a header but no seizure rows.", path)
-    last_day = dt.datetime.fromtimestamp(max(onsets), tz=dt.UTC).astimezone(default_zone or dt.UTC).date()
-    end = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=default_zone or dt.UTC).timestamp()
-    return SeizureHistory(patient or path.stem, np.array(onsets), float(day0),
-                          float(end if stop is None else max(stop, max(onsets) + 1.0)), f"{path.name}: diary")
+    last = max(onsets)
+    if stop is not None and not stop > last:
+        raise EegmonError(f"stop ({_iso(stop)}) is not after the last seizure ({_iso(last)}, line {seen[last]}).",
+                          path)
+    return SeizureHistory(patient or path.stem, np.array(onsets), float(day0), float(day1 if stop is None else stop),
+                          f"{path.name}: diary")
+
+
+def _fields(line: str, where: str, path: Path) -> list[str]:
+    """The comma-separated fields of one diary line; a quote left open (a field across lines) is an error."""
+    # one line at a time, so every message names the line the problem is on
+    try:
+        return next(csv.reader([line], strict=True))
+    except csv.Error as err:
+        raise EegmonError(f"{where}cannot split the line into fields ({err}): a quoted field must end on its "
+                          "line.", path) from None
+
+
+def _zone(name: str, where: str, path: Path) -> ZoneInfo:
+    """:func:`time_zone`, its message naming the diary."""
+    try:
+        return time_zone(name, where)
+    except EegmonError as err:
+        raise EegmonError(err.message, path) from None
 
 
 def _local_to_utc(local: dt.datetime, zone: ZoneInfo, where: str, path: Path) -> float:
