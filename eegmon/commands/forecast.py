@@ -4,7 +4,9 @@ SRC is an archive (its reviewer-confirmed detections by default; --include-unrev
 the unreviewed ones, --ground-truth uses its imported annotations instead), a seizure diary
 (.csv: date,time[,type][,duration] in the patient's --timezone; docs/forecasting.md), an SzCORE
 events.tsv file, or a folder of events.tsv files or archives (one patient per subject or
-archive). --diary adds a diary's seizures to SRC's.
+archive). --diary adds a diary's seizures to SRC's. --marker detections (or a stored window
+feature, e.g. line_length) gives the cycle model an hourly marker from the archive to find the
+multi-day period in.
 
 Without --evaluate: fits the forecaster on every seizure before the end of the data (or --now)
 and prints the chance of at least one seizure in the next 24 h and in each of the next 24 hours,
@@ -26,6 +28,7 @@ examples:
   eegmon forecast patient01.h5
   eegmon forecast diary.csv --timezone Europe/Paris --horizon 1h
   eegmon forecast patient01.h5 --diary diary.csv --timezone Europe/Paris --alerts alerts.toml
+  eegmon forecast patient01.h5 --marker detections
   eegmon simulate /tmp/diaries --timings-only --days 365 --subjects 20 --seed 1
   eegmon forecast /tmp/diaries --evaluate --json forecast.json --report forecast.html
 """
@@ -48,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="archive: also count detections nobody has reviewed (rejected ones never count)")
     source.add_argument("--ground-truth", action="store_true",
                         help="archive: use its imported annotations instead of its detections")
+    parser.add_argument("--marker", default=None, metavar="KIND",
+                        help="archive: an hourly cycle marker for the cycle model's multi-day period: detections "
+                             "(detections per hour) or the name of a stored window feature (e.g. line_length)")
     parser.add_argument("--forecaster", default="cycles",
                         help="cycles (default), climatology, moving_average or time_of_day")
     parser.add_argument("--horizon", choices=("24h", "1h"), default=None,
@@ -94,9 +100,24 @@ def run(args: argparse.Namespace) -> int:
     _check(args)
     histories = load_histories(args.source, diary=args.diary, timezone=args.timezone,
                                include_unreviewed=args.include_unreviewed, ground_truth=args.ground_truth)
+    markers = _markers(args)
     if args.evaluate:
-        return _evaluate(args, histories)
-    return _forecast(args, histories)
+        return _evaluate(args, histories, markers)
+    return _forecast(args, histories, markers)
+
+
+def _markers(args: argparse.Namespace) -> dict:
+    """The cycle marker of each archive in SRC, by patient (its file stem)."""
+    from ..errors import EegmonError
+    from ..forecast.markers import marker_from_archive
+
+    if args.marker is None:
+        return {}
+    src = Path(args.source)
+    archives = [src] if src.suffix.lower() in (".h5", ".hdf5") else sorted(src.glob("*.h5")) if src.is_dir() else []
+    if not archives:
+        raise EegmonError("--marker reads an archive's detections or features, and SRC holds no archive.", src)
+    return {path.stem: marker_from_archive(path, args.marker) for path in archives}
 
 
 def _zone(args: argparse.Namespace):
@@ -107,7 +128,7 @@ def _zone(args: argparse.Namespace):
     return time_zone(args.timezone, "--timezone: ") if args.timezone else dt.UTC
 
 
-def _forecast(args: argparse.Namespace, histories) -> int:
+def _forecast(args: argparse.Namespace, histories, markers: dict) -> int:
     import datetime as dt
 
     from .._logging import logger
@@ -134,22 +155,24 @@ def _forecast(args: argparse.Namespace, histories) -> int:
             logger.warning("%s: %d seizures; forecasts start after %d: skipped", history.patient,
                            history.onsets.size, MIN_SEIZURES)
             continue
-        issued = forecast_next(history, args.forecaster, now, horizons)
-        _print_forecast(history, issued, zone, args.forecaster)
+        marker = markers.get(history.patient)
+        issued = forecast_next(history, args.forecaster, now, horizons, marker)
+        _print_forecast(history, issued, zone, args.forecaster, marker)
         if archive is not None and not args.no_store:
-            _store(archive, forecast_patient(history, (args.forecaster,), horizons), issued, args.forecaster)
+            _store(archive, forecast_patient(history, (args.forecaster,), horizons, marker=marker), issued,
+                   args.forecaster)
         if args.alerts is not None:
             _send(args, archive, issued)
     return 0
 
 
-def _print_forecast(history, issued: dict, zone, forecaster: str) -> None:
+def _print_forecast(history, issued: dict, zone, forecaster: str, marker) -> None:
     from ..forecast.forecasters import make_forecaster
 
-    model = make_forecaster("cycles").fit(history.onsets, until=history.stop, start=history.start)
+    model = make_forecaster("cycles", marker).fit(history.onsets, until=history.stop, start=history.start)
+    found = f"{model.period_days_:.1f} days from the {model.period_source_}" if model.period_days_ else "none"
     cycles = [f"time of day {'yes' if model.circadian_ else 'no'} (R={model.circadian_r_:.2f})",
-              f"multi-day {f'{model.period_days_:.1f} days' if model.period_days_ else 'none'} "
-              f"(R={model.multiday_r_:.2f})"]
+              f"multi-day {found} (R={model.multiday_r_:.2f})"]
     print(f"{history.patient}: {history.onsets.size} seizures over {history.days:.1f} days ({history.source}); "
           f"cycles found: {', '.join(cycles)}; forecaster: {forecaster}")
 
@@ -204,7 +227,7 @@ def _send(args: argparse.Namespace, archive: Path | None, issued: dict) -> None:
     print(f"  forecast message: {queued} queued, {sent} sent now (the rest is retried by 'eegmon alerts deliver')")
 
 
-def _evaluate(args: argparse.Namespace, histories) -> int:
+def _evaluate(args: argparse.Namespace, histories, markers: dict) -> int:
     import json
 
     from .._logging import logger
@@ -213,7 +236,7 @@ def _evaluate(args: argparse.Namespace, histories) -> int:
     from ..io._files import write_text_atomic
 
     ev = evaluate(histories, tuple(FORECASTERS), n_surrogates=args.surrogates, patient_ci=args.report is not None,
-                  seed=args.seed, n_jobs=args.jobs, quiet=args.quiet, min_seizures=MIN_SEIZURES)
+                  seed=args.seed, n_jobs=args.jobs, quiet=args.quiet, min_seizures=MIN_SEIZURES, markers=markers)
     for patient, n in ev.skipped:
         logger.warning("%s: %d seizures, forecasts start after %d: not evaluated", patient, n, MIN_SEIZURES)
     doc = ev.to_json(args.forecaster)

@@ -21,7 +21,7 @@ with:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -32,6 +32,7 @@ from .._logging import progress
 from ..errors import EegmonError
 from .cycles import DAY
 from .forecasters import FORECASTERS, CycleForecaster, make_forecaster
+from .markers import HourlyMarker
 from .metrics import (
     auc_from_histograms,
     auc_from_ranks,
@@ -82,10 +83,15 @@ def issue_days(history: SeizureHistory, min_seizures: int = MIN_SEIZURES) -> np.
 
 
 def forecast_patient(history: SeizureHistory, forecasters: Sequence[str] = tuple(FORECASTERS),
-                     horizons: Sequence[str] = ("24h", "1h"), min_seizures: int = MIN_SEIZURES) -> PatientForecasts:
-    """Issue one patient's pseudo-prospective forecasts (every forecaster, every horizon)."""
+                     horizons: Sequence[str] = ("24h", "1h"), min_seizures: int = MIN_SEIZURES,
+                     marker: HourlyMarker | None = None) -> PatientForecasts:
+    """Issue one patient's pseudo-prospective forecasts (every forecaster, every horizon).
+
+    ``marker`` is the patient's hourly cycle marker, for the cycle model.
+    """
     days = issue_days(history, min_seizures)
-    models = {name: make_forecaster(name) for name in dict.fromkeys(["climatology", "moving_average", *forecasters])}
+    names = dict.fromkeys(["climatology", "moving_average", *forecasters])
+    models = {name: make_forecaster(name, marker) for name in names}
     probs: dict[str, dict[str, list[np.ndarray]]] = {m: {h: [] for h in horizons} for m in models}
     starts = {h: (days[:, None] + HORIZONS[h] * np.arange(int(DAY // HORIZONS[h]))[None, :]).ravel()
               for h in horizons}
@@ -101,9 +107,9 @@ def forecast_patient(history: SeizureHistory, forecasters: Sequence[str] = tuple
     series = {name: {h: Series(starts[h], np.concatenate(probs[name][h]) if days.size else np.empty(0),
                                window_counts(onsets, starts[h], HORIZONS[h]))
                      for h in horizons} for name in models}
-    final = CycleForecaster().fit(onsets, until=history.stop, start=history.start)
-    cycles = {"period_days": final.period_days_, "multiday_r": final.multiday_r_, "circadian": final.circadian_,
-              "circadian_r": final.circadian_r_}
+    final = CycleForecaster(marker=marker).fit(onsets, until=history.stop, start=history.start)
+    cycles = {"period_days": final.period_days_, "period_source": final.period_source_,
+              "multiday_r": final.multiday_r_, "circadian": final.circadian_, "circadian_r": final.circadian_r_}
     return PatientForecasts(history, series, float(days[0]) if days.size else math.nan, cycles)
 
 
@@ -226,14 +232,13 @@ class Evaluation:
 
 
 def _forecast_one(args) -> PatientForecasts:
-    history, forecasters, horizons, min_seizures = args
-    return forecast_patient(history, forecasters, horizons, min_seizures)
+    return forecast_patient(*args)
 
 
 def evaluate(histories: Sequence[SeizureHistory], forecasters: Sequence[str] = tuple(FORECASTERS),
              horizons: Sequence[str] = ("24h", "1h"), *, min_seizures: int = MIN_SEIZURES, n_surrogates: int = 200,
              n_boot: int = 1000, patient_ci: bool = False, seed: int = 0, n_jobs: int = 1,
-             quiet: bool = True) -> Evaluation:
+             quiet: bool = True, markers: Mapping[str, HourlyMarker] | None = None) -> Evaluation:
     """Evaluate forecasters pseudo-prospectively on each patient and pooled.
 
     Parameters
@@ -260,6 +265,8 @@ def evaluate(histories: Sequence[SeizureHistory], forecasters: Sequence[str] = t
         Worker processes for issuing the forecasts (patients are independent).
     quiet : bool
         No progress bar (one is shown on a terminal otherwise).
+    markers : mapping | None
+        Hourly cycle markers by patient name, for the cycle model.
 
     Returns
     -------
@@ -276,7 +283,7 @@ def evaluate(histories: Sequence[SeizureHistory], forecasters: Sequence[str] = t
     if not ok:
         raise EegmonError(f"no patient has more than {min_seizures} seizures followed by a whole day: nothing to "
                           "forecast.")
-    jobs = [(h, forecasters, tuple(horizons), min_seizures) for h in ok]
+    jobs = [(h, forecasters, tuple(horizons), min_seizures, (markers or {}).get(h.patient)) for h in ok]
     bar = {"total": len(jobs), "desc": "forecasting", "unit": "patient", "quiet": quiet}
     if n_jobs > 1 and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=n_jobs) as pool:

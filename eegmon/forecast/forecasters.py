@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import EegmonError
 from ._kernels import cloglog_recalibration, poisson_ridge
 from .cycles import DAY, PeriodSearch, candidate_periods, circadian_phase
+from .markers import HourlyMarker, marker_period
 
 HOUR = 3600.0
 
@@ -162,7 +163,9 @@ class CycleForecaster(Forecaster):
     - the time of day (one cosine and sine of 24 h), if seizure times lock to it (Rayleigh
       test, p < ``alpha``);
     - the phase of the most phase-locked multi-day period in 5-45 days, if that locking is
-      significant after correction for the periods tried (p < ``alpha``);
+      significant after correction for the periods tried (p < ``alpha``); with a ``marker``,
+      the strongest period of the marker's periodogram instead, if significant (else the
+      seizures' own);
     - the recent rate: ``log1p`` of the number of seizures in the day and in the week before
       the hour's UTC day began (what is known when that day's forecast is issued).
 
@@ -180,11 +183,16 @@ class CycleForecaster(Forecaster):
         L2 penalty on the coefficients (seizure counts are small; this keeps rare patients sane).
     min_period_days, max_period_days : float
         Band searched for a multi-day cycle.
+    marker : HourlyMarker | None
+        An hourly cycle marker (:mod:`eegmon.forecast.markers`); only its values before
+        ``until`` are used.
 
     Attributes
     ----------
     period_days_ : float | None
         The multi-day period in the model (None if no cycle was significant).
+    period_source_ : str | None
+        Where it was found: ``seizures`` or ``marker:<name>``.
     circadian_ : bool
         Whether the time of day is in the model.
     circadian_r_, multiday_r_ : float
@@ -196,7 +204,7 @@ class CycleForecaster(Forecaster):
     name = "cycles"
 
     def __init__(self, alpha: float = 0.05, ridge: float = 1.0, min_period_days: float = 5.0,
-                 max_period_days: float = 45.0) -> None:
+                 max_period_days: float = 45.0, marker: HourlyMarker | None = None) -> None:
         if not 0 < alpha < 1:
             raise EegmonError(f"cycles: alpha must be in (0, 1), got {alpha}.")
         if not 0 < min_period_days < max_period_days:
@@ -204,6 +212,7 @@ class CycleForecaster(Forecaster):
                               f"{min_period_days} and {max_period_days}.")
         self.alpha, self.ridge = alpha, ridge
         self.min_period_days, self.max_period_days = min_period_days, max_period_days
+        self.marker = marker
         self._search = PeriodSearch(candidate_periods(min_period_days, max_period_days))
         # the last fit's recalibrations: where the next day's fit starts from (the same optimum)
         self._last_calibration: dict[float, tuple[float, float]] = {}
@@ -237,6 +246,11 @@ class CycleForecaster(Forecaster):
         self.circadian_ = p_circ < self.alpha
         period, self.multiday_r_, p_multi = self._search.best(self.onsets_, span)
         self.period_days_ = period if p_multi < self.alpha else None
+        self.period_source_ = "seizures" if self.period_days_ is not None else None
+        if self.marker is not None:
+            found, _ = marker_period(self.marker, self.until_, self._search.periods_days, self.alpha)
+            if found is not None:
+                self.period_days_, self.period_source_ = found, f"marker:{self.marker.name}"
 
         first = math.floor(self.start_ / DAY) * DAY
         n_days = math.ceil((self.until_ - first) / DAY)
@@ -319,8 +333,9 @@ FORECASTERS = {"cycles": CycleForecaster, "climatology": Climatology, "moving_av
                "time_of_day": TimeOfDay}
 
 
-def make_forecaster(name: str) -> Forecaster:
-    """A new forecaster by name (one of :data:`FORECASTERS`)."""
+def make_forecaster(name: str, marker: HourlyMarker | None = None) -> Forecaster:
+    """A new forecaster by name (one of :data:`FORECASTERS`); ``marker`` goes to the cycle model."""
     from .._checks import check_option
 
-    return FORECASTERS[check_option("forecaster", name, FORECASTERS)]()
+    cls = FORECASTERS[check_option("forecaster", name, FORECASTERS)]
+    return cls(marker=marker) if marker is not None and cls is CycleForecaster else cls()

@@ -9,6 +9,7 @@ import numpy as np
 from .cycles import DAY
 from .evaluation import PatientForecasts
 from .forecasters import Climatology, make_forecaster
+from .markers import HourlyMarker
 from .risk import HORIZONS, RISK_LEVELS, RiskForecast, risk_codes
 from .seizures import SeizureHistory
 
@@ -24,11 +25,12 @@ def _forecasts(name: str, starts: np.ndarray, horizon_s: float, probs: np.ndarra
 
 
 def forecast_next(history: SeizureHistory, forecaster: str = "cycles", now: float | None = None,
-                  horizons: tuple[str, ...] = ("24h", "1h")) -> dict[str, list[RiskForecast]]:
+                  horizons: tuple[str, ...] = ("24h", "1h"),
+                  marker: HourlyMarker | None = None) -> dict[str, list[RiskForecast]]:
     """Forecasts issued at ``now`` (default: the end of the history), from the seizures before it.
 
     ``now`` is rounded down to the whole hour. For each horizon: the windows of the next 24 hours
-    (one window at 24 h, 24 at 1 h).
+    (one window at 24 h, 24 at 1 h). ``marker``: an hourly cycle marker for the cycle model.
 
     Returns
     -------
@@ -36,7 +38,7 @@ def forecast_next(history: SeizureHistory, forecaster: str = "cycles", now: floa
         ``{horizon: [RiskForecast, ...]}``.
     """
     now = math.floor((history.stop if now is None else now) / HOUR) * HOUR
-    model = make_forecaster(forecaster).fit(history.onsets, until=now, start=history.start)
+    model = make_forecaster(forecaster, marker).fit(history.onsets, until=now, start=history.start)
     clim = Climatology().fit(history.onsets, until=now, start=history.start)
     out = {}
     for h in horizons:
