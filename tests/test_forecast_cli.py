@@ -133,3 +133,12 @@ def test_bad_sources_name_the_file(tmp_path, capsys):
     diary.write_text(f"date,time\n{rows}\n")
     assert main(["forecast", str(diary), "--timezone", "Europe/Paris"]) == 2
     assert "no patient has more than 7" in capsys.readouterr().err
+
+
+def test_marker_from_the_archive_and_its_errors(archive, diaries, capsys):
+    assert main(["forecast", str(archive), "--marker", "detections", "--no-store"]) == 0
+    assert "multi-day" in capsys.readouterr().out
+    assert main(["forecast", str(archive), "--marker", "line_length"]) == 2
+    assert "no window feature 'line_length'" in capsys.readouterr().err
+    assert main(["forecast", str(diaries / "sub-01"), "--marker", "detections"]) == 2
+    assert "SRC holds no archive" in capsys.readouterr().err
