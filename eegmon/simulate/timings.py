@@ -54,7 +54,7 @@ from ..events import Annotation, to_datetime
 from ..io.events_tsv import write_events_tsv
 from .config import SimulationConfig
 from .timeline import DAY, seizure_rate
-from .writer import _parse_start
+from .writer import _parse_start, open_out_dir
 
 #: Minimum time (s) between two onsets, as the signal simulator's ``min_seizure_interval_s``.
 REFRACTORY_S = SimulationConfig.min_seizure_interval_s
@@ -251,16 +251,7 @@ def simulate_timings(
 
 def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     """Create ``out_dir``; refuse it non-empty unless ``overwrite``, which removes previous timings only."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise EegmonError("exists and is not a directory.", out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise EegmonError(f"cannot create output directory: {err.strerror or err}", out_dir) from None
-    entries = [p for p in out_dir.iterdir() if not p.name.startswith(".")]
-    if entries and not overwrite:
-        raise EegmonError(f"output directory is not empty ({len(entries)} entries); "
-                          "choose an empty one or pass --overwrite to replace previous seizure timings.", out_dir)
+    entries = open_out_dir(out_dir, overwrite, "previous seizure timings")
     for p in entries:
         if p.is_file() and (p.name == TIMINGS_JSON or TEMP_MARKER in p.name):
             p.unlink()

@@ -90,7 +90,11 @@ def _stem(subject: str, t: float) -> str:
     return f"{subject}_{to_datetime(t).strftime('%Y%m%d_%H%M%S')}"
 
 
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+def open_out_dir(out_dir: Path, overwrite: bool, what: str) -> list[Path]:
+    """Create ``out_dir`` (writable); its visible entries, which must be none unless ``overwrite``.
+
+    ``what`` names what ``--overwrite`` replaces, for the message.
+    """
     if out_dir.exists() and not out_dir.is_dir():
         raise EegmonError("exists and is not a directory.", out_dir)
     try:
@@ -100,18 +104,21 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
     entries = [p for p in out_dir.iterdir() if not p.name.startswith(".")]
     if entries and not overwrite:
         raise EegmonError(f"output directory is not empty ({len(entries)} entries); "
-                          "choose an empty one or pass --overwrite to replace a previous simulation.", out_dir)
+                          f"choose an empty one or pass --overwrite to replace {what}.", out_dir)
     probe = out_dir / ".eegmon-write-test"
     try:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
         raise EegmonError(f"output directory is not writable: {err.strerror or err}", out_dir) from None
-    if overwrite:
-        for p in entries:
-            if p.is_file() and (p.suffix == ".edf" or p.name.endswith((".tsv", ".tmp"))
-                              or TEMP_MARKER in p.name or p.name == "simulation.json"):
-                p.unlink()
+    return entries
+
+
+def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
+    for p in open_out_dir(out_dir, overwrite, "a previous simulation"):
+        if p.is_file() and (p.suffix == ".edf" or p.name.endswith((".tsv", ".tmp"))
+                          or TEMP_MARKER in p.name or p.name == "simulation.json"):
+            p.unlink()
 
 
 @dataclass(frozen=True)
