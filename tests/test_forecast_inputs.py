@@ -476,3 +476,21 @@ def test_history_validation(onsets, start, stop, fragment):
         SeizureHistory("P3", onsets, start, stop)
     msg = str(err.value)
     assert "\n" not in msg and msg.startswith("P3: ") and fragment in msg
+
+
+def test_a_datetime_column_with_or_without_offsets(tmp_path):
+    diary = tmp_path / "app.csv"
+    diary.write_text("datetime,type\n2025-03-04T07:15+01:00,focal\n2025-03-05 08:00,\n2025-07-01T12:00:30Z,\n")
+    history = read_diary(diary, timezone="Europe/Paris")
+    expected = [dt.datetime(2025, 3, 4, 6, 15, tzinfo=dt.UTC), dt.datetime(2025, 3, 5, 7, 0, tzinfo=dt.UTC),
+                dt.datetime(2025, 7, 1, 12, 0, 30, tzinfo=dt.UTC)]
+    assert list(history.onsets) == [e.timestamp() for e in expected]
+    # rows with an offset need no time zone; a row without one still does
+    diary.write_text("datetime\n2025-03-04T07:15+01:00\n2025-03-05T07:15-05:00\n")
+    assert read_diary(diary).onsets.size == 2
+    diary.write_text("datetime\n2025-03-04T07:15+01:00\n2025-03-05T07:15\n")
+    with pytest.raises(EegmonError, match="line 3: no time zone"):
+        read_diary(diary)
+    diary.write_text("datetime\n04/03/2025 07:15\n")
+    with pytest.raises(EegmonError, match=r"line 2: bad datetime '04/03/2025 07:15'"):
+        read_diary(diary, timezone="UTC")

@@ -12,8 +12,10 @@ The seizure diary is a CSV file with a header row::
 ``date`` (``YYYY-MM-DD``) and ``time`` (``HH:MM`` or ``HH:MM:SS``) are required, in the patient's
 time zone (given with ``timezone=`` / ``--timezone``, or as a ``timezone`` column holding an IANA
 name such as ``Europe/Paris``); ``type`` (free text) and ``duration`` (seconds) are optional. Lines
-starting with ``#`` are comments. A diary is taken to run until its last day is over, unless a
-``stop`` is given.
+starting with ``#`` are comments. Instead of ``date`` and ``time``, a diary may have one
+``datetime`` column (``2025-03-04T07:15``, ``2025-03-04 07:15:30``), which may carry its UTC
+offset (``2025-03-04T07:15+01:00``, ``...Z``, as exported by apps): a row with an offset needs no
+time zone. A diary is taken to run until its last day is over, unless a ``stop`` is given.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ SAME_SEIZURE_S = 1800.0
 # the documented formats only: fromisoformat alone also takes "20250304", "2025-W10-2", "07" or "0715"
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{2}:\d{2}(:\d{2})?")
+_DATETIME = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2})?)(Z|[+-]\d{2}:?\d{2})?")
 
 
 @dataclass(frozen=True)
@@ -217,10 +220,10 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
                           "per seizure.", path)
     rows = [(lineno, _fields(line, f"line {lineno}: ", path)) for lineno, line in lines]
     header = [h.strip().lower() for h in rows[0][1]]
-    missing = {"date", "time"} - set(header)
-    if missing:
-        raise EegmonError(f"line {lines[0][0]}: the header must name the columns date and time (optional: type, "
-                          f"duration, timezone), got {','.join(header)!r}.", path)
+    one_column = "datetime" in header and not {"date", "time"} & set(header)
+    if not one_column and {"date", "time"} - set(header):
+        raise EegmonError(f"line {lines[0][0]}: the header must name the columns date and time, or datetime "
+                          f"(optional: type, duration, timezone), got {','.join(header)!r}.", path)
     default_zone = _zone(timezone, "", path) if timezone is not None else None
     seen: dict[float, int] = {}
     onsets: list[float] = []
@@ -233,6 +236,16 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
         zone = default_zone
         if cells.get("timezone"):
             zone = _zone(cells["timezone"], where, path)
+        offset = None
+        if one_column:
+            match = _DATETIME.fullmatch(cells.get("datetime", ""))
+            if match is None:
+                raise EegmonError(f"{where}bad datetime {cells.get('datetime', '')!r}: expected YYYY-MM-DDTHH:MM[:SS], "
+                                  "optionally with an offset (+01:00 or Z).", path)
+            cells["date"], cells["time"], offset = match.groups()
+            if offset is not None:
+                # an exported instant: its own offset is its zone (for the day it falls on too)
+                zone = dt.datetime.strptime("+0000" if offset == "Z" else offset.replace(":", ""), "%z").tzinfo
         if zone is None:
             raise EegmonError(f"{where}no time zone: give the diary's with --timezone (e.g. Europe/Paris) or add a "
                               "timezone column.", path)
@@ -252,7 +265,10 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
         if not _TIME.fullmatch(cells["time"]):
             raise EegmonError(f"{where}bad time {cells['time']!r}: expected HH:MM or HH:MM:SS.", path)
         local = dt.datetime.combine(date, clock)
-        onset = _local_to_utc(local, zone, where, path)
+        if offset is not None:
+            onset = local.replace(tzinfo=zone).timestamp()
+        else:
+            onset = _local_to_utc(local, zone, where, path)
         duration = cells.get("duration", "")
         if duration:
             try:
