@@ -71,7 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--surrogates", type=int, default=200, metavar="N",
                         help="with --evaluate: surrogate seizure sets for the p-values (default: 200)")
     parser.add_argument("--seed", type=int, default=0, help="with --evaluate: seed of surrogates and bootstrap")
-    parser.add_argument("--jobs", type=int, default=1, help="with --evaluate: worker processes (default: 1)")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="with --evaluate: worker processes (default: the CPUs for 8 patients or more, else 1)")
 
 
 def _check(args: argparse.Namespace) -> None:
@@ -89,7 +90,8 @@ def _check(args: argparse.Namespace) -> None:
                 raise EegmonError(f"--{flag} does not go with --evaluate (it scores both horizons over the whole "
                                   "history).")
         check_number("--surrogates", args.surrogates, low=0, integer=True)
-        check_number("--jobs", args.jobs, low=1, integer=True)
+        if args.jobs is not None:
+            check_number("--jobs", args.jobs, low=1, integer=True)
     if args.outbox is not None and args.alerts is None:
         raise EegmonError("--outbox goes with --alerts (the policy says who gets the forecast).")
 
@@ -229,14 +231,17 @@ def _send(args: argparse.Namespace, archive: Path | None, issued: dict) -> None:
 
 def _evaluate(args: argparse.Namespace, histories, markers: dict) -> int:
     import json
+    import os
 
     from .._logging import logger
     from ..forecast.evaluation import MIN_SEIZURES, evaluate
     from ..forecast.forecasters import FORECASTERS
     from ..io._files import write_text_atomic
 
+    # a process pool costs a second or two to start: worth it for a cohort, not for one patient
+    jobs = args.jobs or ((os.cpu_count() or 1) if len(histories) >= 8 else 1)
     ev = evaluate(histories, tuple(FORECASTERS), n_surrogates=args.surrogates, patient_ci=args.report is not None,
-                  seed=args.seed, n_jobs=args.jobs, quiet=args.quiet, min_seizures=MIN_SEIZURES, markers=markers)
+                  seed=args.seed, n_jobs=jobs, quiet=args.quiet, min_seizures=MIN_SEIZURES, markers=markers)
     for patient, n in ev.skipped:
         logger.warning("%s: %d seizures, forecasts start after %d: not evaluated", patient, n, MIN_SEIZURES)
     doc = ev.to_json(args.forecaster)
