@@ -11,44 +11,6 @@ from eegmon.dsp._jit import jit
 
 
 @jit()
-def adaptive_baseline(x, state, count, alpha_min, step_max, prior, prior_windows, out):  # pragma: no cover
-    """Running baseline of log-features, one row (window) at a time, state updated in place.
-
-    For each column the baseline given for row ``i`` is computed *before* row ``i`` is taken in,
-    so a sudden rise is measured against the past. It blends a population ``prior`` (weight
-    ``exp(-count / prior_windows)``; no prior when ``prior_windows`` is 0) with a running mean
-    that is a cumulative mean at first and an exponential mean with rate ``alpha_min`` later.
-    Each update moves by at most ``step_max`` (log10 units), so a seizure barely shifts the
-    baseline. NaN rows leave the state unchanged.
-    """
-    n, k = x.shape
-    for i in range(n):
-        for j in range(k):
-            c = count[j]
-            if prior_windows > 0.0:
-                w = math.exp(-c / prior_windows)
-                if c == 0.0:
-                    out[i, j] = prior[j]
-                else:
-                    out[i, j] = w * prior[j] + (1.0 - w) * state[j]
-            else:
-                out[i, j] = state[j] if c > 0.0 else math.nan
-            v = x[i, j]
-            if v == v:
-                if c == 0.0:
-                    state[j] = v
-                else:
-                    a = max(1.0 / (c + 1.0), alpha_min)
-                    d = v - state[j]
-                    if d > step_max:
-                        d = step_max
-                    elif d < -step_max:
-                        d = -step_max
-                    state[j] += a * d
-                count[j] = c + 1.0
-
-
-@jit()
 def forest_sum(X, left, right, feature, threshold, nan_left, leaf_p, roots, first, step, acc):  # pragma: no cover
     """Add to ``acc`` the positive-class probability of each row's leaf in trees first, first + step, ...
 
@@ -81,28 +43,144 @@ def forest_sum_parallel(X, left, right, feature, threshold, nan_left, leaf_p, ro
 
 
 @jit()
-def causal_means(x, first, lengths, means, counts):  # pragma: no cover
-    """Means over the last ``lengths[m]`` rows (NaN left out) of each row of ``x`` from ``first`` on.
+def detector_rows(values, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, max_clip, max_line,  # pragma: no cover
+                  state, count, alpha, step_max, prior, prior_windows, warm_windows, tail, n_tail,
+                  ctx_idx, long_idx, rfreq, rel_ll, rise_log10, lengths, tiny, out):
+    """The detector rows of ``values`` (n_win, n_ch, n_feat) into ``out``, window by window.
 
-    ``x`` is (n, n_ch, n_col); ``means[m, i - first]`` and ``counts[m, i - first]`` get the mean
-    and the number of non-NaN values over rows ``max(i + 1 - k, 0) .. i`` (NaN when there are
-    none). The sums are differences of running sums in row order, as ``np.cumsum`` gives them.
+    The same computation as the NumPy formulation it replaced (kept in the tests as the
+    reference): the signal-quality gate; log amplitudes against a running baseline (state in
+    ``state``/``count``, updated in place: for each column, the baseline a row is measured
+    against is computed before the row is taken in, blending a population ``prior`` with weight
+    ``exp(-count / prior_windows)`` with a running mean that is cumulative at first and
+    exponential with rate ``alpha`` later, each update moving by at most ``step_max`` log10
+    units, so that a seizure barely shifts it); the amplitude-free shape columns, causal
+    means over the last ``lengths`` = (context, long, rise) rows of each channel's own columns
+    (with ``tail``, a ring of the last ``n_tail`` earlier rows, updated in place; returns the new
+    ``n_tail``), the spatial rise fraction and median, the prior weight, quality and warm flag.
     """
-    n, n_ch, n_col = x.shape
-    n_len = lengths.shape[0]
-    csum = np.zeros(n + 1)
-    ccount = np.zeros(n + 1)
+    n_win, n_ch = values.shape[0], values.shape[1]
+    n_amp = amp_idx.shape[0]
+    n_own = n_amp + shape_idx.shape[0]
+    cap = tail.shape[0]
+    n_ctx, n_long = ctx_idx.shape[0], long_idx.shape[0]
+    c_ctx = n_own
+    c_std = c_ctx + n_ctx
+    c_long = c_std + 1
+    c_rise = c_long + n_long
+    c_spatial = c_rise + n_long
+    c_prior = c_spatial + 2
+    c_quality = c_prior + 1
+    c_warm = c_quality + quality_idx.shape[0]
+    seen = np.empty(n_ch)
     for c in range(n_ch):
-        for f in range(n_col):
-            for r in range(n):
-                v = x[r, c, f]
-                ok = v == v
-                csum[r + 1] = csum[r] + (v if ok else 0.0)
-                ccount[r + 1] = ccount[r] + (1.0 if ok else 0.0)
-            for m in range(n_len):
-                k = lengths[m]
-                for i in range(first, n):
-                    lo = max(i + 1 - k, 0)
-                    cnt = ccount[i + 1] - ccount[lo]
-                    counts[m, i - first, c, f] = cnt
-                    means[m, i - first, c, f] = (csum[i + 1] - csum[lo]) / cnt if cnt > 0 else math.nan
+        seen[c] = count[c * n_amp]
+    good = np.empty(n_ch, dtype=np.bool_)
+    rise = np.empty(n_ch)
+    k_short, k_long, k_rise = lengths[0], lengths[1], lengths[2]
+    for i in range(n_win):
+        for c in range(n_ch):
+            q0 = values[i, c, quality_idx[0]]
+            q1 = values[i, c, quality_idx[1]]
+            q2 = values[i, c, quality_idx[2]]
+            q3 = values[i, c, quality_idx[3]]
+            g = q0 <= max_flat and q1 <= max_clip and q2 <= max_line and q3 == 0.0
+            good[c] = g
+            row = out[i, c]
+            for j in range(n_amp):
+                col = c * n_amp + j
+                a = math.log10(max(values[i, c, amp_idx[j]], tiny)) if g else math.nan
+                cnt = count[col]
+                # the baseline a row is measured against is the one before it is taken in
+                if prior_windows > 0.0:
+                    w = math.exp(-cnt / prior_windows)
+                    b = prior[col] if cnt == 0.0 else w * prior[col] + (1.0 - w) * state[col]
+                else:
+                    b = state[col] if cnt > 0.0 else math.nan
+                if a == a:
+                    if cnt == 0.0:
+                        state[col] = a
+                    else:
+                        d = min(max(a - state[col], -step_max), step_max)
+                        state[col] += max(1.0 / (cnt + 1.0), alpha) * d
+                    count[col] = cnt + 1.0
+                v = a - b
+                row[j] = v if not math.isinf(v) else math.nan
+            for j in range(shape_idx.shape[0]):
+                v = values[i, c, shape_idx[j]]
+                if j == abs_idx:
+                    v = abs(v)
+                row[n_amp + j] = v if not math.isinf(v) else math.nan
+            row[c_prior] = math.exp(-seen[c] / prior_windows) if prior_windows > 0.0 else 0.0
+            row[c_warm] = 1.0 if seen[c] >= warm_windows else 0.0
+            for j in range(quality_idx.shape[0]):
+                row[c_quality + j] = values[i, c, quality_idx[j]]
+            if g:
+                seen[c] += 1.0
+            rise[c] = row[rel_ll] if g else math.nan
+            # causal means over this row and the last earlier ones (the ring holds cap rows)
+            for j in range(n_ctx):
+                f = ctx_idx[j]
+                s, m = 0.0, 0.0
+                if row[f] == row[f]:
+                    s, m = row[f], 1.0
+                for back in range(1, min(k_short, n_tail + 1)):
+                    v = tail[(n_tail - back) % cap, c, f]
+                    if v == v:
+                        s += v
+                        m += 1.0
+                row[c_ctx + j] = s / m if m > 0 else math.nan
+            s1, s2, m = 0.0, 0.0, 0.0
+            v = row[rfreq]
+            if v == v:
+                s1, s2, m = v, v * v, 1.0
+            for back in range(1, min(k_short, n_tail + 1)):
+                v = tail[(n_tail - back) % cap, c, rfreq]
+                if v == v:
+                    s1 += v
+                    s2 += v * v
+                    m += 1.0
+            if m >= 2:
+                mean = s1 / m
+                row[c_std] = math.sqrt(max((s2 / m - mean * mean) * m / (m - 1.0), 0.0))
+            else:
+                row[c_std] = math.nan
+            for j in range(n_long):
+                f = long_idx[j]
+                s_long, m_long, s_rise, m_rise = 0.0, 0.0, 0.0, 0.0
+                v = row[f]
+                if v == v:
+                    s_long, m_long, s_rise, m_rise = v, 1.0, v, 1.0
+                for back in range(1, min(k_long, n_tail + 1)):
+                    v = tail[(n_tail - back) % cap, c, f]
+                    if v == v:
+                        s_long += v
+                        m_long += 1.0
+                        if back < k_rise:
+                            s_rise += v
+                            m_rise += 1.0
+                long_mean = s_long / m_long if m_long > 0 else math.nan
+                row[c_long + j] = long_mean
+                row[c_rise + j] = (s_rise / m_rise if m_rise > 0 else math.nan) - long_mean
+        # the spatial columns: how many good channels rise together, and their median rise
+        n_good, n_up = 0, 0
+        for c in range(n_ch):
+            if good[c]:
+                n_good += 1
+                if rise[c] > rise_log10:
+                    n_up += 1
+        frac = n_up / n_good if n_good > 0 else math.nan
+        valid = rise[~np.isnan(rise)]
+        if valid.shape[0] > 0:
+            ranked = np.sort(valid)
+            h = valid.shape[0]
+            median = (ranked[(h - 1) // 2] + ranked[h // 2]) / 2.0
+        else:
+            median = math.nan
+        for c in range(n_ch):
+            out[i, c, c_spatial] = frac
+            out[i, c, c_spatial + 1] = median
+            for f in range(n_own):
+                tail[n_tail % cap, c, f] = out[i, c, f]
+        n_tail += 1
+    return n_tail

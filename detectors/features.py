@@ -28,7 +28,7 @@ import numpy as np
 
 from eegmon.features import FeatureTable
 
-from ._kernels import adaptive_baseline, causal_means
+from ._kernels import detector_rows
 
 #: Amplitude features, used as log10(value / channel baseline).
 AMPLITUDE = ("line_length", "rms", "teager_energy", "power_delta", "power_theta", "power_alpha", "power_beta",
@@ -63,6 +63,7 @@ _CTX_IDX = np.array([_OWN.index(c) for c in CONTEXT])
 _LONG_IDX = np.array([_OWN.index(c) for c in LONG])
 _RFREQ = _OWN.index("rhythm_frequency")
 _REL_LL = _OWN.index("rel_log_line_length")
+_LENGTHS = np.array([CONTEXT_WINDOWS, LONG_WINDOWS, RISE_WINDOWS], dtype=np.int64)
 
 
 def good_windows(quality: np.ndarray, gate: dict[str, float]) -> np.ndarray:
@@ -111,7 +112,9 @@ class AdaptiveFeatures:
         self._prior = np.zeros(n) if prior is None else np.tile(np.asarray(prior, float), n_ch)
         self._prior_windows = 0.0 if prior is None else prior_minutes * 60.0 / hop_s
         self._warm_windows = warmup_s / hop_s
-        self._tail = np.zeros((0, n_ch, len(_OWN)))  # the last LONG_WINDOWS - 1 rows of the channel's own columns
+        # a ring of the last LONG_WINDOWS - 1 rows of each channel's own columns, for the context
+        self._tail = np.zeros((LONG_WINDOWS - 1, n_ch, len(_OWN)))
+        self._n_tail = 0
         self._names: tuple[str, ...] | None = None
 
     def _indices(self, table: FeatureTable) -> None:
@@ -131,62 +134,13 @@ class AdaptiveFeatures:
     def transform(self, table: FeatureTable) -> np.ndarray:
         """Rows for the windows of ``table``: array (n_windows, n_channels, len(ROW_COLUMNS))."""
         self._indices(table)
-        values = table.values
-        n_win, n_ch = values.shape[:2]
-        quality = values[:, :, self._quality_idx]
-        good = good_windows(quality, self.gate)
-        amp = np.log10(np.maximum(values[:, :, self._amp_idx], _TINY))
-        amp[~good] = np.nan  # bad windows neither teach the baseline nor are measured against it
-        flat_amp = amp.reshape(n_win, -1)
-        base = np.empty_like(flat_amp)
-        warm = np.empty((n_win, n_ch), dtype=bool)
-        # The kernel's state moves row by row; the warm flag of a row is the count before it.
-        counts = self.windows_seen
-        adaptive_baseline(flat_amp, self._state, self._count, self._alpha, 0.3, self._prior, self._prior_windows, base)
-        seen = counts[None, :] + np.cumsum(good, axis=0) - good
-        warm[:] = seen >= self._warm_windows
-        prior_weight = np.exp(-seen / self._prior_windows) if self._prior_windows > 0 else np.zeros(seen.shape)
-        rel = (flat_amp - base).reshape(n_win, n_ch, _N_AMP)
-        shape = values[:, :, self._shape_idx].copy()
-        shape[:, :, self._abs_idx] = np.abs(shape[:, :, self._abs_idx])
-        own = np.concatenate([rel, shape], axis=2)
-        own[np.isinf(own)] = np.nan  # a (near-)flat window can give an infinite moment: missing
-        context = self._context(own)
-        rise = np.where(good, own[:, :, _REL_LL], np.nan)
-        with np.errstate(invalid="ignore"):
-            n_good = good.sum(axis=1)
-            frac = np.where(n_good > 0, (rise > RISE_LOG10).sum(axis=1) / np.maximum(n_good, 1), np.nan)
-        median = _nanmedian_rows(rise)
-        spatial = np.broadcast_to(np.stack([frac, median], axis=1)[:, None, :], (n_win, n_ch, 2))
-        return np.concatenate([own, context, spatial, prior_weight[:, :, None], quality, warm[:, :, None]], axis=2)
-
-    def _context(self, own: np.ndarray) -> np.ndarray:
-        """The causal context columns of the new rows ``own`` (the tail of earlier rows is kept)."""
-        full = np.concatenate([self._tail, own])
-        self._tail = full[-(LONG_WINDOWS - 1):]
-        first = full.shape[0] - own.shape[0]
-        x = np.concatenate([full, full[:, :, _RFREQ:_RFREQ + 1] ** 2], axis=2)
-        means = _causal_means(x, first, (CONTEXT_WINDOWS, LONG_WINDOWS, RISE_WINDOWS))
-        (short, n), (long, _), (recent, _) = means
-        m, sq, cnt = short[:, :, _RFREQ:_RFREQ + 1], short[:, :, -1:], n[:, :, _RFREQ:_RFREQ + 1]
-        std = np.where(cnt >= 2, np.sqrt(np.maximum((sq - m * m) * cnt / np.maximum(cnt - 1, 1), 0.0)), np.nan)
-        return np.concatenate([short[:, :, _CTX_IDX], std, long[:, :, _LONG_IDX],
-                               recent[:, :, _LONG_IDX] - long[:, :, _LONG_IDX]], axis=2)
-
-
-def _causal_means(x: np.ndarray, first: int, lengths) -> list[tuple[np.ndarray, np.ndarray]]:
-    """For each k of ``lengths``: means over the last k rows (NaN left out) of the rows of ``x`` from
-    ``first`` on, and how many values each mean is over (one pass of running sums serves all)."""
-    shape = (len(lengths), x.shape[0] - first) + x.shape[1:]
-    means, counts = np.empty(shape), np.empty(shape)
-    causal_means(np.ascontiguousarray(x, dtype=float), first, np.asarray(lengths, dtype=np.int64), means, counts)
-    return list(zip(means, counts, strict=True))
-
-
-def _nanmedian_rows(x: np.ndarray) -> np.ndarray:
-    """Median of each row over its non-NaN values (NaN for an all-NaN row); NaNs sort last."""
-    ranked = np.sort(x, axis=1)
-    n = (~np.isnan(x)).sum(axis=1)
-    lo = np.take_along_axis(ranked, np.maximum((n - 1) // 2, 0)[:, None], axis=1)[:, 0]
-    hi = np.take_along_axis(ranked, np.maximum(n // 2, 0)[:, None], axis=1)[:, 0]
-    return np.where(n > 0, (lo + hi) / 2.0, np.nan)
+        values = np.ascontiguousarray(table.values, dtype=np.float64)
+        out = np.empty(values.shape[:2] + (len(ROW_COLUMNS),))
+        # one Numba pass: a live stream feeds one window at a time, where a few dozen NumPy calls
+        # per window cost more than the arithmetic
+        self._n_tail = detector_rows(
+            values, self._amp_idx, self._shape_idx, self._abs_idx, self._quality_idx, float(self.gate["max_flat"]),
+            float(self.gate["max_clip"]), float(self.gate["max_line_noise"]), self._state, self._count,
+            self._alpha, 0.3, self._prior, float(self._prior_windows), float(self._warm_windows), self._tail,
+            self._n_tail, _CTX_IDX, _LONG_IDX, _RFREQ, _REL_LL, RISE_LOG10, _LENGTHS, _TINY, out)
+        return out

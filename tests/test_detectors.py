@@ -21,7 +21,6 @@ from eegmon.detectors import (
     make_detector,
     save_model,
 )
-from eegmon.detectors._kernels import adaptive_baseline
 from eegmon.detectors.model import DEFAULT_QUALITY
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -141,37 +140,6 @@ def test_post_processor_validates():
     pp.update(np.array([1.0, 2.0]), np.array([0.0, 0.0]))
     with pytest.raises(EegmonError, match="increase"):
         pp.update(np.array([2.0]), np.array([0.0]))
-
-
-# ---------------------------------------------------------------- baseline kernel
-
-def _baseline_reference(x, alpha_min, step_max):
-    state, count = np.zeros(x.shape[1]), np.zeros(x.shape[1])
-    out = np.full_like(x, np.nan)
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            if count[j] > 0:
-                out[i, j] = state[j]
-            v = x[i, j]
-            if np.isnan(v):
-                continue
-            if count[j] == 0:
-                state[j] = v
-            else:
-                state[j] += max(1 / (count[j] + 1), alpha_min) * np.clip(v - state[j], -step_max, step_max)
-            count[j] += 1
-    return out
-
-
-def test_adaptive_baseline_matches_reference_and_is_chunk_invariant(rng_seed):
-    rng = np.random.default_rng(rng_seed)
-    x = rng.normal(0, 1, (500, 3))
-    x[rng.uniform(size=x.shape) < 0.05] = np.nan
-    ref = _baseline_reference(x, 0.01, 0.3)
-    state, count, out = np.zeros(3), np.zeros(3), np.empty_like(x)
-    for a, b in ((0, 7), (7, 300), (300, 500)):
-        adaptive_baseline(x[a:b], state, count, 0.01, 0.3, np.zeros(3), 0.0, out[a:b])
-    np.testing.assert_allclose(out, ref, rtol=1e-12, equal_nan=True)
 
 
 # ---------------------------------------------------------------- model files
@@ -351,31 +319,3 @@ def test_population_prior_gives_each_group_one_vote():
     assert by_kind == pytest.approx([2.0] * 8)  # the median of the groups a (1.0), b (2.0) and c (2.2)
     with pytest.raises(EegmonError, match="no background"):
         population_prior([part(np.nan)])
-
-
-@settings(max_examples=40, deadline=None)
-@given(n=st.integers(1, 80), first=st.integers(0, 79), n_ch=st.integers(1, 4), seed=st.integers(0, 2**31 - 1),
-       nan_share=st.sampled_from([0.0, 0.2, 0.9, 1.0]))
-def test_causal_means_kernel_matches_numpy_cumulative_sums(n, first, n_ch, seed, nan_share):
-    """The context kernel against the NumPy formulation it replaced: cumulative sums, NaN left out."""
-    from eegmon.detectors._kernels import causal_means
-
-    first = min(first, n - 1)
-    rng = np.random.default_rng(seed)
-    x = rng.standard_normal((n, n_ch, 5)) * 3.0
-    x[rng.random(x.shape) < nan_share] = np.nan
-    lengths = np.array([5, 30, 3])
-    means, counts = np.empty((3, n - first, n_ch, 5)), np.empty((3, n - first, n_ch, 5))
-    causal_means(x, first, lengths, means, counts)
-    ok = ~np.isnan(x)
-    zero = np.zeros((1, n_ch, 5))
-    csum = np.concatenate([zero, np.cumsum(np.where(ok, x, 0.0), axis=0)])
-    ccount = np.concatenate([zero, np.cumsum(ok, axis=0)])
-    hi = np.arange(first, n) + 1
-    for m, k in enumerate(lengths):
-        lo = np.maximum(hi - k, 0)
-        cnt = ccount[hi] - ccount[lo]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            ref = np.where(cnt > 0, (csum[hi] - csum[lo]) / cnt, np.nan)
-        np.testing.assert_array_equal(counts[m], cnt)
-        np.testing.assert_allclose(means[m], ref, rtol=1e-12, atol=1e-12)
