@@ -170,7 +170,7 @@ def test_recalibration_kernel_equals_scipy_minimise(rng_seed):
     rng = np.random.default_rng(rng_seed)
     expected = rng.gamma(2.0, 0.5, 300)
     hit = (rng.uniform(size=300) < -np.expm1(-0.7 * expected**0.8)).astype(float)
-    a, b = _cloglog_recalibration(expected, hit, ridge=1.0)
+    log_a, b = _cloglog_recalibration(expected, hit, ridge=1.0)
 
     def loss(theta):
         lam = np.exp(theta[0] + theta[1] * np.log(expected))
@@ -178,8 +178,20 @@ def test_recalibration_kernel_equals_scipy_minimise(rng_seed):
         return -(hit * np.log(p) - (1 - hit) * lam).sum() + 0.5 * (theta[0] ** 2 + (theta[1] - 1) ** 2)
 
     ref = minimize(loss, [0.0, 1.0], method="BFGS", options={"gtol": 1e-9}).x
-    assert math.log(a) == pytest.approx(ref[0], abs=1e-3)
+    assert log_a == pytest.approx(ref[0], abs=1e-3)
     assert b == pytest.approx(ref[1], abs=1e-3)
+
+
+def test_recalibration_stays_sane_on_a_few_separable_windows():
+    # 17 windows that a steep curve separates: plain Newton ran away to b ~ 2000 here
+    expected = np.linspace(0.3, 3.0, 40)
+    hit = (expected > 2.2).astype(float)
+    log_a, b = _cloglog_recalibration(expected, hit, ridge=1.0)
+    assert np.isfinite(log_a) and 0.0 < b < 20.0
+    lam = np.exp(log_a + b * np.log(expected))
+    p = -np.expm1(-lam)
+    assert p[hit == 1].min() > p[hit == 0].max()  # still increasing in the expected count
+    assert _cloglog_recalibration(expected[:20], hit[:20]) == (0.0, 1.0)  # too few windows: identity
 
 
 @settings(max_examples=50, deadline=None)

@@ -73,12 +73,28 @@ def poisson_ridge(xd: np.ndarray, xh: np.ndarray, counts: np.ndarray, exposure: 
 
 
 @numba.njit(cache=True)
+def _cloglog_objective(log_expected: np.ndarray, hit: np.ndarray, ridge: float, t0: float, t1: float) -> float:
+    """Penalised log-likelihood of ``hit`` under ``log(-log(1 - P)) = t0 + t1 * log_expected``."""
+    total = -0.5 * ridge * (t0 * t0 + (t1 - 1.0) * (t1 - 1.0))
+    for i in range(log_expected.size):
+        lam = np.exp(min(max(t0 + t1 * log_expected[i], -30.0), 5.0))
+        if hit[i] > 0.5:
+            total += np.log(max(-np.expm1(-lam), 1e-300))
+        else:
+            total -= lam
+    return total
+
+
+@numba.njit(cache=True)
 def cloglog_recalibration(log_expected: np.ndarray, hit: np.ndarray, ridge: float, theta: np.ndarray,
                           max_iter: int, tol: float) -> np.ndarray:
     """Newton's method for ``log(-log(1 - P)) = theta[0] + theta[1] * log_expected`` (in place).
 
-    Binomial likelihood of ``hit`` (0/1) with an L2 penalty ``ridge`` towards ``(0, 1)``.
+    Binomial likelihood of ``hit`` (0/1) with an L2 penalty ``ridge`` towards ``(0, 1)``; each
+    step is halved until the penalised likelihood rises (plain Newton can run away on a few
+    windows that a steep curve separates).
     """
+    current = _cloglog_objective(log_expected, hit, ridge, theta[0], theta[1])
     for _ in range(max_iter):
         grad = np.array([-ridge * theta[0], -ridge * (theta[1] - 1.0)])
         info = np.array([[ridge, 0.0], [0.0, ridge]])
@@ -96,7 +112,17 @@ def cloglog_recalibration(log_expected: np.ndarray, hit: np.ndarray, ridge: floa
             info[1, 1] += f * z1 * z1
         info[1, 0] = info[0, 1]
         step = np.linalg.solve(info, grad)
-        theta += step
-        if np.abs(step).max() < tol:
+        scale = 1.0
+        for _ in range(30):
+            trial = _cloglog_objective(log_expected, hit, ridge, theta[0] + scale * step[0], theta[1] + scale * step[1])
+            if trial >= current:
+                break
+            scale *= 0.5
+        else:
+            break
+        theta[0] += scale * step[0]
+        theta[1] += scale * step[1]
+        current = trial
+        if np.abs(scale * step).max() < tol:
             break
     return theta

@@ -309,15 +309,17 @@ def _score(patients, skipped, forecasters, horizons, n_surrogates, n_boot, patie
             sur = _surrogate_outcomes(counts, h, n_surrogates, np.random.default_rng([seed, i, len(h)]))
             p_ma, p_clim = pf.series["moving_average"][h].probability, pf.series["climatology"][h].probability
             weeks = np.arange(counts.size) // (7 * int(DAY // HORIZONS[h]))
+            rows, cols = np.nonzero(sur)
+            sur_float = sur.astype(float)
             for f in forecasters:
                 p = pf.series[f][h].probability
                 stats = _group_stats(p, p_ma, counts > 0, weeks, edges[f])
-                aucs = auc_from_ranks(rankdata(p), sur.astype(float)) if n_surrogates else np.empty(0)
+                aucs = auc_from_ranks(rankdata(p), sur_float) if n_surrogates else np.empty(0)
                 per_patient[i][f][h] = _scores(p, p_ma, p_clim, counts, aucs, stats, n_boot if patient_ci else 0,
                                                np.random.default_rng([seed, i, 7]))
-                bins = _bin(p, edges[f])
-                for s in range(n_surrogates):
-                    sur_pos[f][s] += np.bincount(bins[sur[s]], minlength=edges[f].size - 1)
+                n_bins = edges[f].size - 1
+                sur_pos[f] += np.bincount(rows * n_bins + _bin(p, edges[f])[cols],
+                                          minlength=n_surrogates * n_bins).reshape(n_surrogates, n_bins)
         p_ma_all, p_clim_all = p_all["moving_average"], p_all["climatology"]
         c_all = np.concatenate([pf.series["climatology"][h].n_seizures for pf in patients])
         groups = np.repeat(np.arange(len(patients)), [pf.series["climatology"][h].n_seizures.size for pf in patients])

@@ -269,9 +269,9 @@ class CycleForecaster(Forecaster):
         self._calibration: dict[float, tuple[float, float]] = {}
 
     def _recalibration(self, horizon: float) -> tuple[float, float]:
-        """``(a, b)`` of ``P = 1 - exp(-a L**b)`` on the training windows of length ``horizon``."""
+        """``(log a, b)`` of ``P = 1 - exp(-a L**b)`` on the training windows of length ``horizon``."""
         if horizon <= HOUR:
-            return 1.0, 1.0
+            return 0.0, 1.0
         if horizon not in self._calibration:
             n = int((self.until_ - self.start_) // horizon)
             starts = self.until_ - horizon * np.arange(1, n + 1)
@@ -292,8 +292,9 @@ class CycleForecaster(Forecaster):
                     + self._hour_features(hours % DAY) @ self.coef_[pd:])
         weight = np.minimum(HOUR, horizon - HOUR * np.arange(n_hours)) / HOUR
         expected = (np.exp(log_rate).reshape(times.size, n_hours) * weight).sum(axis=1)
-        a, b = self._recalibration(horizon)
-        return -np.expm1(-a * np.power(expected, b))
+        log_a, b = self._recalibration(horizon)
+        # beyond 50 expected seizures the chance of one is 1 to float precision: no overflow
+        return -np.expm1(-np.exp(log_a + b * np.log(np.clip(expected, 1e-300, 50.0))))
 
 
 def _poisson_ridge(xd: np.ndarray, xh: np.ndarray, counts: np.ndarray, exposure: np.ndarray, ridge: float,
@@ -315,17 +316,18 @@ def _poisson_ridge(xd: np.ndarray, xh: np.ndarray, counts: np.ndarray, exposure:
 
 def _cloglog_recalibration(expected: np.ndarray, hit: np.ndarray, ridge: float = 1.0,
                            start: tuple[float, float] | None = None) -> tuple[float, float]:
-    """``(a, b)`` maximising the penalised likelihood of ``hit`` under ``P = 1 - exp(-a L**b)``.
+    """``(log a, b)`` maximising the penalised likelihood of ``hit`` under ``P = 1 - exp(-a L**b)``.
 
     Fitted as ``log(-log(1 - P)) = log a + b log L`` with a penalty pulling towards the identity
-    (``a = b = 1``), so a short history leaves the model's own probabilities.
+    (``a = b = 1``), so a short history (fewer than 30 windows: none at all) leaves the model's
+    own probabilities.
     """
     ok = expected > 0
-    if ok.sum() < 10:
-        return 1.0, 1.0
-    theta = np.array([0.0, 1.0]) if start is None else np.array([math.log(start[0]), start[1]])
+    if ok.sum() < 30:
+        return 0.0, 1.0
+    theta = np.array([0.0, 1.0]) if start is None else np.array(start, dtype=np.float64)
     theta = cloglog_recalibration(np.log(expected[ok]), hit[ok].astype(np.float64), float(ridge), theta, 30, 1e-4)
-    return float(math.exp(theta[0])), float(theta[1])
+    return float(theta[0]), float(theta[1])
 
 
 #: The forecasters by name, in the order reports list them (the cycle model first).
