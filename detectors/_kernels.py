@@ -43,9 +43,9 @@ def forest_sum_parallel(X, left, right, feature, threshold, nan_left, leaf_p, ro
 
 
 @jit()
-def detector_rows(values, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, max_clip, max_line,  # pragma: no cover
-                  state, count, alpha, step_max, prior, prior_windows, warm_windows, tail, n_tail,
-                  ctx_idx, long_idx, rfreq, rel_ll, rise_log10, lengths, tiny, out):
+def detector_rows(values, times, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, max_clip,  # pragma: no cover
+                  max_line, state, count, alpha, step_max, prior, prior_windows, warm_windows, fresh, last_time,
+                  rewarm_gap_s, tail, n_tail, ctx_idx, long_idx, rfreq, rel_ll, rise_log10, lengths, tiny, out):
     """The detector rows of ``values`` (n_win, n_ch, n_feat) into ``out``, window by window.
 
     The same computation as the NumPy formulation it replaced (kept in the tests as the
@@ -58,6 +58,9 @@ def detector_rows(values, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, ma
     means over the last ``lengths`` = (context, long, rise) rows of each channel's own columns
     (with ``tail``, a ring of the last ``n_tail`` earlier rows, updated in place; returns the new
     ``n_tail``), the spatial rise fraction and median, the prior weight, quality and warm flag.
+    A channel is warm once ``fresh`` (its good windows since the start or since the last gap
+    between window ``times`` longer than ``rewarm_gap_s``; updated in place, with ``last_time``)
+    reaches ``warm_windows``; the baseline itself carries over every gap.
     """
     n_win, n_ch = values.shape[0], values.shape[1]
     n_amp = amp_idx.shape[0]
@@ -79,6 +82,10 @@ def detector_rows(values, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, ma
     rise = np.empty(n_ch)
     k_short, k_long, k_rise = lengths[0], lengths[1], lengths[2]
     for i in range(n_win):
+        if times[i] - last_time[0] > rewarm_gap_s:
+            for c in range(n_ch):
+                fresh[c] = 0.0
+        last_time[0] = times[i]
         for c in range(n_ch):
             q0 = values[i, c, quality_idx[0]]
             q1 = values[i, c, quality_idx[1]]
@@ -112,11 +119,12 @@ def detector_rows(values, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, ma
                     v = abs(v)
                 row[n_amp + j] = v if not math.isinf(v) else math.nan
             row[c_prior] = math.exp(-seen[c] / prior_windows) if prior_windows > 0.0 else 0.0
-            row[c_warm] = 1.0 if seen[c] >= warm_windows else 0.0
+            row[c_warm] = 1.0 if fresh[c] >= warm_windows else 0.0
             for j in range(quality_idx.shape[0]):
                 row[c_quality + j] = values[i, c, quality_idx[j]]
             if g:
                 seen[c] += 1.0
+                fresh[c] += 1.0
             rise[c] = row[rel_ll] if g else math.nan
             # causal means over this row and the last earlier ones (the ring holds cap rows)
             for j in range(n_ctx):

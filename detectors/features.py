@@ -97,11 +97,15 @@ class AdaptiveFeatures:
         How fast the prior's weight decays (e-folding, in minutes of good signal seen).
     warmup_s : float
         Seconds of good signal after which a channel's baseline counts as warm.
+    rewarm_gap_s : float
+        After a gap between windows longer than this, a channel counts as warm again only after
+        ``warmup_s`` more seconds of good signal (the device may have been taken off and put
+        back); the baseline carries over.
     """
 
     def __init__(self, channel_names, *, gate: dict[str, float], baseline_minutes: float = 30.0,
                  hop_s: float = 1.0, prior: np.ndarray | None = None, prior_minutes: float = 0.25,
-                 warmup_s: float = 120.0) -> None:
+                 warmup_s: float = 120.0, rewarm_gap_s: float = 300.0) -> None:
         self.channel_names = tuple(channel_names)
         self.gate = dict(gate)
         n_ch = len(self.channel_names)
@@ -112,6 +116,9 @@ class AdaptiveFeatures:
         self._prior = np.zeros(n) if prior is None else np.tile(np.asarray(prior, float), n_ch)
         self._prior_windows = 0.0 if prior is None else prior_minutes * 60.0 / hop_s
         self._warm_windows = warmup_s / hop_s
+        self._rewarm_gap_s = float(rewarm_gap_s)
+        self._fresh = np.zeros(n_ch)  # good windows since the start or the last long gap
+        self._last_time = np.array([-np.inf])
         # a ring of the last LONG_WINDOWS - 1 rows of each channel's own columns, for the context
         self._tail = np.zeros((LONG_WINDOWS - 1, n_ch, len(_OWN)))
         self._n_tail = 0
@@ -131,6 +138,11 @@ class AdaptiveFeatures:
         """Per channel: how many good windows its baseline has learnt from."""
         return self._count.reshape(len(self.channel_names), _N_AMP)[:, 0].copy()
 
+    @property
+    def windows_since_gap(self) -> np.ndarray:
+        """Per channel: good windows since the start or the last gap longer than ``rewarm_gap_s``."""
+        return self._fresh.copy()
+
     def transform(self, table: FeatureTable) -> np.ndarray:
         """Rows for the windows of ``table``: array (n_windows, n_channels, len(ROW_COLUMNS))."""
         self._indices(table)
@@ -138,9 +150,11 @@ class AdaptiveFeatures:
         out = np.empty(values.shape[:2] + (len(ROW_COLUMNS),))
         # one Numba pass: a live stream feeds one window at a time, where a few dozen NumPy calls
         # per window cost more than the arithmetic
+        gate = self.gate
         self._n_tail = detector_rows(
-            values, self._amp_idx, self._shape_idx, self._abs_idx, self._quality_idx, float(self.gate["max_flat"]),
-            float(self.gate["max_clip"]), float(self.gate["max_line_noise"]), self._state, self._count,
-            self._alpha, 0.3, self._prior, float(self._prior_windows), float(self._warm_windows), self._tail,
-            self._n_tail, _CTX_IDX, _LONG_IDX, _RFREQ, _REL_LL, RISE_LOG10, _LENGTHS, _TINY, out)
+            values, np.ascontiguousarray(table.times, dtype=np.float64), self._amp_idx, self._shape_idx,
+            self._abs_idx, self._quality_idx, float(gate["max_flat"]), float(gate["max_clip"]),
+            float(gate["max_line_noise"]), self._state, self._count, self._alpha, 0.3, self._prior,
+            float(self._prior_windows), float(self._warm_windows), self._fresh, self._last_time, self._rewarm_gap_s,
+            self._tail, self._n_tail, _CTX_IDX, _LONG_IDX, _RFREQ, _REL_LL, RISE_LOG10, _LENGTHS, _TINY, out)
         return out

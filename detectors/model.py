@@ -69,6 +69,9 @@ class DetectionModel:
         ``prior_minutes`` of good signal).
     warmup_s : float
         Seconds of good signal a channel's baseline needs before the channel can raise events.
+    rewarm_gap_s : float
+        After a recording gap longer than this, the warm-up applies again (the device may have
+        been taken off and put back; the baseline carries over). Shorter gaps (dropouts) do not.
     channels_per_vote : int
         One channel's probability decides for up to this many good channels; k channels must
         agree for up to k times as many (see :func:`eegmon.detectors.runner.vote`).
@@ -91,6 +94,7 @@ class DetectionModel:
     baseline_minutes: float = 30.0
     prior_minutes: float = 0.25
     warmup_s: float = 120.0
+    rewarm_gap_s: float = 300.0
     channels_per_vote: int = 8
     quality: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_QUALITY))
     training: dict[str, Any] = field(default_factory=dict)
@@ -160,7 +164,8 @@ def load_model(path: str | os.PathLike) -> DetectionModel:
     else:
         estimator = make_detector(name, **meta.get("params", {}))
     fields = {k: meta[k] for k in ("fs", "window_s", "hop_s", "filters", "postprocess", "prior", "baseline_minutes",
-                                   "prior_minutes", "warmup_s", "channels_per_vote", "quality", "training")
+                                   "prior_minutes", "warmup_s", "rewarm_gap_s", "channels_per_vote", "quality",
+                                   "training")
               if k in meta}
     return DetectionModel(detector=name, estimator=estimator, **fields)
 

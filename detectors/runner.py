@@ -157,7 +157,7 @@ class FeatureStream:
         self.features = AdaptiveFeatures(
             self.channel_names, gate=model.quality, baseline_minutes=model.baseline_minutes, hop_s=model.hop_s,
             prior=None if model.prior is None else np.asarray(model.prior), prior_minutes=model.prior_minutes,
-            warmup_s=model.warmup_s)
+            warmup_s=model.warmup_s, rewarm_gap_s=model.rewarm_gap_s)
 
     def push(self, samples: np.ndarray, t_start: float | None = None) -> tuple[FeatureTable, np.ndarray | None]:
         """The feature table of the windows this chunk completes and their rows (``ROW_COLUMNS``; None if none)."""
@@ -188,7 +188,8 @@ class StreamingDetector:
     -----
     Warm-up: a channel takes part in the vote that makes events only once its adaptive baseline
     has seen ``model.warmup_s`` seconds of good signal, so the first minutes of a recording (and
-    of a channel that was flat or disconnected until then) never alarm. Its probability is still
+    of a channel that was flat or disconnected until then, and those after a gap longer than
+    ``model.rewarm_gap_s``) never alarm. Its probability is still
     computed then, against a population prior, and shown in ``DetectionChunk.proba``.
 
     Filters: a notch at or above the Nyquist frequency of the processing rate is left out (and
@@ -242,7 +243,7 @@ class StreamingDetector:
     @property
     def warmup_left_s(self) -> float:
         """Seconds of good signal the least-warm channel still needs before it can raise events."""
-        seen = self.stream.features.windows_seen.min() * self.model.hop_s
+        seen = self.stream.features.windows_since_gap.min() * self.model.hop_s
         return max(0.0, math.ceil(self.model.warmup_s - seen))
 
     def flush(self) -> list[Annotation]:

@@ -201,3 +201,23 @@ def test_a_real_seizure_is_found_the_same_under_offsets_flips_and_any_channel_or
     moved = run((x * signs + rng.uniform(-2000, 2000, len(rec.channels)))[:, order],
                 [rec.channels[i] for i in order])
     assert same_events(moved, base, tol_s=1.0)
+
+
+@pytest.mark.parametrize("gap_s", [60.0, 3600.0])
+def test_a_long_gap_brings_the_warm_up_back_and_a_short_one_does_not(recording, gap_s):
+    # the second seizure (at 620 s) comes 10 s after a gap: a dropout of a minute leaves the
+    # detector warm; an hour (a charge, the device taken off and put back) holds events for the
+    # warm-up again, as at the start of a recording
+    x, seizures = recording
+    cut = int(610.0 * FS)
+    det = StreamingDetector(MODEL, FS, ("ch0", "ch1"), clip_level=1e6)
+    events = det.push(x[:cut], START).events
+    resume = START + 610.0 + gap_s
+    events += det.push(x[cut:], resume).events + det.flush()
+    after = [ev for ev in events if ev.onset >= resume]
+    assert len(events) - len(after) == 1  # the first seizure, before the gap
+    if gap_s < MODEL.rewarm_gap_s:
+        assert len(after) == 1 and after[0].onset - resume <= 30.0
+    else:
+        assert all(ev.onset >= resume + WARMUP - MODEL.hop_s for ev in after)
+        assert det.warmup_left_s == 0.0

@@ -31,12 +31,13 @@ QUALITY = ("flat_fraction", "clip_fraction", "line_noise_ratio", "nan_fraction")
 class Reference:
     """The rows, one NumPy step at a time (the formulation the kernel replaced)."""
 
-    def __init__(self, n_ch, prior, prior_windows, alpha, warm_windows):
+    def __init__(self, n_ch, prior, prior_windows, alpha, warm_windows, rewarm_gap_s):
         n = n_ch * len(AMPLITUDE)
         self.state, self.count = np.zeros(n), np.zeros(n)
         self.prior = np.tile(prior, n_ch)
         self.prior_windows, self.alpha, self.warm_windows = prior_windows, alpha, warm_windows
         self.tail = np.zeros((0, n_ch, len(_OWN)))
+        self.rewarm_gap_s, self.last_time, self.fresh = rewarm_gap_s, -np.inf, np.zeros(n_ch)
 
     def baseline(self, x):
         out = np.empty_like(x)
@@ -57,7 +58,7 @@ class Reference:
                     self.count[j] = c + 1
         return out
 
-    def transform(self, values):
+    def transform(self, values, times):
         n_win, n_ch = values.shape[:2]
         pos = {n: i for i, n in enumerate(FEATURE_NAMES)}
         quality = values[:, :, [pos[n] for n in QUALITY]]
@@ -69,7 +70,13 @@ class Reference:
         flat = amp.reshape(n_win, -1)
         base = self.baseline(flat)
         seen = seen0[None, :] + np.cumsum(good, axis=0) - good
-        warm = seen >= self.warm_windows
+        warm = np.empty_like(good)
+        for i, t in enumerate(times):  # good windows since the start or the last long gap
+            if t - self.last_time > self.rewarm_gap_s:
+                self.fresh[:] = 0
+            self.last_time = t
+            warm[i] = self.fresh >= self.warm_windows
+            self.fresh += good[i]
         prior_weight = np.exp(-seen / self.prior_windows) if self.prior_windows > 0 else np.zeros(seen.shape)
         rel = (flat - base).reshape(n_win, n_ch, len(AMPLITUDE))
         shape = values[:, :, [pos["skewness" if n == "abs_skewness" else n] for n in SHAPE]].copy()
@@ -115,8 +122,9 @@ class Reference:
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), n_win=st.integers(1, 90), n_ch=st.integers(1, 5),
        cuts=st.lists(st.integers(1, 89), max_size=4), bad_share=st.sampled_from([0.0, 0.2, 1.0]),
-       with_prior=st.booleans())
-def test_kernel_rows_equal_the_numpy_formulation(seed, n_win, n_ch, cuts, bad_share, with_prior):
+       with_prior=st.booleans(), gaps=st.lists(st.tuples(st.integers(1, 89), st.sampled_from([5.0, 50.0])),
+                                               max_size=3))
+def test_kernel_rows_equal_the_numpy_formulation(seed, n_win, n_ch, cuts, bad_share, with_prior, gaps):
     rng = np.random.default_rng(seed)
     values = rng.lognormal(0.0, 1.0, (n_win, n_ch, len(FEATURE_NAMES)))
     for name in QUALITY:
@@ -128,13 +136,19 @@ def test_kernel_rows_equal_the_numpy_formulation(seed, n_win, n_ch, cuts, bad_sh
         values[:, :, FEATURE_NAMES.index(name)] = np.nan_to_num(values[:, :, FEATURE_NAMES.index(name)], posinf=0.9)
     prior = rng.normal(size=len(AMPLITUDE)) if with_prior else None
     names = [f"c{i}" for i in range(n_ch)]
-    kernel = AdaptiveFeatures(names, gate=GATE, prior=prior, warmup_s=5.0)
+    kernel = AdaptiveFeatures(names, gate=GATE, prior=prior, warmup_s=5.0, rewarm_gap_s=20.0)
     ref = Reference(n_ch, np.zeros(len(AMPLITUDE)) if prior is None else prior,
-                    kernel._prior_windows, kernel._alpha, kernel._warm_windows)
+                    kernel._prior_windows, kernel._alpha, kernel._warm_windows, 20.0)
+    step = np.ones(n_win)
+    for at, length in gaps:  # gaps shorter and longer than rewarm_gap_s
+        if at < n_win:
+            step[at] += length
+    times = np.cumsum(step)
     edges = [0, *sorted({c for c in cuts if c < n_win}), n_win]
     for a, b in zip(edges[:-1], edges[1:], strict=True):
-        table = FeatureTable(np.arange(a + 1.0, b + 1.0), values[a:b], FEATURE_NAMES, names)
-        got, expected = kernel.transform(table), ref.transform(values[a:b])
+        table = FeatureTable(times[a:b], values[a:b], FEATURE_NAMES, names)
+        got, expected = kernel.transform(table), ref.transform(values[a:b], times[a:b])
         assert got.shape == (b - a, n_ch, len(ROW_COLUMNS))
         np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12, equal_nan=True)
     np.testing.assert_array_equal(kernel.windows_seen, ref.count.reshape(n_ch, -1)[:, 0])
+    np.testing.assert_array_equal(kernel.windows_since_gap, ref.fresh)
