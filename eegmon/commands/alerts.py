@@ -1,6 +1,7 @@
 """Alert history, acknowledgement and delivery from the monitor's outbox.
 
-  list     every seizure event with its alerts and their delivery status
+  list     every seizure event with its alerts and their delivery status, then the other
+           messages (the daily forecast) and theirs
   ack ID   acknowledge an event (its id or a unique prefix): stops escalation and reminders
   deliver  run the delivery worker (escalations, reminders, retries) without a monitor;
            --once delivers what is due now and exits
@@ -60,6 +61,14 @@ def run(args: argparse.Namespace) -> int:
                 err = f" ({a['last_error']})" if a["last_error"] and a["state"] != "sent" else ""
                 print(f"    {a['kind']:<14} {a['contact']:<16} channel {a['channel']}  {a['state']}{when}  "
                       f"attempts {a['attempts']}{err}")
+        notices = outbox.notices()
+        if notices:
+            print("messages (not seizure events; e.g. the daily forecast):")
+        for n in notices:
+            when = f" at {to_datetime(n['sent_at']):%Y-%m-%d %H:%M:%S}" if n["sent_at"] else ""
+            err = f" ({n['last_error']})" if n["last_error"] and n["state"] != "sent" else ""
+            print(f"    {n['kind']:<14} {n['contact']:<16} channel {n['channel']}  {n['state']}{when}  "
+                  f"attempts {n['attempts']}{err}  {n['title']}")
         return 0
     if not args.event:
         raise EegmonError("'ack' needs the event id (see 'eegmon alerts list').")
