@@ -22,7 +22,6 @@ Example of a message (``tz="Europe/Paris"``)::
 
 from __future__ import annotations
 
-import difflib
 import logging
 import math
 import zoneinfo
@@ -32,6 +31,7 @@ from datetime import datetime, tzinfo
 from eegmon._checks import check_number
 from eegmon.errors import EegmonError
 from eegmon.forecast.risk import RiskForecast
+from eegmon.forecast.seizures import time_zone
 
 from .outbox import Outbox
 from .policy import Policy
@@ -54,12 +54,7 @@ _JOIN_S = 1.0
 def _zone(tz: str) -> tzinfo:
     if not isinstance(tz, str) or not tz:
         raise EegmonError(f"tz must be an IANA time zone name such as 'Europe/Paris', got {tz!r}.")
-    try:
-        return zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(tz, sorted(zoneinfo.available_timezones()), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise EegmonError(f"tz must be an IANA time zone name such as 'Europe/Paris', got {tz!r}.{hint}") from None
+    return time_zone(tz, "tz: ")
 
 
 def _check_forecast(name: str, fc) -> RiskForecast:

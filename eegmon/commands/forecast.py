@@ -136,7 +136,7 @@ def _forecast(args: argparse.Namespace, histories, markers: dict) -> int:
     from .._logging import logger
     from ..errors import EegmonError
     from ..events import to_timestamp
-    from ..forecast.evaluation import MIN_SEIZURES, forecast_patient
+    from ..forecast.evaluation import MIN_SEIZURES, cycles_found, forecast_patient
     from ..forecast.issue import forecast_next
     from ..forecast.seizures import check_histories
 
@@ -159,22 +159,23 @@ def _forecast(args: argparse.Namespace, histories, markers: dict) -> int:
             continue
         marker = markers.get(history.patient)
         issued = forecast_next(history, args.forecaster, now, horizons, marker)
-        _print_forecast(history, issued, zone, args.forecaster, marker)
         if archive is not None and not args.no_store:
-            _store(archive, forecast_patient(history, (args.forecaster,), horizons, marker=marker), issued,
-                   args.forecaster)
+            past = forecast_patient(history, (args.forecaster,), horizons, marker=marker)
+            found = past.cycles
+        else:
+            past, found = None, cycles_found(history, marker)
+        _print_forecast(history, issued, zone, args.forecaster, found)
+        if past is not None:
+            _store(archive, past, issued, args.forecaster)
         if args.alerts is not None:
             _send(args, archive, issued)
     return 0
 
 
-def _print_forecast(history, issued: dict, zone, forecaster: str, marker) -> None:
-    from ..forecast.forecasters import make_forecaster
-
-    model = make_forecaster("cycles", marker).fit(history.onsets, until=history.stop, start=history.start)
-    found = f"{model.period_days_:.1f} days from the {model.period_source_}" if model.period_days_ else "none"
-    cycles = [f"time of day {'yes' if model.circadian_ else 'no'} (R={model.circadian_r_:.2f})",
-              f"multi-day {found} (R={model.multiday_r_:.2f})"]
+def _print_forecast(history, issued: dict, zone, forecaster: str, found: dict) -> None:
+    period = f"{found['period_days']:.1f} days from the {found['period_source']}" if found["period_days"] else "none"
+    cycles = [f"time of day {'yes' if found['circadian'] else 'no'} (R={found['circadian_r']:.2f})",
+              f"multi-day {period} (R={found['multiday_r']:.2f})"]
     print(f"{history.patient}: {history.onsets.size} seizures over {history.days:.1f} days ({history.source}); "
           f"cycles found: {', '.join(cycles)}; forecaster: {forecaster}")
 

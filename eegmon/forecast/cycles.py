@@ -14,6 +14,7 @@ import numpy as np
 from ._kernels import thin_mask
 
 DAY = 86400.0
+HOUR = 3600.0
 #: Seizures closer than this to the last one kept are one cluster: its first seizure stands for it.
 CLUSTER_GAP_S = 6 * 3600.0
 #: The most phase-locked of a band of periods is a maximum over more than the band's independent

@@ -38,6 +38,7 @@ from .metrics import (
     auc_from_ranks,
     brier_score,
     brier_skill_score,
+    reliability,
     roc_auc,
     warning_scores,
     window_counts,
@@ -45,7 +46,6 @@ from .metrics import (
 from .risk import HORIZONS, risk_codes
 from .seizures import SeizureHistory
 
-HOUR = 3600.0
 #: Forecasts start after this many seizures of a patient.
 MIN_SEIZURES = 10
 #: Keys of a horizon's scores in the JSON (CONVENTIONS.md), in order.
@@ -93,8 +93,8 @@ def forecast_patient(history: SeizureHistory, forecasters: Sequence[str] = tuple
     names = dict.fromkeys(["climatology", "moving_average", *forecasters])
     models = {name: make_forecaster(name, marker) for name in names}
     probs: dict[str, dict[str, list[np.ndarray]]] = {m: {h: [] for h in horizons} for m in models}
-    starts = {h: (days[:, None] + HORIZONS[h] * np.arange(int(DAY // HORIZONS[h]))[None, :]).ravel()
-              for h in horizons}
+    # window starts within a day, per horizon (one 24-h window, or 24 hours)
+    offsets = {h: HORIZONS[h] * np.arange(int(DAY // HORIZONS[h])) for h in horizons}
     onsets = history.onsets
     for day in days:
         # the only seizures a forecaster ever sees are those before the issue time
@@ -102,15 +102,20 @@ def forecast_patient(history: SeizureHistory, forecasters: Sequence[str] = tuple
         for name, model in models.items():
             model.fit(past, until=day, start=history.start)
             for h in horizons:
-                probs[name][h].append(model.predict(day + HORIZONS[h] * np.arange(int(DAY // HORIZONS[h])),
-                                                    HORIZONS[h]))
+                probs[name][h].append(model.predict(day + offsets[h], HORIZONS[h]))
+    starts = {h: (days[:, None] + offsets[h][None, :]).ravel() for h in horizons}
     series = {name: {h: Series(starts[h], np.concatenate(probs[name][h]) if days.size else np.empty(0),
                                window_counts(onsets, starts[h], HORIZONS[h]))
                      for h in horizons} for name in models}
-    final = CycleForecaster(marker=marker).fit(onsets, until=history.stop, start=history.start)
-    cycles = {"period_days": final.period_days_, "period_source": final.period_source_,
-              "multiday_r": final.multiday_r_, "circadian": final.circadian_, "circadian_r": final.circadian_r_}
-    return PatientForecasts(history, series, float(days[0]) if days.size else math.nan, cycles)
+    return PatientForecasts(history, series, float(days[0]) if days.size else math.nan,
+                            cycles_found(history, marker))
+
+
+def cycles_found(history: SeizureHistory, marker: HourlyMarker | None = None) -> dict:
+    """The cycles the cycle model finds in the whole history (for reports and the CLI's summary)."""
+    final = CycleForecaster(marker=marker).fit(history.onsets, until=history.stop, start=history.start)
+    return {"period_days": final.period_days_, "period_source": final.period_source_,
+            "multiday_r": final.multiday_r_, "circadian": final.circadian_, "circadian_r": final.circadian_r_}
 
 
 # ---------------------------------------------------------------------- scores
@@ -188,8 +193,6 @@ class Scores:
 
 
 def _scores(p, p_ma, p_clim, counts, surrogate_aucs, stats: _Stats, n_boot, rng) -> Scores:
-    from .metrics import reliability
-
     y = counts > 0
     levels = risk_codes(p, p_clim)
     sens_hi, tiw_hi = warning_scores(levels, counts, 2)

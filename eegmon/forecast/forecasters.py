@@ -28,10 +28,8 @@ import numpy as np
 
 from ..errors import EegmonError
 from ._kernels import cloglog_recalibration, poisson_ridge
-from .cycles import DAY, PeriodSearch, candidate_periods, circadian_phase
+from .cycles import DAY, HOUR, PeriodSearch, candidate_periods, circadian_phase
 from .markers import HourlyMarker, marker_period
-
-HOUR = 3600.0
 
 
 def _share(onsets: np.ndarray, starts: np.ndarray, horizon: float, valid: np.ndarray | None = None) -> np.ndarray:
@@ -262,7 +260,7 @@ class CycleForecaster(Forecaster):
         xd, xh = self._day_features(day_starts), self._hour_features(HOUR * np.arange(24.0))
         coef = _poisson_ridge(xd, xh, counts, exposure, self.ridge, getattr(self, "coef_", None))
         self.coef_ = coef
-        pd = xd.shape[1]
+        self._n_day = pd = xd.shape[1]  # coefficients of the daily part; the hour-of-day part follows
         # expected count in each training hour, for the recalibration of longer horizons
         self._hours = hours.ravel()
         self._expected = (exposure * np.outer(np.exp(xd @ coef[:pd]), np.exp(xh @ coef[pd:]))).ravel()
@@ -287,7 +285,7 @@ class CycleForecaster(Forecaster):
     def _predict(self, times: np.ndarray, horizon: float) -> np.ndarray:
         n_hours = math.ceil(horizon / HOUR)
         hours = (times[:, None] + HOUR * np.arange(n_hours)[None, :]).ravel()
-        pd = 1 + 2 * (self.period_days_ is not None) + 2
+        pd = self._n_day
         log_rate = (self._day_features(np.floor(hours / DAY) * DAY) @ self.coef_[:pd]
                     + self._hour_features(hours % DAY) @ self.coef_[pd:])
         weight = np.minimum(HOUR, horizon - HOUR * np.arange(n_hours)) / HOUR

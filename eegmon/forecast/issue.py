@@ -6,14 +6,12 @@ import math
 
 import numpy as np
 
-from .cycles import DAY
+from .cycles import DAY, HOUR
 from .evaluation import PatientForecasts
 from .forecasters import Climatology, make_forecaster
 from .markers import HourlyMarker
 from .risk import HORIZONS, RISK_LEVELS, RiskForecast, risk_codes
 from .seizures import SeizureHistory
-
-HOUR = 3600.0
 
 
 def _forecasts(name: str, starts: np.ndarray, horizon_s: float, probs: np.ndarray,

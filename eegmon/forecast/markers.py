@@ -17,9 +17,7 @@ import numpy as np
 from scipy.signal import lombscargle
 
 from ..errors import EegmonError
-from .cycles import DAY, OVERSAMPLING
-
-HOUR = 3600.0
+from .cycles import DAY, HOUR, OVERSAMPLING
 
 
 @dataclass(frozen=True)

@@ -22,20 +22,21 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import difflib
 import math
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import numpy as np
 
 from ..errors import EegmonError
 from ..evaluate.dataset import annotation_files, read_annotation, subject_of
+from .cycles import DAY
 
-DAY = 86400.0
 #: A diary entry this close (s) to a seizure from the EEG is the same seizure, not a second one.
 SAME_SEIZURE_S = 1800.0
 # the documented formats only: fromisoformat alone also takes "20250304", "2025-W10-2", "07" or "0715"
@@ -171,13 +172,15 @@ def from_annotations(path: str | os.PathLike) -> list[SeizureHistory]:
 
 
 # ---------------------------------------------------------------------- diary
-def time_zone(name: str, where: str = "") -> ZoneInfo:
-    """The IANA time zone ``name``; an unknown one is an error (``where`` leads its message)."""
+def time_zone(name: str, where: str = "", path: str | os.PathLike | None = None) -> ZoneInfo:
+    """The IANA time zone ``name``; an unknown one is an error (``where`` leads its message, after ``path``)."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        close = difflib.get_close_matches(str(name), sorted(available_timezones()), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
         raise EegmonError(f"{where}unknown time zone {name!r}: expected an IANA name such as "
-                          "'Europe/Paris' or 'UTC'.") from None
+                          f"'Europe/Paris' or 'UTC'.{hint}", path) from None
 
 
 def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient: str | None = None,
@@ -224,7 +227,7 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
     if not one_column and {"date", "time"} - set(header):
         raise EegmonError(f"line {lines[0][0]}: the header must name the columns date and time, or datetime "
                           f"(optional: type, duration, timezone), got {','.join(header)!r}.", path)
-    default_zone = _zone(timezone, "", path) if timezone is not None else None
+    default_zone = time_zone(timezone, "", path) if timezone is not None else None
     seen: dict[float, int] = {}
     onsets: list[float] = []
     day0 = day1 = None
@@ -235,7 +238,7 @@ def read_diary(path: str | os.PathLike, *, timezone: str | None = None, patient:
             raise EegmonError(f"{where}{len(row)} fields, but the header names {len(header)}.", path)
         zone = default_zone
         if cells.get("timezone"):
-            zone = _zone(cells["timezone"], where, path)
+            zone = time_zone(cells["timezone"], where, path)
         offset = None
         if one_column:
             match = _DATETIME.fullmatch(cells.get("datetime", ""))
@@ -304,14 +307,6 @@ def _fields(line: str, where: str, path: Path) -> list[str]:
     except csv.Error as err:
         raise EegmonError(f"{where}cannot split the line into fields ({err}): a quoted field must end on its "
                           "line.", path) from None
-
-
-def _zone(name: str, where: str, path: Path) -> ZoneInfo:
-    """:func:`time_zone`, its message naming the diary."""
-    try:
-        return time_zone(name, where)
-    except EegmonError as err:
-        raise EegmonError(err.message, path) from None
 
 
 def _local_to_utc(local: dt.datetime, zone: ZoneInfo, where: str, path: Path) -> float:
