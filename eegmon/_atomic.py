@@ -7,6 +7,11 @@ the rename itself survives a power cut. A reader, or a restart after ``kill -9``
 file or the new one, never a mix. If the block raises, the temporary file is removed and the old
 file is left untouched; a hard crash can leave a temporary behind, and a name with ``.tmp-`` in it
 is never a finished file.
+
+HDF5 files are built in memory and written in one go when complete (:func:`atomic_h5`): HDF5
+2.0 crashes the process (a segmentation fault) when it closes a file after a failed write to
+disk, such as on a full or read-only file system, so HDF5 itself must never write to disk. A
+failed write is then an ordinary ``OSError`` and the temporary file is removed.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
@@ -72,9 +77,47 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         fsync_path(tmp)
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        with suppress(OSError):  # e.g. a read-only file system: the original error matters
+            tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+@contextmanager
+def atomic_h5(path: str | os.PathLike, **kwargs) -> Iterator:
+    """Create an HDF5 file (an ``h5py.File`` open for writing) that replaces ``path`` durably.
+
+    The file is built in memory (HDF5's core driver) and written to a temporary file when the
+    block ends, then fsynced and renamed as in :func:`atomic_path`: HDF5 never sees a failing disk
+    (see the module docstring), and memory holds one file, so callers keep files bounded (a
+    segment, a feature block, a manifest).
+
+    Parameters
+    ----------
+    path : path-like
+        The file to create or replace; its folder must exist.
+    **kwargs
+        More ``h5py.File`` arguments, e.g. ``libver``.
+
+    Raises
+    ------
+    OSError
+        The file could not be written (the disk is full, read-only, failing); ``path`` is untouched.
+    """
+    import h5py
+
+    with atomic_path(path) as tmp:
+        f = h5py.File(tmp, "w", driver="core", backing_store=True, **kwargs)
+        try:
+            yield f
+        except BaseException:
+            with suppress(Exception):  # the image is discarded; only the caller's error matters
+                f.close()
+            raise
+        try:
+            f.close()  # writes the image
+        except RuntimeError as err:  # h5py reports some failed writes of the image as RuntimeError
+            raise OSError(str(err)) from err
 
 
 @contextmanager

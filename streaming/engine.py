@@ -72,8 +72,51 @@ class QualityEvent:
 FEATURE_BLOCK_S = 3600.0
 
 
+def storage_cause(err: BaseException, folder: str | Path) -> str:
+    """What stopped a write, in words: ``disk full``, ``read-only file system``, ``I/O error`` or the error.
+
+    HDF5 and SQLite report a failed write in their own words (and errno is often lost), so the
+    file system is asked too.
+    """
+    import errno
+    import os
+
+    names = {errno.ENOSPC: "disk full", errno.EDQUOT: "disk quota exceeded", errno.EROFS: "read-only file system",
+             errno.EIO: "I/O error", errno.EACCES: "permission denied"}
+    for e in (err, err.__cause__, err.__context__):
+        if isinstance(e, OSError) and e.errno in names:
+            return names[e.errno]
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        st = None
+    if st is not None and st.f_flag & os.ST_RDONLY:
+        return "read-only file system"
+    if st is not None and st.f_bavail * st.f_frsize < 1 << 20:
+        return "disk full"
+    text = str(err)
+    if "No space left" in text or "disk is full" in text:
+        return "disk full"
+    return f"{type(err).__name__}: {text}"[:200]
+
+
+@dataclass
+class StorageFault:
+    """The archive could not be written since ``at`` (wall-clock s); ``since`` is the first sample not stored."""
+
+    cause: str
+    at: float
+    since: float | None = None
+
+
 class ArchiveWriter:
     """Append a live stream's samples and detections to an archive, block by block.
+
+    A failed write (disk full, read-only, failing) never raises: the block is dropped, the
+    writer enters a :class:`StorageFault` (reported once through ``on_storage``) and tries again
+    with the next block; detections wait in memory. When a block is stored again, the span not
+    recorded is added to the archive as an annotation labelled ``gap`` (source ``monitor``, its
+    cause in ``original_label``), the waiting detections are stored and the recovery is reported.
 
     Parameters
     ----------
@@ -85,10 +128,14 @@ class ArchiveWriter:
         Seconds buffered before a segment is written.
     source : str
         Recorded as the segments' source (``live:<stream>``).
+    on_storage : callable | None
+        Called as ``on_storage(kind, t, detail)`` when writing stops (``archive_unwritable``, with the
+        cause) and when it works again (``archive_writable``, with the span not recorded); the
+        :class:`StreamEngine` it is given to sets it.
     """
 
     def __init__(self, path: str | Path, channels: Sequence[str], fs: float, *, block_s: float = 300.0,
-                 source: str = "live") -> None:
+                 source: str = "live", on_storage: Callable[[str, float, str], None] | None = None) -> None:
         from eegmon.archive import Archive
 
         path = Path(path)
@@ -110,6 +157,10 @@ class ArchiveWriter:
         self._tables: list = []
         #: Feature windows ending before or at this time are already stored.
         self.features_done: float = float(np.nan_to_num(self.arc.features_stop, nan=-np.inf))
+        self.on_storage = on_storage
+        #: Set while the archive cannot be written.
+        self.fault: StorageFault | None = None
+        self._detections: list[Annotation] = []  # waiting for a writable archive
 
     def write(self, t0: float, x: np.ndarray) -> None:
         """Buffer samples starting at ``t0``; write a segment when a block is full or at a gap."""
@@ -143,11 +194,15 @@ class ArchiveWriter:
 
     def _flush_features(self) -> None:
         if self._tables:
-            self.arc.write_features(type(self._tables[0]).concat(self._tables))
-            self._tables = []
+            table = type(self._tables[0]).concat(self._tables)
+            self._tables = []  # dropped if the write fails: features can be recomputed from the samples
+            try:
+                self.arc.write_features(table)
+            except Exception as err:  # noqa: BLE001 - a storage fault must not stop detection
+                self._failed(err, None)
 
     def flush(self) -> None:
-        """Write what is buffered (finite runs only; NaN samples become gaps)."""
+        """Write what is buffered (finite runs only; NaN samples become gaps); never raises on a storage fault."""
         if not self._parts:
             return
         x = np.concatenate(self._parts)
@@ -157,23 +212,70 @@ class ArchiveWriter:
         edges = np.flatnonzero(np.diff(np.concatenate([[0], finite.astype(np.int8), [0]])))
         for a, b in zip(edges[::2], edges[1::2], strict=True):
             digital = np.clip(np.rint(x[a:b] / ARCHIVE_GAIN_UV), _I32.min, _I32.max).astype(np.int32).T
-            self.arc.append_segment(start + a / self.fs, np.ascontiguousarray(digital), [ARCHIVE_GAIN_UV] * self.n_ch,
-                                    [0.0] * self.n_ch, source=self.source)
-        if len(edges):
-            self.resume_t = start + edges[-1] / self.fs
+            try:
+                self.arc.append_segment(start + a / self.fs, np.ascontiguousarray(digital),
+                                        [ARCHIVE_GAIN_UV] * self.n_ch, [0.0] * self.n_ch, source=self.source)
+            except Exception as err:  # noqa: BLE001 - a storage fault must not stop detection
+                # the rest of the block is dropped too: one attempt per block, not one per chunk
+                self._failed(err, start + a / self.fs)
+                return
+            self._stored(start + a / self.fs)
+            self.resume_t = start + b / self.fs
+
+    def _failed(self, err: BaseException, since: float | None) -> None:
+        if self.fault is None:
+            self.fault = StorageFault(storage_cause(err, self.arc.seg_dir), time.time(), since)
+            logger.error("archive %s not writable (%s); detection and alerting go on without it", self.arc.path,
+                         self.fault.cause, exc_info=logger.isEnabledFor(logging.DEBUG))
+            if self.on_storage is not None:
+                self.on_storage("archive_unwritable", since if since is not None else np.nan, self.fault.cause)
+        elif self.fault.since is None:
+            self.fault.since = since
+
+    def _stored(self, t: float) -> None:
+        """A segment starting at ``t`` was written: end a fault, recording the span it did not store."""
+        fault, self.fault = self.fault, None
+        if fault is not None:
+            detail = "no samples lost"
+            if fault.since is not None and t > fault.since:
+                detail = f"{t - fault.since:.0f} s not recorded ({fault.cause}), stored as a gap"
+                self._detections.append(Annotation(fault.since, t - fault.since, "gap", source="monitor",
+                                                   original_label=f"not recorded: {fault.cause}"))
+            logger.warning("archive %s writable again: %s", self.arc.path, detail)
+            if self.on_storage is not None:
+                self.on_storage("archive_writable", t, detail)
+        if self._detections:
+            self.add_detections([])
 
     def add_detections(self, events: Iterable[Annotation]) -> int:
-        """Store finished detections not overlapping one already stored; return how many were added."""
-        new = []
-        for ev in events:
-            if not any(d.source == ev.source for d in self.arc.detections(ev.onset, ev.offset)):
-                new.append(ev)
-        return len(self.arc.add_detections(new)) if new else 0
+        """Store finished detections not overlapping one already stored; return how many were added.
+
+        While the archive cannot be written they wait in memory, and are stored with the next block
+        that is (``gap`` annotations of the writer itself go to the annotations table).
+        """
+        self._detections += list(events)
+        if self.fault is not None or not self._detections:
+            return 0
+        waiting, self._detections = self._detections, []
+        try:
+            gaps = [ev for ev in waiting if ev.source == "monitor"]
+            if gaps:
+                self.arc.add_annotations(gaps)
+            new = [ev for ev in waiting if ev.source != "monitor"
+                   and not any(d.source == ev.source for d in self.arc.detections(ev.onset, ev.offset))]
+            return len(self.arc.add_detections(new)) if new else 0
+        except Exception as err:  # noqa: BLE001 - kept for the next try
+            self._detections = waiting  # gaps already stored are not stored twice (identical rows are reused)
+            self._failed(err, None)
+            return 0
 
     def close(self) -> None:
-        """Flush samples and features and close."""
+        """Flush samples and features and close (what cannot be written is reported, not raised)."""
         self.flush()
         self._flush_features()
+        if self._detections:
+            logger.error("archive %s: %d detection(s) could not be stored (%s)", self.arc.path,
+                         len(self._detections), self.fault.cause if self.fault else "archive not writable")
         self.arc.close()
 
 
@@ -230,6 +332,18 @@ class StreamEngine:
         Called with each :class:`SeizureEvent` / :class:`QualityEvent` as it happens.
     clock : callable
         Monotonic clock for latencies.
+    last_resort : callable | None
+        ``last_resort(title, body)`` delivers a message at once, bypassing the outbox
+        (:meth:`eegmon.streaming.live.LiveSystem.last_resort`): used when the outbox itself cannot
+        be written, for seizure alerts and for the supervision messages.
+
+    Notes
+    -----
+    Storage faults never stop detection. When the archive cannot be written (see
+    :class:`ArchiveWriter`) the engine records an ``archive_unwritable`` quality event and queues a
+    ``supervision`` notice to every contact, once, and ``archive_writable`` with a second notice
+    when writing works again. When the outbox cannot be written, a seizure alert goes out through
+    ``last_resort`` (and stderr) instead, and the fault is reported once the same way.
     """
 
     def __init__(self, stream: str, model, *, fs: float, channels: Sequence[str],
@@ -238,7 +352,8 @@ class StreamEngine:
                  archive: ArchiveWriter | None = None, line_freq: float = 50.0, jitter_s: float = 0.05,
                  late_window_s: float = 5.0, on_event: Callable[[SeizureEvent], None] | None = None,
                  on_quality: Callable[[QualityEvent], None] | None = None,
-                 clock: Callable[[], float] = time.perf_counter) -> None:
+                 clock: Callable[[], float] = time.perf_counter,
+                 last_resort: Callable[[str, str], None] | None = None) -> None:
         self.stream, self.model, self.name = stream, model, name
         self.fs, self.channels = float(fs), tuple(channels)
         self.clip_level, self.line_freq = clip_level, line_freq
@@ -246,6 +361,10 @@ class StreamEngine:
         self.outbox, self.archive = outbox, archive
         self.jitter_s, self.late_window_s = jitter_s, late_window_s
         self.on_event, self.on_quality, self.clock = on_event, on_quality, clock
+        self.last_resort = last_resort
+        self._outbox_fault: str | None = None  # why the outbox cannot be written, while it cannot
+        if archive is not None:
+            archive.on_storage = self._storage
         self.stats = StreamStats()
         self.events: list[Annotation] = []  # finished detections
         self.alerts: list[SeizureEvent] = []  # seizure events emitted (new ones only)
@@ -269,9 +388,60 @@ class StreamEngine:
         self.stats.quality[kind] = self.stats.quality.get(kind, 0) + 1
         logger.info("%s: signal quality %s at %.3f %s", self.stream, kind, t, detail)
         if self.outbox is not None:
-            self.outbox.record_quality(self.stream, kind, float(t), detail)
+            self._outbox_write(self.outbox.record_quality, self.stream, kind, float(t), detail)
         if self.on_quality is not None:
             self.on_quality(q)
+
+    # ------------------------------------------------------------------ storage faults
+    def _outbox_write(self, write: Callable, *args, **kwargs):
+        """``write(*args, **kwargs)`` on the outbox; on a failure report it (once) and return None."""
+        try:
+            out = write(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001 - a storage fault must not stop detection
+            if self._outbox_fault is None:
+                self._outbox_fault = storage_cause(err, self.outbox.path.parent)
+                logger.error("%s: alert outbox %s not writable (%s); alerts are sent directly", self.stream,
+                             self.outbox.path, self._outbox_fault, exc_info=logger.isEnabledFor(logging.DEBUG))
+                self._direct("eegmon: alert outbox not writable",
+                             f"The alert outbox {self.outbox.path.name} cannot be written ({self._outbox_fault}). "
+                             "Seizure alerts are sent directly, once, without retries, escalation or "
+                             "acknowledgement link, until it can be written again.")
+            return None
+        if self._outbox_fault is not None:
+            logger.warning("%s: alert outbox %s writable again", self.stream, self.outbox.path)
+            self._outbox_fault = None
+        return out
+
+    def _direct(self, title: str, body: str) -> None:
+        """Deliver a message now, around the outbox (its last resort), and to stderr."""
+        import sys
+
+        print(f"{'' if title.startswith('eegmon') else 'eegmon: '}{title}: {body}", file=sys.stderr, flush=True)
+        if self.last_resort is not None:
+            self.last_resort(title, body)
+
+    def _storage(self, kind: str, t: float, detail: str) -> None:
+        """The archive writer's report: a quality event and a supervision notice to every contact."""
+        from eegmon.events import to_datetime
+
+        t = float(t) if np.isfinite(t) else (self._end or time.time())
+        self._flag(kind, t, detail)
+        when = f"{to_datetime(t):%Y-%m-%d %H:%M:%S} UTC"
+        if kind == "archive_unwritable":
+            title = "eegmon: recording not saved"
+            body = (f"The recording of {self.stream} cannot be saved since {when} ({detail}). Seizure detection "
+                    "and alerts go on; the samples are not kept until the archive can be written again "
+                    "(free disk space or fix the disk).")
+        else:
+            title = "eegmon: recording saved again"
+            body = f"The recording of {self.stream} is saved again since {when}: {detail}."
+        if self.outbox is None:
+            self._direct(title, body)
+            return
+        queued = self._outbox_write(self.outbox.queue_notice, "supervision", f"{self.stream}|{kind}|{t:.3f}",
+                                    self.outbox.policy.contacts, title, body)
+        if queued is None:
+            self._direct(title, body)
 
     # ------------------------------------------------------------------ ordering
     def _order(self, t0: float | None, x) -> tuple[float | None, float, np.ndarray] | None:
@@ -348,14 +518,15 @@ class StreamEngine:
             if nan != self._nan:
                 self._nan = nan
                 self._flag("nan_start" if nan else "nan_end", start, "NaN samples" if nan else "")
-            if self.archive is not None:
-                self.archive.write(start, x)
-                if len(staged.detector.table):
-                    self.archive.write_features(staged.detector.table)
-            return staged
         except Exception as err:  # noqa: BLE001 - the engine must not die
             self.recover(err)
             return None
+        if self.archive is not None:
+            # outside the try: the writer handles storage faults itself, the detector is never restarted for them
+            self.archive.write(start, x)
+            if len(staged.detector.table):
+                self.archive.write_features(staged.detector.table)
+        return staged
 
     def proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The estimator on detector rows: ``(channel_proba, bad)`` (:meth:`eegmon.detectors.StreamingDetector.proba`).
@@ -411,7 +582,17 @@ class StreamEngine:
                           if p >= self.rules.min_probability)
         ev = SeizureEvent(event_id(self.stream, run.onset), self.stream, float(run.onset), float(run.peak),
                           t_window, None, chans)
-        new = self.outbox.record_event(ev) if self.outbox is not None else True
+        new = True
+        if self.outbox is not None:
+            new = self._outbox_write(self.outbox.record_event, ev)
+            if new is None:  # not stored: this is the only time it can go out
+                from eegmon.events import to_datetime
+
+                new = True
+                self._direct("Seizure alert", f"Possible seizure on {self.stream} at "
+                             f"{to_datetime(ev.onset):%Y-%m-%d %H:%M:%S} UTC (probability {ev.probability:.2f}).\n"
+                             f"Sent directly: the alert outbox cannot be written ({self._outbox_fault}); no "
+                             "retries, escalation or acknowledgement link.")
         latency = self.clock() - arrival
         ev = SeizureEvent(ev.id, ev.stream, ev.onset, ev.probability, ev.detected_at, latency, ev.channels)
         self.stats.latencies_s.append(latency)

@@ -12,6 +12,9 @@ same everywhere::
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -19,10 +22,12 @@ from pathlib import Path
 import numpy as np
 
 from .ack import AckServer, TokenSigner
-from .channels import Channels
+from .channels import Channels, Message, redact
 from .engine import ArchiveWriter, StreamEngine
 from .outbox import DeliveryWorker, Outbox, SeizureEvent
 from .policy import Policy, expand_env
+
+logger = logging.getLogger("eegmon.streaming")
 
 
 class LiveSystem:
@@ -62,6 +67,7 @@ class LiveSystem:
         self.serve_acks = serve_acks and self.signer is not None
         self.ack_server: AckServer | None = None
         channels = channels if channels is not None else Channels(timeout_s=policy.delivery.timeout_s)
+        self.channels = channels
         self.worker = DeliveryWorker(self.outbox, channels, ack_link=None if self.signer is None else self.ack_link,
                                      interval_s=interval_s)
         self.engines: list[StreamEngine] = []
@@ -71,6 +77,34 @@ class LiveSystem:
         if self.signer is None:
             raise RuntimeError("acknowledgement links need an ack.secret in the alert policy.")
         return f"{self._base}/ack?t={self.signer.make(event_id, contact)}"
+
+    def last_resort(self, title: str, body: str, *, attempts: int = 3, pause_s: float = 5.0) -> threading.Thread:
+        """Send a message to every channel of every contact now, around the outbox, in a background thread.
+
+        For when the outbox cannot be written (a full or failing disk): nothing is stored, so a
+        message is tried ``attempts`` times per channel, ``pause_s`` apart, and given up silently
+        after that (its failure is logged). Returns the thread (tests join it).
+        """
+        key = hashlib.sha256(f"direct|{title}|{body}".encode()).hexdigest()[:32]
+        msg = Message(key, title, body, "", "direct")
+        targets = [(c.name, url) for c in self.policy.contacts for url in c.channels]
+
+        def send() -> None:
+            for contact, url in targets:
+                for attempt in range(1, attempts + 1):
+                    try:
+                        self.channels.send(url, msg)
+                        logger.info("direct message %s sent to %s via %s", key[:12], contact, redact(url))
+                        break
+                    except Exception as err:  # noqa: BLE001 - every channel is tried
+                        logger.error("direct message %s to %s via %s: attempt %d failed (%s)", key[:12], contact,
+                                     redact(url), attempt, str(err).replace(url, redact(url))[:200])
+                        if attempt < attempts:
+                            time.sleep(pause_s)
+
+        thread = threading.Thread(target=send, name="eegmon-direct", daemon=True)
+        thread.start()
+        return thread
 
     def start(self) -> LiveSystem:
         """Start the acknowledgement server (if serving) and the delivery worker."""
@@ -91,7 +125,7 @@ class LiveSystem:
         """
         engine = StreamEngine(stream, model, fs=fs, channels=channels, clip_level=clip_level, name=name,
                               rules=self.policy.alert, outbox=self.outbox, archive=archive, line_freq=line_freq,
-                              on_event=on_event)
+                              on_event=on_event, last_resort=self.last_resort)
         self.engines.append(engine)
         return engine
 

@@ -1,6 +1,6 @@
 """One immutable HDF5 file per segment: digital samples plus their min/max pyramid.
 
-Written through :func:`eegmon._atomic.atomic_path` (temporary file, fsync, rename, fsync of the
+Written through :func:`eegmon._atomic.atomic_h5` (temporary file, fsync, rename, fsync of the
 folder): a file with the final name is always complete. Layout of ``seg_NNNNNNNN.h5``::
 
     attrs   format, start_ns, fs, n_samples, channels, source, source_offset
@@ -17,10 +17,9 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_h5
 from ._layout import CHUNK_SAMPLES, COMPRESSION, DECIMATION, FORMAT, n_levels
 
 
@@ -63,7 +62,7 @@ def write_segment_file(
     The file appears under ``path`` only once complete and fsynced.
     """
     levels = n_levels(fs)
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", libver="latest") as f:
+    with atomic_h5(path, libver="latest") as f:
         f.attrs.update(
             {
                 "format": FORMAT + "-segment",

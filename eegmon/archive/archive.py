@@ -245,7 +245,8 @@ class Archive:
             The recording; its channels and sampling rate must match the archive's.
         max_segment_s : float
             Longer source segments are stored as several consecutive segment files of at most this
-            length, so a crash loses at most this much.
+            length (and of at most ``SEGMENT_BYTES``, 256 MiB, of raw samples: a segment is built in
+            memory before it is written), so a crash loses at most this much.
         quiet : bool
             No progress bar.
         annotations : iterable of Annotation

@@ -1,6 +1,6 @@
 """Data derived from an archive's samples, stored beside its segments: feature blocks and trends.
 
-Both are immutable files in ``ARCHIVE.h5.d/`` made with :func:`eegmon._atomic.atomic_path`, outside
+Both are immutable files in ``ARCHIVE.h5.d/`` made with :func:`eegmon._atomic.atomic_h5`, outside
 the manifest: a crash loses at most the file being written.
 
 - ``feat_<first_ns>_<last_ns>.h5``: one block of window features (end times of its first and last
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_h5
 from ..errors import EegmonError
 from ._layout import from_ns, to_ns
 from .feature_file import read_feature_file, write_feature_file
@@ -92,7 +92,7 @@ class DerivedData:
         if times.shape != values.shape or times.ndim != 1:
             raise EegmonError(f"trend times and values must be 1-D of equal length, got {times.shape} and "
                               f"{values.shape}.")
-        with atomic_path(self._trend_path(name)) as tmp, h5py.File(tmp, "w") as f:
+        with atomic_h5(self._trend_path(name)) as f:
             f.attrs["name"] = name
             for key, value in (attrs or {}).items():
                 f.attrs[f"attr_{key}"] = str(value)

@@ -10,7 +10,8 @@ plain h5py::
 An archive keeps immutable blocks ``ARCHIVE.h5.d/feat_<first_ns>_<last_ns>.h5``; ``eegmon batch
 --task features`` writes ``<base>_features.h5`` per recording (``<base>_features.partNNNN.h5`` per
 chunk, merged by :func:`merge_parts`). Every file appears under its name only once complete
-(:func:`eegmon._atomic.atomic_path`). Batch outputs of earlier versions named the channel attribute
+(:func:`eegmon._atomic.atomic_path`; an archive's blocks through :func:`eegmon._atomic.atomic_h5`,
+so a full disk is a clean error). Batch outputs of earlier versions named the channel attribute
 ``channels`` (and stored ``values`` uncompressed); :func:`read_feature_file` reads them too.
 """
 
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-from .._atomic import atomic_path
+from .._atomic import atomic_h5, atomic_path
 from ..errors import EegmonError
 
 if TYPE_CHECKING:
@@ -60,6 +61,9 @@ class FeatureWriter:
         Names of the last and middle axes of ``values``.
     attrs : mapping | None
         More file attributes (numbers, strings or lists of them), e.g. ``window_s``, ``hop_s``, ``fs``.
+    in_memory : bool
+        Build the file in memory and write it at the end (:func:`eegmon._atomic.atomic_h5`): for
+        tables of bounded size, so that a failing disk is a clean ``OSError``.
     """
 
     def __init__(
@@ -69,6 +73,7 @@ class FeatureWriter:
         channel_names: Sequence[str],
         *,
         attrs: Mapping | None = None,
+        in_memory: bool = False,
     ) -> None:
         from ..features import FeatureTable  # here: importing the feature pipeline costs seconds
 
@@ -79,8 +84,11 @@ class FeatureWriter:
         self.path = Path(path)
         self.feature_names, self.channel_names = tuple(feature_names), tuple(channel_names)
         with ExitStack() as stack:
-            tmp = stack.enter_context(atomic_path(self.path))
-            self._file = stack.enter_context(h5py.File(tmp, "w"))
+            if in_memory:
+                self._file = stack.enter_context(atomic_h5(self.path))
+            else:
+                tmp = stack.enter_context(atomic_path(self.path))
+                self._file = stack.enter_context(h5py.File(tmp, "w"))
             self._file.attrs.update(attrs)
             FeatureTable.empty(self.feature_names, self.channel_names).to_hdf5(self._file)
             self._stack = stack.pop_all()
@@ -104,7 +112,7 @@ class FeatureWriter:
 
 def write_feature_file(path: str | os.PathLike, table: FeatureTable, *, attrs: Mapping | None = None) -> None:
     """Write ``table`` as a complete feature file (durable when this returns)."""
-    with FeatureWriter(path, table.feature_names, table.channel_names, attrs=attrs) as out:
+    with FeatureWriter(path, table.feature_names, table.channel_names, attrs=attrs, in_memory=True) as out:
         out.append(table.times, table.values)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,10 @@ from ._layout import DECIMATION, IO_SAMPLES, from_ns, n_levels, to_ns
 from ._segment_file import write_segment_file
 from .events import EventTable
 from .manifest import Manifest, ManifestState
+
+#: Most raw sample bytes in one segment file: a segment is built in memory before it is written
+#: (:func:`eegmon._atomic.atomic_h5`), so longer pieces of many-channel recordings are split.
+SEGMENT_BYTES = 256 * 2**20
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,13 @@ class Importer:
             )
             return new_id
 
-        return int(self.manifest.commit(add))
+        try:
+            return int(self.manifest.commit(add))
+        except BaseException:
+            # not in the manifest: remove it now rather than leave it for the next writer's clean-up
+            with suppress(OSError):
+                (self.manifest.seg_dir / name).unlink(missing_ok=True)
+            raise
 
     def append_segment(
         self, start: float, digital: np.ndarray, gain: Sequence[float], offset: Sequence[float], *, source: str = ""
@@ -209,8 +220,11 @@ class Importer:
                 )
             )
         step = self._io_step()
-        max_n = max(step, int(max_segment_s * fs) // step * step)
-        pieces = [(seg, a, min(a + max_n, seg.n_samples)) for seg in todo for a in range(0, seg.n_samples, max_n)]
+        pieces = []
+        for seg in todo:
+            fits = SEGMENT_BYTES // (len(self.manifest.channels) * np.dtype(seg.dtype).itemsize)
+            max_n = max(step, int(min(max_segment_s * fs, fits)) // step * step)
+            pieces += [(seg, a, min(a + max_n, seg.n_samples)) for a in range(0, seg.n_samples, max_n)]
         done = 0
         last_piece = {p[0].source: i for i, p in enumerate(pieces)}
         for i, (seg, a, b) in enumerate(progress(pieces, total=len(pieces), desc="import", quiet=quiet, unit="seg")):

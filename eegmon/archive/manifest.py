@@ -1,7 +1,7 @@
 """The manifest ``ARCHIVE.h5``: every table of the archive, replaced atomically on each commit.
 
 A commit re-reads the manifest under an exclusive ``flock`` on ``ARCHIVE.h5.d/lock``, applies one
-change and writes the whole manifest back through :func:`eegmon._atomic.atomic_path` (temporary
+change and writes the whole manifest back through :func:`eegmon._atomic.atomic_h5` (temporary
 file, fsync, rename, fsync of the folder), so a reader (or a restart after kill -9) sees either
 the old or the new manifest, never a mix, and no writer loses another's change.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._atomic import TEMP_MARKER, atomic_path
+from .._atomic import TEMP_MARKER, atomic_h5
 from ..errors import EegmonError
 from ._layout import (
     EVENT_DTYPE,
@@ -86,7 +86,7 @@ def _rows(ds: h5py.Dataset) -> list[dict]:
 
 def write_manifest(path: Path, state: ManifestState) -> None:
     """Write ``state`` to ``path`` atomically (temp file, fsync, rename, fsync directory)."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_h5(path) as f:
         f.attrs.update(
             {
                 "format": FORMAT,
