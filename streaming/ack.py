@@ -303,10 +303,12 @@ class AckHandler(BaseHTTPRequestHandler):
             self._refuse(HTTPStatus.BAD_REQUEST, f"Content-Length must be one number of bytes, got {value[:40]!r}"
                          + (" and others" if values else ""))
             return None
-        length = int(value)
+        digits = value.lstrip("0") or "0"
+        # int() refuses strings of more than 4300 digits; anything past 18 is too large anyway
+        length = int(digits) if len(digits) <= 18 else math.inf
         if length > MAX_BODY:
-            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body has {length} bytes; at most {MAX_BODY} "
-                         "are accepted")
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Content-Length {value[:40]} is over the limit of "
+                         f"{MAX_BODY} bytes")
             return None
         body = self.rfile.read(length)
         if len(body) < length:
@@ -315,9 +317,17 @@ class AckHandler(BaseHTTPRequestHandler):
         return body
 
     # ------------------------------------------------------------------ answering
+    def _target(self) -> tuple[str, str]:
+        """Path and query of the request target ("" and "" when it is not a URL, e.g. ``http://[::1``)."""
+        try:
+            parts = urlsplit(self.path)
+        except ValueError:
+            return "", ""
+        return parts.path, parts.query
+
     def _route(self) -> str:
         # the path only, cut short: the token is in the query and a path can be anything
-        return urlsplit(self.path).path[:80] if self.path else "?"
+        return self._target()[0][:80] or "?"
 
     def log_message(self, fmt: str, *args) -> None:  # tokens stay out of the logs
         logger.debug("ack endpoint: %s %s", self.command, self._route())
@@ -351,9 +361,9 @@ class AckHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
             self._linger = True  # a body we will not read
-        parts = urlsplit(self.path)
-        token = parse_qs(parts.query).get("t", [""])[0]
-        if parts.path != "/ack":
+        path, query = self._target()
+        token = parse_qs(query).get("t", [""])[0]
+        if path != "/ack":
             self._reply(404, "<p>Not found.</p>")
             return
         try:
@@ -366,7 +376,7 @@ class AckHandler(BaseHTTPRequestHandler):
                          f"value='{html.escape(token, quote=True)}'><button>Acknowledge</button></form>")
 
     def do_POST(self) -> None:  # noqa: N802
-        if urlsplit(self.path).path != "/ack":
+        if self._target()[0] != "/ack":
             self._linger = True  # the body is not read
             self._reply(404, "<p>Not found.</p>")
             return

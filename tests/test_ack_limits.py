@@ -117,12 +117,15 @@ MALFORMED = {
     "POST without Content-Length": (_post_head() + b"t=x", 411),
     "chunked POST": (_post_head("Transfer-Encoding: chunked") + b"3\r\nt=x\r\n0\r\n\r\n", 411),
     "body over the limit": (_post_head(f"Content-Length: {MAX_BODY + 1}") + b"t=" + b"A" * (MAX_BODY - 1), 413),
+    "a 5000-digit Content-Length": (_post_head("Content-Length: " + "9" * 5000) + b"t=x", 413),
+    "leading zeros": (_post_head("Content-Length: " + "0" * 5000 + "3") + b"t=x", 403),
     "2 MB body": (_post_head("Content-Length: 2000000") + b"t=" + b"A" * 1_999_998, 413),
     "a huge header line": (_post_head("X-Pad: " + "p" * MAX_HEADER_BYTES) + b"t=x", 431),
     "too many headers": (_post_head(*(f"X-{i}: {i}" for i in range(MAX_HEADERS + 1))), 431),
     "a folded header line": (_post_head("Content-Length: 3", " 0") + b"t=x", 400),
     "a space before the colon": (_post_head("Content-Length : 3") + b"t=x", 400),
     "garbage bytes": (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\xff\r\n\r\n", 400),
+    "a target that is not a URL": (b"GET http://[::1/ack HTTP/1.1\r\n\r\n", 404),
     "non-UTF-8 request line": (b"GET /ack?t=\xff\xfe\xc3\x28 HTTP/1.1\r\nHost: x\r\n\r\n", 400),
     "control characters in the request line": (b"GET /ack?t=a\x00b HTTP/1.1\r\n\r\n", 400),
     "an empty line": (b"\r\n\r\n", 400),
@@ -309,6 +312,9 @@ def test_200_concurrent_acknowledgements(tmp_path):
 _FIRST_LINES = st.one_of(
     st.sampled_from([b"POST /ack HTTP/1.1\r\n", b"POST /ack HTTP/1.0\r\n", b"GET /ack?t=x HTTP/1.1\r\n",
                      b"POST /other HTTP/1.1\r\n", b"DELETE /ack HTTP/1.1\r\n"]),
+    st.tuples(st.sampled_from([b"GET", b"POST"]), st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7e),
+                                                         min_size=1, max_size=60))
+    .map(lambda mt: mt[0] + b" " + mt[1].encode() + b" HTTP/1.1\r\n"),
     st.binary(max_size=120))
 _HEADER_NAMES = st.sampled_from([b"Content-Length", b"content-length", b"Transfer-Encoding", b"Host", b"Expect",
                                  b"Connection", b"Content-Type", b"X-Junk"])
