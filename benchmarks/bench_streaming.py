@@ -26,16 +26,30 @@ Rows:
   time of the last simulated day over the first (archive growth must not slow it down).
 - ``soak_6h_live_chunks_rss_start`` / ``_rss_end``: the same in 1/8-s chunks (the live size) for
   6 hours (--quick: 30 minutes), measured after a quarter and at the end.
+- ``ack_200_clients_requests_per_s`` / ``_errors`` / ``_resets`` / ``_latency_p50`` / ``_p95``: 200
+  client threads released at once, each POSTing a distinct valid acknowledgement token to an
+  :class:`~eegmon.streaming.ack.AckServer` on 127.0.0.1 over a fresh connection (requests answered
+  200 per second, median of the rounds; errors and resets summed over the rounds; latency from
+  connect to the answer read, over all requests). Reference: the same server in the old configuration (listen
+  backlog 5, a thread per connection without bound), which reset a third of such requests.
+- ``delivery_after_20s_down_median`` / ``_max``: a JSON webhook receiver on 127.0.0.1 is down
+  (port closed) for 20 s (--quick: 2 s) while an alert is pending in a :class:`LiveSystem`, then
+  comes back; time from its return to the alert's arrival, over several trials run side by side.
+  It is set by the outbox's retry backoff, read from the policy defaults (``[delivery]``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import http.client
 import math
 import os
+import socket
 import statistics
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
 
 import _harness
 import numpy as np
@@ -266,6 +280,171 @@ def bench_soak_live_chunks(model, name, hours: float) -> list[dict]:
     return [_harness.row(f"{tag}_rss_start", "MB", start), _harness.row(f"{tag}_rss_end", "MB", end)]
 
 
+def _events(outbox, n: int, start: float) -> list[str]:
+    from eegmon.streaming.outbox import SeizureEvent, event_id
+
+    ids = []
+    for i in range(n):
+        onset = start + 100.0 * i
+        ev = SeizureEvent(event_id("ack", onset), "ack", onset, 0.9, onset + 5)
+        outbox.record_event(ev)
+        ids.append(ev.id)
+    return ids
+
+
+def _ack_round(server, tokens: list[str]) -> dict:
+    """All clients at once, one POST each on a fresh connection: throughput, latencies, errors, resets."""
+    host, port = server.httpd.server_address[:2]
+    n = len(tokens)
+    latency: list[float | None] = [None] * n
+    outcome: list[str] = ["missing"] * n
+    barrier = threading.Barrier(n + 1)
+
+    def client(i: int) -> None:
+        body = urllib.parse.urlencode({"t": tokens[i]})
+        barrier.wait()
+        t = time.perf_counter()
+        try:
+            conn = http.client.HTTPConnection(host, port, timeout=60)
+            try:
+                conn.request("POST", "/ack", body, {"Content-Type": "application/x-www-form-urlencoded"})
+                resp = conn.getresponse()
+                resp.read()
+            finally:
+                conn.close()
+            outcome[i] = "ok" if resp.status == 200 else f"http {resp.status}"
+        except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+            outcome[i] = "reset"
+        except Exception as err:  # noqa: BLE001 - every failure is counted, by kind
+            outcome[i] = type(err).__name__
+        latency[i] = time.perf_counter() - t
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(n)]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t0
+    return {"rps": outcome.count("ok") / wall, "errors": sum(o != "ok" for o in outcome),
+            "resets": outcome.count("reset"), "latency": [x for x in latency if x is not None]}
+
+
+def bench_ack_concurrency(n_clients: int, rounds: int, tmp: str) -> list[dict]:
+    """The ack server under ``n_clients`` simultaneous POSTs, against its old configuration (backlog 5)."""
+    from eegmon.streaming.ack import AckServer, TokenSigner
+    from eegmon.streaming.outbox import Outbox
+    from eegmon.streaming.policy import AlertRules, Contact, Policy
+
+    policy = Policy((Contact("c", ("console://",)),), AlertRules(refractory_s=1.0))
+    signer = TokenSigner("bench-secret-0123456789")
+    configs = {"eegmon": {}, "old": {"backlog": 5, "max_connections": 1_000_000}}
+    runs: dict[str, list[dict]] = {k: [] for k in configs}
+    for name, kwargs in configs.items():
+        outbox = Outbox(os.path.join(tmp, f"ack-{name}.sqlite"), policy)
+        warm = 20
+        events = _events(outbox, warm + n_clients * rounds, T0)
+        server = AckServer(signer, outbox, **kwargs).start()
+        try:
+            _ack_round(server, [signer.make(e, "c") for e in events[:warm]])
+            for r in range(rounds):
+                batch = events[warm + r * n_clients:warm + (r + 1) * n_clients]
+                runs[name].append(_ack_round(server, [signer.make(e, "c") for e in batch]))
+        finally:
+            server.stop()
+            outbox.close()
+
+    def summary(name: str) -> dict:
+        lat = np.concatenate([x["latency"] for x in runs[name]])
+        return {"rps": statistics.median(x["rps"] for x in runs[name]), "errors": sum(x["errors"] for x in runs[name]),
+                "resets": sum(x["resets"] for x in runs[name]), "p50": float(np.percentile(lat, 50)),
+                "p95": float(np.percentile(lat, 95))}
+
+    ours, old = summary("eegmon"), summary("old")
+    print(f"\nack server, {n_clients} concurrent clients x {rounds} round(s) after a warm-up (POST of a distinct "
+          "valid token each)")
+    print(f"{'configuration':<46}{'req/s':>8}{'errors':>8}{'resets':>8}{'p50 s':>8}{'p95 s':>8}")
+    for label, m in (("eegmon (AckServer defaults)", ours), ("old (backlog 5, a thread per connection)", old)):
+        print(f"{label:<46}{m['rps']:>8.0f}{m['errors']:>8d}{m['resets']:>8d}{m['p50']:>8.3f}{m['p95']:>8.3f}")
+    ref = "the same server in the old configuration (listen backlog 5, unbounded threads)"
+    tag = f"ack_{n_clients}_clients"
+    return [
+        _harness.row(f"{tag}_requests_per_s", "req/s", ours["rps"], old["rps"], ref, higher_is_better=True),
+        _harness.row(f"{tag}_errors", "requests", ours["errors"], old["errors"], ref),
+        _harness.row(f"{tag}_resets", "requests", ours["resets"], old["resets"], ref),
+        _harness.row(f"{tag}_latency_p50", "s", ours["p50"], old["p50"], ref),
+        _harness.row(f"{tag}_latency_p95", "s", ours["p95"], old["p95"], ref),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _delivery_trial(down_s: float, tmp: str, k: int, out: list) -> None:
+    """One alert pending while its receiver is down for ``down_s``; seconds from the receiver's return to arrival."""
+    from eegmon.streaming.live import LiveSystem
+    from eegmon.streaming.outbox import SeizureEvent, event_id
+    from eegmon.streaming.policy import parse_policy
+
+    port = _free_port()
+    arrived = threading.Event()
+    at: list[float] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            at.append(time.perf_counter())
+            arrived.set()
+            self.send_response(200)
+            self.end_headers()
+
+    # the delivery rules are the policy's defaults: whatever backoff they say is what is measured
+    policy = parse_policy({"alert": {"escalate_after_min": 0.0, "max_reminders": 0},
+                           "contacts": [{"name": "c", "channels": [f"json://127.0.0.1:{port}/hook"]}]})
+    live = LiveSystem(os.path.join(tmp, f"delivery-{k}.sqlite"), policy, serve_acks=False).start()
+    httpd = None
+    try:
+        live.outbox.record_event(SeizureEvent(event_id("d", T0), "d", T0, 0.9, T0 + 5))
+        time.sleep(down_s)
+        httpd = HTTPServer(("127.0.0.1", port), Receiver)
+        back = time.perf_counter()
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        wait = 2 * down_s + 2 * policy.delivery.backoff_max_s
+        out[k] = at[0] - back if arrived.wait(wait) else math.inf
+    finally:
+        live.stop()
+        if httpd is not None:
+            httpd.shutdown()
+            httpd.server_close()
+
+
+def bench_delivery_after_return(down_s: float, trials: int, tmp: str) -> list[dict]:
+    """Receiver down for ``down_s`` with an alert pending, then back: time to arrival (trials side by side)."""
+    import apprise
+    from eegmon.streaming.policy import parse_policy
+
+    # warm-up: the first send loads apprise's plugins (~0.5 s), which would shift the retry schedule
+    apprise.Apprise().add("json://127.0.0.1:9/warm-up")
+    out = [math.nan] * trials
+    threads = [threading.Thread(target=_delivery_trial, args=(down_s, tmp, k, out)) for k in range(trials)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    settings = dataclasses.asdict(parse_policy({}).delivery)
+    print(f"\ndelivery after a receiver down for {down_s:g} s comes back ({trials} trials; policy [delivery] "
+          f"{settings}): " + ", ".join(f"{x:.2f} s" for x in sorted(out)))
+    tag = f"delivery_after_{down_s:g}s_down"
+    return [_harness.row(f"{tag}_median", "s", statistics.median(out)), _harness.row(f"{tag}_max", "s", max(out))]
+
+
 def main() -> None:
     import tempfile
 
@@ -277,6 +456,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         results += bench_alert_latency(10 if args.quick else 40, tmp)
         results += bench_soak(model, name, 2.0 if args.quick else 30.0, tmp)
+        results += bench_ack_concurrency(200, 1 if args.quick else 5, tmp)
+        results += bench_delivery_after_return(2.0 if args.quick else 20.0, 5 if args.quick else 7, tmp)
     results += bench_soak_live_chunks(model, name, 0.5 if args.quick else 6.0)
     _harness.finish("streaming", results, args)
 

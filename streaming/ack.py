@@ -9,6 +9,28 @@ process that acknowledges.
 The endpoint answers ``GET /ack?t=TOKEN`` with a confirmation page holding a button, and
 acknowledges only on ``POST /ack`` (``t=TOKEN`` in the form body): mail scanners and link
 previews follow GET links, and must not acknowledge a seizure alert on the caregiver's behalf.
+
+Limits
+------
+The endpoint faces whatever reaches its port, so every request is bounded and every failure is an
+HTTP answer, never an exception escaping a handler:
+
+* the request line is at most :data:`MAX_REQUEST_LINE` bytes (else 414) and must be printable
+  ASCII ``METHOD TARGET HTTP/1.x`` (else 400); the header lines together at most
+  :data:`MAX_HEADER_BYTES` bytes and :data:`MAX_HEADERS` lines (else 431), each ``Name: value``
+  with no control character and no folding (else 400);
+* methods other than GET and POST get 405; a POST needs a ``Content-Length`` (else 411) that is a
+  plain number of bytes, the same in every copy of the header (else 400), and at most
+  :data:`MAX_BODY` (else 413); a body shorter than announced gets 400;
+* a client has ``timeout_s`` for its whole request (a total deadline, not per read, so trickling a
+  byte at a time does not keep a handler): after it, it gets 408 and is dropped;
+* at most ``max_connections`` requests are handled at once; further clients wait in the listen
+  queue (``backlog`` long), so a burst is served late rather than reset;
+* an answer sent before the whole request was read (414, 413, ...) is followed by a graceful close:
+  our side is shut down and what the client still sends is read and dropped for up to ``timeout_s``,
+  so that the client reads the answer instead of a connection reset;
+* an unexpected error gives a 500 page and is logged with its type and traceback but not its
+  message, which could hold the token; a locked outbox (after SQLite's 30-s busy wait) gives 503.
 """
 
 from __future__ import annotations
@@ -17,13 +39,23 @@ import base64
 import hashlib
 import hmac
 import html
+import io
 import json
 import logging
+import math
+import re
 import secrets
+import socket
+import sqlite3
+import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.parser import Parser
+from http import HTTPStatus
+from http.client import HTTPMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
@@ -32,6 +64,21 @@ from eegmon.errors import EegmonError
 from .outbox import Outbox
 
 logger = logging.getLogger("eegmon.streaming")
+
+#: Longest request line accepted, in bytes (a link holds a token of about 150 characters).
+MAX_REQUEST_LINE = 8192
+#: Largest header block accepted, in bytes, and most header lines.
+MAX_HEADER_BYTES = 16384
+MAX_HEADERS = 64
+#: Largest POST body accepted, in bytes (the form holds one token).
+MAX_BODY = 4096
+# what a graceful close reads and drops at most (it also stops after timeout_s)
+_LINGER_BYTES = 8 << 20
+# RFC 9112 request line: token SP visible-ASCII target SP version
+_TOKEN = rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_REQUEST_LINE = re.compile(_TOKEN + rb" [\x21-\x7e]+ HTTP/1\.[01]\r?\n")
+# name ":" value without control characters; no folded (indented) lines, no space before the colon
+_HEADER_LINE = re.compile(_TOKEN + rb":[^\x00-\x08\x0a-\x1f\x7f]*\r?\n")
 
 
 class TokenError(Exception):
@@ -107,58 +154,278 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>eegmon</title
 <body style="font-family:sans-serif;max-width:30em;margin:2em auto">{body}</body></html>"""
 
 
-def _handler(signer: TokenSigner, outbox_path: str, policy) -> type[BaseHTTPRequestHandler]:
-    class AckHandler(BaseHTTPRequestHandler):
-        server_version = "eegmon-ack"
+def _log_unexpected(err: BaseException, where: str) -> None:
+    # type and frames only: an exception's message may quote the request, hence the token
+    logger.error("ack endpoint: unexpected %s in %s\n%s", type(err).__name__, where,
+                 "".join(traceback.format_tb(err.__traceback__)).rstrip())
 
-        def log_message(self, fmt: str, *args) -> None:  # tokens stay out of the logs
-            logger.debug("ack endpoint: %s %s", self.command, urlsplit(self.path).path)
 
-        def _reply(self, code: int, body: str) -> None:
-            data = _PAGE.format(body=body).encode()
-            self.send_response(code)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(data)
+class _DeadlineReader(io.RawIOBase):
+    """A socket's input that raises TimeoutError once ``deadline`` (time.monotonic) has passed."""
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def __init__(self, sock: socket.socket, deadline: float) -> None:
+        super().__init__()
+        self.sock, self.deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("the request did not arrive in time")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
+class AckHandler(BaseHTTPRequestHandler):
+    """One request to the acknowledgement endpoint (``GET /ack?t=TOKEN`` and ``POST /ack``).
+
+    Its server (the one :class:`AckServer` runs) provides ``signer``, ``outbox`` and ``timeout_s``.
+    One request per connection: answers are HTTP/1.0 with ``Connection: close``.
+    """
+
+    server_version = "eegmon-ack"
+
+    def setup(self) -> None:
+        super().setup()
+        self.rfile.close()  # replaced by a reader with one deadline for the whole request
+        self.rfile = io.BufferedReader(_DeadlineReader(self.connection, time.monotonic() + self.server.timeout_s))
+        # what send_response needs before a request line has been understood
+        self.command, self.path, self.requestline, self.request_version = "", "", "", "HTTP/1.0"
+        self._responded = False
+        self._linger = False
+
+    def handle(self) -> None:
+        self.close_connection = True
+        try:
+            self._handle()
+        except TimeoutError:  # all it sent was read: no need to drain
+            self._answer_if_silent(HTTPStatus.REQUEST_TIMEOUT, "the request did not arrive in time", linger=False)
+        except sqlite3.OperationalError as err:  # e.g. still locked after SQLite's busy wait
+            logger.warning("ack endpoint: the outbox cannot be written (%s)",
+                           getattr(err, "sqlite_errorname", type(err).__name__))
+            self._answer_if_silent(HTTPStatus.SERVICE_UNAVAILABLE,
+                                   "the alert outbox cannot be written just now; try again in a minute",
+                                   {"Retry-After": "60"})
+        except OSError:
+            pass  # the client went away: nobody to answer
+        except Exception as err:  # noqa: BLE001 - nothing escapes a handler
+            _log_unexpected(err, f"{self.command or 'a request'} {self._route()}")
+            self._answer_if_silent(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                   "internal error (logged); try again, or run eegmon alerts ack")
+
+    def finish(self) -> None:
+        if self._linger:
+            self._drain()
+        super().finish()
+
+    def _answer_if_silent(self, code: HTTPStatus, why: str, headers: dict[str, str] | None = None, *,
+                          linger: bool = True) -> None:
+        if self._responded:
+            return
+        try:
+            self._refuse(code, why, headers, linger=linger)
+        except OSError:
+            pass
+
+    def _drain(self) -> None:
+        """Close gracefully: shut our side, then read and drop what the client still sends."""
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            end, got = time.monotonic() + self.server.timeout_s, 0
+            while got < _LINGER_BYTES and (left := end - time.monotonic()) > 0:
+                self.connection.settimeout(left)
+                chunk = self.connection.recv(65536)
+                if not chunk:
+                    return
+                got += len(chunk)
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ reading the request
+    def _handle(self) -> None:
+        line = self.rfile.readline(MAX_REQUEST_LINE + 1)
+        if not line:
+            return  # connected and closed without a word
+        if len(line) > MAX_REQUEST_LINE:
+            self._refuse(HTTPStatus.REQUEST_URI_TOO_LONG, f"the request line is longer than {MAX_REQUEST_LINE} bytes")
+            return
+        if not _REQUEST_LINE.fullmatch(line):
+            self._refuse(HTTPStatus.BAD_REQUEST, "expected a request line 'METHOD /path HTTP/1.1' in printable ASCII")
+            return
+        self.raw_requestline = line
+        self.requestline = line.decode("ascii").rstrip("\r\n")
+        self.command, self.path, self.request_version = self.requestline.split(" ")
+        block = self._read_header_block()
+        if block is None:
+            return
+        self.headers = Parser(_class=HTTPMessage).parsestr(block.decode("iso-8859-1"))
+        method = {"GET": self.do_GET, "POST": self.do_POST}.get(self.command)
+        if method is None:
+            self._refuse(HTTPStatus.METHOD_NOT_ALLOWED, f"{self.command} is not served here; use GET or POST",
+                         {"Allow": "GET, POST"})
+            return
+        method()
+
+    def _read_header_block(self) -> bytes | None:
+        """The header lines up to the empty one; None when refused (too large, or the client stopped)."""
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(MAX_HEADER_BYTES - size + 1)
+            size += len(line)
+            if size > MAX_HEADER_BYTES or len(lines) >= MAX_HEADERS:
+                self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE,
+                             f"the headers exceed {MAX_HEADER_BYTES} bytes or {MAX_HEADERS} lines")
+                return None
+            if not line.endswith(b"\n"):
+                self._refuse(HTTPStatus.BAD_REQUEST, "the request ended inside its headers")
+                return None
+            if line in (b"\r\n", b"\n"):
+                return b"".join(lines)
+            if not _HEADER_LINE.fullmatch(line):
+                self._refuse(HTTPStatus.BAD_REQUEST, f"header line {len(lines) + 1} is not 'Name: value'")
+                return None
+            lines.append(line)
+
+    def _read_body(self) -> bytes | None:
+        """The POST body within the limits; None when refused."""
+        if self.headers.get("Transfer-Encoding") is not None:
+            self._refuse(HTTPStatus.LENGTH_REQUIRED, "send the form with a Content-Length, not a transfer encoding")
+            return None
+        values = {v.strip() for v in self.headers.get_all("Content-Length", [])}
+        if not values:
+            self._refuse(HTTPStatus.LENGTH_REQUIRED, "a POST needs a Content-Length")
+            return None
+        value = values.pop()
+        if values or not (value.isascii() and value.isdigit()):
+            self._refuse(HTTPStatus.BAD_REQUEST, f"Content-Length must be one number of bytes, got {value[:40]!r}"
+                         + (" and others" if values else ""))
+            return None
+        digits = value.lstrip("0") or "0"
+        # int() refuses strings of more than 4300 digits; anything past 18 is too large anyway
+        length = int(digits) if len(digits) <= 18 else math.inf
+        if length > MAX_BODY:
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Content-Length {value[:40]} is over the limit of "
+                         f"{MAX_BODY} bytes")
+            return None
+        body = self.rfile.read(length)
+        if len(body) < length:
+            self._refuse(HTTPStatus.BAD_REQUEST, f"the body ended after {len(body)} of {length} bytes")
+            return None
+        return body
+
+    # ------------------------------------------------------------------ answering
+    def _target(self) -> tuple[str, str]:
+        """Path and query of the request target ("" and "" when it is not a URL, e.g. ``http://[::1``)."""
+        try:
             parts = urlsplit(self.path)
-            token = parse_qs(parts.query).get("t", [""])[0]
-            if parts.path != "/ack":
-                self._reply(404, "<p>Not found.</p>")
-                return
-            try:
-                data = signer.check(token)
-            except TokenError as err:
-                self._reply(403, f"<p>This link cannot be used: {html.escape(str(err))}.</p>")
-                return
-            self._reply(200, f"<p>Seizure alert {html.escape(str(data['e']))}.</p>"
-                             f"<form method='post' action='/ack'><input type='hidden' name='t' "
-                             f"value='{html.escape(token, quote=True)}'><button>Acknowledge</button></form>")
+        except ValueError:
+            return "", ""
+        return parts.path, parts.query
 
-        def do_POST(self) -> None:  # noqa: N802
-            if urlsplit(self.path).path != "/ack":
-                self._reply(404, "<p>Not found.</p>")
-                return
-            length = min(int(self.headers.get("Content-Length") or 0), 8192)
-            token = parse_qs(self.rfile.read(length).decode("utf-8", "replace")).get("t", [""])[0]
-            outbox = Outbox(outbox_path, policy, clock=signer.clock)
-            try:
-                eid = signer.acknowledge(token, outbox)
-            except TokenError as err:
-                self._reply(403, f"<p>Refused: {html.escape(str(err))}.</p>")
-                return
-            except EegmonError as err:
-                self._reply(404, f"<p>{html.escape(err.message)}</p>")
-                return
-            finally:
-                outbox.close()
-            logger.info("event %s acknowledged by link", eid)
-            self._reply(200, f"<p>Acknowledged {html.escape(eid)}. Escalation stopped.</p>")
+    def _route(self) -> str:
+        # the path only, cut short: the token is in the query and a path can be anything
+        return self._target()[0][:80] or "?"
 
-    return AckHandler
+    def log_message(self, fmt: str, *args) -> None:  # tokens stay out of the logs
+        logger.debug("ack endpoint: %s %s", self.command, self._route())
+
+    def log_request(self, code="-", size="-") -> None:
+        logger.debug("ack endpoint: %s %s -> %s", self.command, self._route(), int(code) if code != "-" else code)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        self._responded = True
+        self.connection.settimeout(self.server.timeout_s)  # writing gets its own time, not what reading left
+        super().send_response(code, message)
+
+    def _reply(self, code: int, body: str, headers: dict[str, str] | None = None) -> None:
+        data = _PAGE.format(body=body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Connection", "close")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _refuse(self, code: HTTPStatus, why: str, headers: dict[str, str] | None = None, *,
+                linger: bool = True) -> None:
+        """An error page for a request refused before (or without) reading all of it; close gracefully."""
+        self._linger = linger
+        self._reply(code, f"<p>{int(code)} {html.escape(code.phrase)}: {html.escape(why)}.</p>", headers)
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
+            self._linger = True  # a body we will not read
+        path, query = self._target()
+        token = parse_qs(query).get("t", [""])[0]
+        if path != "/ack":
+            self._reply(404, "<p>Not found.</p>")
+            return
+        try:
+            data = self.server.signer.check(token)
+        except TokenError as err:
+            self._reply(403, f"<p>This link cannot be used: {html.escape(str(err))}.</p>")
+            return
+        self._reply(200, f"<p>Seizure alert {html.escape(str(data['e']))}.</p>"
+                         f"<form method='post' action='/ack'><input type='hidden' name='t' "
+                         f"value='{html.escape(token, quote=True)}'><button>Acknowledge</button></form>")
+
+    def do_POST(self) -> None:  # noqa: N802
+        if self._target()[0] != "/ack":
+            self._linger = True  # the body is not read
+            self._reply(404, "<p>Not found.</p>")
+            return
+        body = self._read_body()
+        if body is None:
+            return
+        token = parse_qs(body.decode("utf-8", "replace")).get("t", [""])[0]
+        try:
+            eid = self.server.signer.acknowledge(token, self.server.outbox)
+        except TokenError as err:
+            self._reply(403, f"<p>Refused: {html.escape(str(err))}.</p>")
+            return
+        except EegmonError as err:
+            self._reply(404, f"<p>{html.escape(err.message)}</p>")
+            return
+        logger.info("event %s acknowledged by link", eid)
+        self._reply(200, f"<p>Acknowledged {html.escape(eid)}. Escalation stopped.</p>")
+
+
+class _AckHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, at most ``max_connections`` at once; the rest wait in the listen queue."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], signer: TokenSigner, outbox: Outbox, *, timeout_s: float,
+                 max_connections: int, backlog: int) -> None:
+        self.request_queue_size = backlog  # read by listen() in the base __init__
+        self.signer, self.outbox, self.timeout_s = signer, outbox, timeout_s
+        self._slots = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, AckHandler)
+
+    def process_request(self, request, client_address) -> None:
+        # all slots busy: stop accepting, so new clients queue in the kernel instead of being refused
+        self._slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.outbox.close()  # this thread's SQLite connection
+            self._slots.release()
+
+    def handle_error(self, request, client_address) -> None:  # the base prints the exception to stderr
+        _log_unexpected(sys.exc_info()[1], "a connection")
 
 
 class AckServer:
@@ -169,14 +436,33 @@ class AckServer:
     signer : TokenSigner
         Checks tokens.
     outbox : Outbox
-        Where acknowledgements go.
+        Where acknowledgements go (the server opens the same file with the signer's clock).
     host, port : str, int
         Address to bind (127.0.0.1 by default; port 0 picks a free one).
+    timeout_s : float
+        Time a client has to send its whole request; then it gets 408 and is dropped.
+    max_connections : int
+        Requests handled at once; more clients wait in the listen queue.
+    backlog : int
+        Length of the listen queue (the system may cap it, e.g. at ``net.core.somaxconn``).
+
+    Notes
+    -----
+    See the module's "Limits" section for the answers to oversized, malformed or slow requests.
     """
 
-    def __init__(self, signer: TokenSigner, outbox: Outbox, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.httpd = ThreadingHTTPServer((host, port), _handler(signer, str(outbox.path), outbox.policy))
-        self.httpd.daemon_threads = True
+    def __init__(self, signer: TokenSigner, outbox: Outbox, host: str = "127.0.0.1", port: int = 0, *,
+                 timeout_s: float = 5.0, max_connections: int = 32, backlog: int = 256) -> None:
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or not 0 < timeout_s < math.inf:
+            raise EegmonError(f"The 'timeout_s' parameter of AckServer must be a number of seconds in (0, inf). "
+                              f"Got {timeout_s!r} instead.")
+        for name, value in (("max_connections", max_connections), ("backlog", backlog)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise EegmonError(f"The {name!r} parameter of AckServer must be an int >= 1. Got {value!r} instead.")
+        own = Outbox(outbox.path, outbox.policy, clock=signer.clock)
+        own.close()  # the schema exists now; handler threads open their own connections
+        self.httpd = _AckHTTPServer((host, port), signer, own, timeout_s=float(timeout_s),
+                                    max_connections=max_connections, backlog=backlog)
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="eegmon-ack", daemon=True)
 
     @property
