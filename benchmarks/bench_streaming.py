@@ -452,7 +452,7 @@ def main() -> None:
     model, name = load_detector("classifier", None)
     results = []
     results += bench_chunk_latency(model, name, 180.0 if args.quick else 1200.0)
-    results.append(bench_streams(model, name, 100 if args.quick else 250, 35.0 if args.quick else 90.0))
+    results.append(bench_streams(model, name, 100 if args.quick else 250, 20.0 if args.quick else 90.0))
     with tempfile.TemporaryDirectory() as tmp:
         results += bench_alert_latency(10 if args.quick else 40, tmp)
         results += bench_soak(model, name, 2.0 if args.quick else 30.0, tmp)
