@@ -57,6 +57,7 @@ import json
 import logging
 import random
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -160,6 +161,51 @@ def read_ledger(path: str | Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _wal_checksum(data: bytes, big_endian: bool, s0: int = 0, s1: int = 0) -> tuple[int, int]:
+    """SQLite's WAL checksum over ``data`` (a multiple of 8 bytes), continuing from ``(s0, s1)``."""
+    words = struct.unpack(f"{'>' if big_endian else '<'}{len(data) // 4}I", data)
+    for x0, x1 in zip(words[::2], words[1::2], strict=True):
+        s0 = (s0 + x0 + s1) & 0xFFFFFFFF
+        s1 = (s1 + x1 + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def wal_problem(path: str | Path) -> str | None:
+    """What is wrong with the outbox's write-ahead log, read before SQLite opens (and resets) it; None if fine.
+
+    SQLite silently ignores a WAL whose header or frames fail their checksums, and a missing one:
+    the commits in it are gone without an error. This looks for a missing WAL beside its
+    ``-shm`` (the file was not closed cleanly and its WAL removed), a header that is not a WAL's,
+    and frames of the current WAL (same salts) whose checksum fails or that are cut short.
+    """
+    path = Path(path)
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if not wal.exists():
+        return "it is missing while its -shm file is there" if shm.exists() and path.exists() else None
+    data = wal.read_bytes()
+    if not data:
+        return None  # emptied by a checkpoint: normal
+    if len(data) < 32 or struct.unpack(">I", data[:4])[0] not in (0x377F0682, 0x377F0683):
+        return "its header is not a SQLite WAL header"
+    big = data[3] == 0x83
+    page = struct.unpack(">I", data[8:12])[0]
+    salts = data[16:24]
+    s = _wal_checksum(data[:24], big)
+    if s != struct.unpack(">II", data[24:32]):
+        return "its header checksum fails"
+    frame = 24 + page
+    if (len(data) - 32) % frame:  # SQLite writes whole frames
+        return f"it is cut short ({len(data)} bytes is not a whole number of {frame}-byte frames)"
+    for off in range(32, len(data), frame):
+        head, body = data[off:off + 24], data[off + 24:off + frame]
+        if head[8:16] != salts:
+            return None  # frames of an earlier WAL generation follow: normal
+        s = _wal_checksum(head[:8] + body, big, *s)
+        if s != struct.unpack(">II", head[16:24]):
+            return f"the frame at byte {off} fails its checksum"
+    return None
+
+
 def connect(path: str | Path, *, check: bool = True, hint: str | None = None) -> sqlite3.Connection:
     """Open (creating if needed) the outbox database in WAL mode.
 
@@ -187,7 +233,8 @@ def connect(path: str | Path, *, check: bool = True, hint: str | None = None) ->
         if check:
             found = [row[0] for row in con.execute("PRAGMA quick_check(5)")]
             if found != ["ok"]:
-                raise sqlite3.DatabaseError(f"integrity check: {'; '.join(found)[:300]}")
+                detail = " ".join(" ".join(found).split())  # one line: the CLI prints one
+                raise sqlite3.DatabaseError(f"integrity check: {detail[:300]}")
         con.executescript(_SCHEMA)
         columns = {row[1] for row in con.execute("PRAGMA table_info(events)")}
         if "recovered_at" not in columns:  # a file written before recovery existed
@@ -238,11 +285,20 @@ class Outbox:
         #: Called after an event is committed (a delivery worker wakes up at once).
         self.listeners: list[Callable[[], None]] = []
         existed = self.path.exists()
+        #: What was found wrong with the WAL when opening (logged as a warning; see :func:`wal_problem`).
+        self.wal_problem = wal_problem(self.path)
+        if self.wal_problem:
+            logger.warning("%s: the outbox's write-ahead log is damaged (%s): changes after the last checkpoint "
+                           "(retry counts, quality events) may be lost; events, acknowledgements and alert "
+                           "outcomes are checkpointed into the main file and checked against the ledger",
+                           self.path, self.wal_problem)
         if existed:
             self._check_tables()
+        elif check_ledger:
+            self._check_ledger(0)  # before connecting creates an empty file in its place
         self._local.con = connect(self.path, check=existed, hint=self.recover_with)
         if check_ledger:
-            self._check_ledger()
+            self._check_ledger(self._con().execute("SELECT COUNT(*) FROM events").fetchone()[0])
 
     def _check_tables(self) -> None:
         """Refuse an existing file that is not an outbox (before connecting would create the tables)."""
@@ -265,22 +321,23 @@ class Outbox:
                               f"Rebuild it with '{self.recover_with}' (or delete it if it never held "
                               "alerts).", self.path)
 
-    def _check_ledger(self) -> None:
+    def _check_ledger(self, have: int) -> None:
+        """Refuse a file holding ``have`` events when its ledger lists more, or an event it does not hold."""
         ledger = read_ledger(self.path)
         n = int(ledger.get("events", 0) or 0)
         if n <= 0:
             return
-        con = self._con()
-        have = con.execute("SELECT COUNT(*) FROM events").fetchone()[0]
         last = ledger.get("last_event")
-        if have < n or (last and con.execute("SELECT 1 FROM events WHERE id = ?", (last,)).fetchone() is None):
+        if have < n or (last and self._con().execute("SELECT 1 FROM events WHERE id = ?",
+                                                     (last,)).fetchone() is None):
             from eegmon.events import to_datetime
 
             onset = ledger.get("last_onset")
             when = f" at {to_datetime(onset):%Y-%m-%d %H:%M:%S} UTC" if onset else ""
+            held = f"the file holds {have}" if have or self.path.exists() else "the file is missing"
             raise EegmonError(f"the alert outbox has lost committed events: its ledger {ledger_path(self.path).name} "
-                              f"lists {n} (the last {last}{when}), the file holds {have}. Pending alerts may be "
-                              f"lost; rebuild it with '{self.recover_with}'.", self.path)
+                              f"lists {n} (the last {last}{when}), {held}. Pending alerts may be lost; rebuild "
+                              f"it with '{self.recover_with}'.", self.path)
 
     def restore(self, tables: dict[str, tuple[Sequence[str], Sequence[tuple]]]) -> dict[str, int]:
         """Insert rows salvaged from another outbox file in one transaction (``INSERT OR IGNORE``).

@@ -70,7 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..errors import EegmonError
     from ..events import to_datetime
-    from ..streaming.outbox import Outbox
+    from ..streaming.outbox import Outbox, read_ledger, recover_hint
     from ..streaming.policy import load_policy
 
     if args.action != "ack" and args.event is not None:
@@ -81,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "recover":
         return _recover(args, load_policy(args.alerts))
     if args.action in ("list", "ack") and not args.outbox.is_file():
+        held = read_ledger(args.outbox).get("events")
+        if held:
+            raise EegmonError(f"no such outbox, but its ledger says it held {held} event(s): rebuild it with "
+                              f"'{recover_hint(args.outbox)}'.", args.outbox)
         raise EegmonError("no such outbox (the monitor creates it).", args.outbox)
     policy = load_policy(args.alerts)
     if args.action in ("deliver", "serve"):
@@ -94,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         for ev in events:
             acked = (f"acknowledged {to_datetime(ev['acked_at']):%Y-%m-%d %H:%M:%S} by {ev['acked_by']}"
                      if ev["acked_at"] else "not acknowledged")
+            recovered = (f"  recovered {to_datetime(ev['recovered_at']):%Y-%m-%d %H:%M:%S} UTC"
+                         if ev["recovered_at"] else "")
             print(f"{ev['id']}  {ev['stream']}  onset {to_datetime(ev['onset']):%Y-%m-%d %H:%M:%S} UTC  "
-                  f"p={ev['probability']:.2f}  {acked}")
+                  f"p={ev['probability']:.2f}  {acked}{recovered}")
             for a in ev["alerts"]:
                 when = f" at {to_datetime(a['sent_at']):%H:%M:%S}" if a["sent_at"] else ""
                 err = f" ({a['last_error']})" if a["last_error"] and a["state"] != "sent" else ""
