@@ -124,7 +124,7 @@ class Delivery:
         ``urgent`` (seizure alerts) uses the short cap during the first ``urgent_min`` minutes.
         """
         cap = self.urgent_backoff_max_s if urgent and age_s < self.urgent_min * 60.0 else self.backoff_max_s
-        return min(cap, self.backoff_initial_s * 2.0 ** max(attempts - 1, 0) * (1.0 + 0.25 * jitter))
+        return min(cap, self.backoff_initial_s * 2.0 ** min(max(attempts - 1, 0), 60) * (1.0 + 0.25 * jitter))
 
 
 @dataclass(frozen=True)
