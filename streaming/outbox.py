@@ -170,15 +170,24 @@ def _wal_checksum(data: bytes, big_endian: bool, s0: int = 0, s1: int = 0) -> tu
     return s0, s1
 
 
-def wal_problem(path: str | Path) -> str | None:
+def wal_problem(path: str | Path, *, settle_s: float = 0.1) -> str | None:
     """What is wrong with the outbox's write-ahead log, read before SQLite opens (and resets) it; None if fine.
 
     SQLite silently ignores a WAL whose header or frames fail their checksums, and a missing one:
     the commits in it are gone without an error. This looks for a missing WAL beside its
     ``-shm`` (the file was not closed cleanly and its WAL removed), a header that is not a WAL's,
-    and frames of the current WAL (same salts) whose checksum fails or that are cut short.
+    and frames of the current WAL (same salts) whose checksum fails or that are cut short. A
+    problem is reported only if it is still there ``settle_s`` later: another process writing
+    the WAL at this moment shows a frame half written.
     """
-    path = Path(path)
+    problem = _wal_problem(Path(path))
+    if problem is not None and settle_s > 0:
+        time.sleep(settle_s)
+        problem = _wal_problem(Path(path))
+    return problem
+
+
+def _wal_problem(path: Path) -> str | None:
     wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
     if not wal.exists():
         return "it is missing while its -shm file is there" if shm.exists() and path.exists() else None
