@@ -390,7 +390,11 @@ class Outbox:
     def _durable(self, con: sqlite3.Connection, *, ledger: bool = True) -> None:
         """Copy the WAL into the main file and update the ledger (after what must survive a lost WAL)."""
         try:
-            con.execute("PRAGMA wal_checkpoint(FULL)")
+            # PASSIVE does not hold writers up (the worker delivering this event); FULL only when a
+            # reader kept it from copying every frame
+            _, log, done = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if done < log:
+                con.execute("PRAGMA wal_checkpoint(FULL)")
         except sqlite3.OperationalError:  # busy for 30 s: the commit is in the WAL, as before
             logger.warning("outbox %s: WAL checkpoint failed; the last commit is only in the WAL", self.path)
         if ledger:
@@ -459,9 +463,9 @@ class Outbox:
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        self._durable(con)
-        for listener in self.listeners:
+        for listener in self.listeners:  # the worker sends while this thread checkpoints
             listener()
+        self._durable(con)
         return True
 
     def queue_notice(self, kind: str, ref: str, contacts: Sequence[Contact], title: str, body: str, *,

@@ -4,8 +4,11 @@ The archive (``eegmon monitor --archive A.h5``) keeps every finished detection; 
 (``A.h5.alerts.sqlite``) keeps the seizure events and their alerts. A detection that met the
 policy's alert rules (peak probability and duration) was alerted, so it must have an event in
 the outbox, of the same stream within the refractory period. :func:`check_outbox` refuses to
-start a monitor when the outbox is missing, empty, damaged, has lost events its ledger lists, or
-lacks events for such detections; :func:`recover_outbox` (``eegmon alerts recover``) then:
+start a monitor when the outbox is damaged or has lost events its ledger lists, and when it is
+missing or holds no event while the archive holds such detections; it warns when some of them
+have no event (only a warning: post-processing can merge two runs into a detection that met the
+rules as a whole but was never alerted live). :func:`recover_outbox` (``eegmon alerts recover``)
+then:
 
 1. moves the outbox aside (``DB.damaged-<UTC time>`` and its ``-wal``/``-shm``/``.ledger``), never
    deleting it;
@@ -118,10 +121,16 @@ def missing_events(outbox: Outbox, detections: Sequence[StoredAnnotation]) -> li
             and not any(abs(e["onset"] - d.onset) <= refractory for e in events)]
 
 
-def check_outbox(outbox: str | Path, archive: str | Path | None, policy: Policy) -> None:
-    """Refuse an outbox that is damaged or lacks events the archive says were alerted.
+def check_outbox(outbox: str | Path, archive: str | Path | None, policy: Policy) -> list[StoredAnnotation]:
+    """Refuse an outbox that is damaged, lost events its ledger lists, or is missing or empty beside an
+    archive with alerted detections; warn about alerted detections it has no event for.
 
     A missing outbox next to an archive without alertable detections is fine (a first run).
+
+    Returns
+    -------
+    list of StoredAnnotation
+        The alerted detections the outbox has no event for (logged as a warning).
 
     Raises
     ------
@@ -137,7 +146,7 @@ def check_outbox(outbox: str | Path, archive: str | Path | None, policy: Policy)
     if not detections:
         if outbox.exists() or read_ledger(outbox):
             Outbox(outbox, policy, recover_with=hint).close()  # integrity, tables and ledger
-        return
+        return []
     held = f"the archive {archive} holds {len(detections)} alerted seizure detection(s), the last at " \
            f"{_when(detections[-1].onset)}"
     if not outbox.exists():
@@ -145,13 +154,19 @@ def check_outbox(outbox: str | Path, archive: str | Path | None, policy: Policy)
                           f"with '{hint}'.", outbox)
     ob = Outbox(outbox, policy, recover_with=hint)
     try:
+        if not ob.events():
+            raise EegmonError(f"the alert outbox holds no seizure event but {held}: it was emptied or replaced, "
+                              f"and alerts still pending are lost. Rebuild it with '{hint}'.", outbox)
         lost = missing_events(ob, detections)
     finally:
         ob.close()
     if lost:
-        raise EegmonError(f"the alert outbox has no event for {len(lost)} of the {len(detections)} alerted seizure "
-                          f"detection(s) of the archive {archive} (the last at {_when(lost[-1].onset)}): it was "
-                          f"emptied, replaced or lost commits. Rebuild it with '{hint}'.", outbox)
+        # a warning, not a refusal: merged post-processing can finish an event that met the rules only
+        # as a whole, which was never alerted live; refusing to monitor over it would be worse
+        logger.warning("%s: the alert outbox has no event for %d of the %d alerted seizure detection(s) of the "
+                       "archive %s (the last at %s): if it lost commits or was replaced, rebuild it with '%s'.",
+                       outbox, len(lost), len(detections), archive, _when(lost[-1].onset), hint)
+    return lost
 
 
 def _salvage(path: Path, report: RecoveryReport) -> dict[str, tuple[list[str], list[tuple]]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import sqlite3
@@ -194,7 +195,7 @@ def test_damaged_wal_is_reported_and_loses_no_event_or_pending_alert(base, tmp_p
     assert sorted(keys) == sorted(alert_key(e, "parent", 0, "initial") for e in base[2])
 
 
-def test_an_older_copy_of_the_outbox_is_refused_by_its_ledger(base, tmp_path, hook, capsys):
+def test_an_older_copy_of_the_outbox_is_refused_by_its_ledger(base, tmp_path, hook, capsys, caplog):
     folder = _copy(base, tmp_path, hook)
     db, policy = folder / DB, load_policy(folder / "alerts.toml")
     con = sqlite3.connect(db)  # the file as it was before the second event: its ledger says two
@@ -214,8 +215,14 @@ def test_an_older_copy_of_the_outbox_is_refused_by_its_ledger(base, tmp_path, ho
     assert "its ledger says it held 2 event(s)" in capsys.readouterr().err
     shutil.copyfile(tmp_path / "short.sqlite", db)
     ledger_path(db).unlink()  # without the ledger, the archive's detections still tell
-    with pytest.raises(EegmonError, match="no event for 1 of the 2 alerted seizure detection"):
-        check_outbox(db, folder / "live.h5", policy)
+    caplog.set_level(logging.WARNING, logger="eegmon.streaming")
+    (lost,) = check_outbox(db, folder / "live.h5", policy)
+    assert "no event for 1 of the 2 alerted seizure detection" in caplog.text and "alerts recover" in caplog.text
+    assert lost.onset > Outbox(db, policy).events()[0]["onset"]
+    fresh = tmp_path / "fresh.sqlite"
+    Outbox(fresh, policy).close()  # e.g. made by 'alerts deliver' with the wrong --outbox
+    with pytest.raises(EegmonError, match="holds no seizure event but the archive .* holds 2 alerted"):
+        check_outbox(fresh, folder / "live.h5", policy)
 
 
 def test_recover_without_since_starts_after_the_last_delivered_alert(base, tmp_path, hook, capsys):
