@@ -234,7 +234,8 @@ def recover_outbox(outbox: str | Path, archive: str | Path, policy: Policy, *, s
         Alert again the detections after this onset (s since the epoch); default: the onset of
         the last event an alert was delivered for, else :data:`DEFAULT_WINDOW_H` hours ago.
     stream : str | None
-        The stream id of the archive's events (default: from its ``live:<stream>`` segments).
+        The stream id of the archive's events (default: from its ``live:<stream>`` segments, else
+        the last event the old outbox still holds).
     clock : callable
         Wall clock.
 
@@ -251,6 +252,12 @@ def recover_outbox(outbox: str | Path, archive: str | Path, policy: Policy, *, s
     report = RecoveryReport(outbox)
     ledger = read_ledger(outbox)
     salvaged = _salvage(outbox, report) if outbox.exists() and outbox.stat().st_size else {}
+    if stream is None and "events" in salvaged and salvaged["events"][1]:
+        names, rows = salvaged["events"]
+        stream = rows[-1][names.index("stream")]
+    if detections and stream is None:  # refused before anything is moved
+        raise EegmonError("cannot tell the stream id of its detections (no live:<stream> segments, no event "
+                          "left in the outbox): give --stream as given to 'eegmon monitor'.", archive)
     report.moved_to = _move_aside(outbox, f"{to_datetime(clock()):%Y%m%dT%H%M%SZ}")
     new = Outbox(outbox, policy, clock=clock, check_ledger=False)
     try:
@@ -265,11 +272,9 @@ def recover_outbox(outbox: str | Path, archive: str | Path, policy: Policy, *, s
             else:
                 report.since = clock() - DEFAULT_WINDOW_H * 3600.0
                 report.since_from = f"no delivered alert known: the last {DEFAULT_WINDOW_H:g} h"
-        todo = [d for d in detections if d.onset > report.since]
-        if todo and stream is None:
-            raise EegmonError("cannot tell the stream id of its detections (no live:<stream> segments): give "
-                              "--stream as given to 'eegmon monitor'.", archive)
-        for d in todo:
+        for d in detections:
+            if d.onset <= report.since:
+                continue
             ev = SeizureEvent(event_id(stream, d.onset), stream, d.onset,
                               1.0 if d.confidence is None else float(d.confidence), d.offset, None, d.channels)
             if new.record_event(ev, recovered=True):

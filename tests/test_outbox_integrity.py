@@ -245,3 +245,27 @@ def test_recover_without_since_starts_after_the_last_delivered_alert(base, tmp_p
     out = capsys.readouterr().out
     assert "the last event an alert was delivered for" in out and "1 alerted again as recovered" in out
     assert _deliver_all(folder, hook, 1) == [alert_key(base[2][1], "parent", 0, "initial")]
+
+
+def test_recover_needs_the_archive_and_the_stream_id_and_moves_nothing_without_them(tmp_path, capsys):
+    from eegmon.streaming.recovery import recover_outbox
+
+    from eegmon.archive import Archive
+    from eegmon.events import Annotation
+
+    rec = tmp_path / "imported.h5"  # an imported archive: no live:<stream> segments
+    write_sim_archive(rec, seconds=60.0, onsets=(), gaps=())
+    with Archive.open(rec, "a") as arc:
+        arc.add_detections([Annotation(1.7e9 + 10.0, 20.0, "sz", confidence=0.95, source="detector:x")])
+    db = tmp_path / "o.sqlite"
+    db.write_bytes(b"")
+    policy = load_policy(None)
+    assert main(["alerts", "recover", "--outbox", str(db)]) == 2
+    assert "'recover' needs --archive" in capsys.readouterr().err
+    with pytest.raises(EegmonError, match="cannot tell the stream id .* give --stream"):
+        recover_outbox(db, rec, policy, since=0.0)
+    assert db.exists() and not list(tmp_path.glob("o.sqlite.damaged-*"))  # nothing moved
+    report = recover_outbox(db, rec, policy, since=0.0, stream="patient-1")
+    assert [e.stream for e in report.recovered] == ["patient-1"] and report.moved_to.exists()
+    (ev,) = Outbox(db, policy).events()
+    assert ev["recovered_at"] is not None and ev["alerts"][0]["kind"] == "initial"
