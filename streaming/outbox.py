@@ -14,9 +14,27 @@ Design
   (two workers, or a restart) never makes a second alert. The key travels with the message
   (``X-Idempotency-Key``) so a receiver can drop the one duplicate that at-least-once delivery
   allows: a crash after the server accepted a message but before ``sent`` was committed.
-* States: ``pending`` (to send, ``next_try`` says when), ``sent``, ``failed`` (gave up after
-  ``max_attempts``), ``acknowledged`` (the event was acknowledged before this alert went out, so
-  it never will: acknowledgement stops escalation, reminders and any retry still pending).
+* States: ``pending`` (to send, ``next_try`` says when), ``sent``, ``failed`` (gave up: see
+  below), ``acknowledged`` (the event was acknowledged before this alert went out, so it never
+  will: acknowledgement stops escalation, reminders and any retry still pending).
+* **Nobody is left uninformed.** A failed attempt is retried with capped exponential backoff
+  (:meth:`~eegmon.streaming.policy.Delivery.backoff_s`: at most ``urgent_backoff_max_s``, 5 s by
+  default, in an alert's first minutes, so a receiver that comes back gets it within seconds) for
+  ``give_up_after_min`` after the alert was queued. Then, or at once when its contact or channel
+  is no longer in the policy, the alert is ``failed``, logged at ERROR and escalated: a
+  ``delivery_failed:<contact>`` alert about the same event goes to the next contact or, when the
+  failed one was the last, to every other channel of every contact. Those are not escalated again
+  (a loop would never end when every channel is down); their failure is logged at ERROR.
+* **Checked, not trusted.** Opening runs ``PRAGMA quick_check``; a file SQLite cannot read, a
+  failing check, an existing file without the outbox tables (0 bytes, or another database) are an
+  :class:`~eegmon.errors.EegmonError` naming the file and ``eegmon alerts recover``. After each
+  event, acknowledgement and alert outcome the WAL is checkpointed into the main file, so that a
+  lost or damaged ``-wal`` file (which SQLite silently ignores) loses no event and no pending alert,
+  only the retry counters and the quality events written since. The **ledger** beside the file
+  (``DB.ledger``, JSON, written atomically after each event and each alert sent) holds the number
+  of events, the last one and the onset of the last event an alert was delivered for; an outbox
+  missing events its ledger lists (a deleted, emptied or older file) is refused in the same way.
+  :mod:`eegmon.streaming.recovery` rebuilds an outbox from the archive's detections.
 * No secret is stored: a row names the contact and the index of its channel in the policy; the
   URL is looked up (and ``${ENV}`` expanded) when sending.
 * **Notices** (the daily forecast message, :mod:`eegmon.streaming.forecast_message`) are messages
@@ -26,7 +44,10 @@ Design
   :meth:`Outbox.events` never lists them. A notice still pending when its ``expires`` time passes
   is marked ``expired`` instead of being sent (today's forecast is wrong tomorrow). The table is
   created with ``CREATE TABLE IF NOT EXISTS`` like the others, so an outbox file written before
-  notices existed gains it when opened and keeps working; nothing else in the schema changed.
+  notices existed gains it when opened and keeps working. A notice is retried up to
+  ``max_attempts`` times, then ``failed`` and logged at ERROR.
+* ``events.recovered_at`` (added to older files when they are opened) is set on events rebuilt
+  from the archive by ``eegmon alerts recover``: their alerts say so.
 """
 
 from __future__ import annotations
@@ -36,12 +57,14 @@ import json
 import logging
 import random
 import sqlite3
+import struct
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from eegmon._atomic import atomic_write
 from eegmon.errors import EegmonError
 
 from .channels import Channels, Message, redact
@@ -118,13 +141,122 @@ class SeizureEvent:
     channels: tuple[str, ...] = ()
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open (creating if needed) the outbox database in WAL mode."""
-    con = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=FULL")
-    con.execute("PRAGMA busy_timeout=30000")
-    con.executescript(_SCHEMA)
+def recover_hint(path: str | Path) -> str:
+    """The command that moves a damaged outbox aside and rebuilds it (for error messages)."""
+    return f"eegmon alerts recover --archive ARCHIVE.h5 --outbox {path} [--alerts POLICY]"
+
+
+def ledger_path(path: str | Path) -> Path:
+    """The ledger beside an outbox file (see the module docstring)."""
+    path = Path(path)
+    return path.with_name(path.name + ".ledger")
+
+
+def read_ledger(path: str | Path) -> dict:
+    """The outbox's ledger (``{}`` when there is none or it cannot be read: it is a check, not a source)."""
+    try:
+        data = json.loads(ledger_path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _wal_checksum(data: bytes, big_endian: bool, s0: int = 0, s1: int = 0) -> tuple[int, int]:
+    """SQLite's WAL checksum over ``data`` (a multiple of 8 bytes), continuing from ``(s0, s1)``."""
+    words = struct.unpack(f"{'>' if big_endian else '<'}{len(data) // 4}I", data)
+    for x0, x1 in zip(words[::2], words[1::2], strict=True):
+        s0 = (s0 + x0 + s1) & 0xFFFFFFFF
+        s1 = (s1 + x1 + s0) & 0xFFFFFFFF
+    return s0, s1
+
+
+def wal_problem(path: str | Path, *, settle_s: float = 0.1) -> str | None:
+    """What is wrong with the outbox's write-ahead log, read before SQLite opens (and resets) it; None if fine.
+
+    SQLite silently ignores a WAL whose header or frames fail their checksums, and a missing one:
+    the commits in it are gone without an error. This looks for a missing WAL beside its
+    ``-shm`` (the file was not closed cleanly and its WAL removed), a header that is not a WAL's,
+    and frames of the current WAL (same salts) whose checksum fails or that are cut short. A
+    problem is reported only if it is still there ``settle_s`` later: another process writing
+    the WAL at this moment shows a frame half written.
+    """
+    problem = _wal_problem(Path(path))
+    if problem is not None and settle_s > 0:
+        time.sleep(settle_s)
+        problem = _wal_problem(Path(path))
+    return problem
+
+
+def _wal_problem(path: Path) -> str | None:
+    wal, shm = Path(f"{path}-wal"), Path(f"{path}-shm")
+    if not wal.exists():
+        return "it is missing while its -shm file is there" if shm.exists() and path.exists() else None
+    data = wal.read_bytes()
+    if not data:
+        return None  # emptied by a checkpoint: normal
+    if len(data) < 32 or struct.unpack(">I", data[:4])[0] not in (0x377F0682, 0x377F0683):
+        return "its header is not a SQLite WAL header"
+    big = data[3] == 0x83
+    page = struct.unpack(">I", data[8:12])[0]
+    salts = data[16:24]
+    s = _wal_checksum(data[:24], big)
+    if s != struct.unpack(">II", data[24:32]):
+        return "its header checksum fails"
+    frame = 24 + page
+    if (len(data) - 32) % frame:  # SQLite writes whole frames
+        return f"it is cut short ({len(data)} bytes is not a whole number of {frame}-byte frames)"
+    for off in range(32, len(data), frame):
+        head, body = data[off:off + 24], data[off + 24:off + frame]
+        if head[8:16] != salts:
+            return None  # frames of an earlier WAL generation follow: normal
+        s = _wal_checksum(head[:8] + body, big, *s)
+        if s != struct.unpack(">II", head[16:24]):
+            return f"the frame at byte {off} fails its checksum"
+    return None
+
+
+def connect(path: str | Path, *, check: bool = True, hint: str | None = None) -> sqlite3.Connection:
+    """Open (creating if needed) the outbox database in WAL mode.
+
+    Parameters
+    ----------
+    path : path-like
+        The database file.
+    check : bool
+        Run ``PRAGMA quick_check`` first (once per :class:`Outbox`; it reads the whole file).
+    hint : str | None
+        The recovery command to name in errors (default: :func:`recover_hint`).
+
+    Raises
+    ------
+    EegmonError
+        When SQLite cannot open or read the file, or the check finds damage; the message names
+        the file and the recovery command.
+    """
+    con = None
+    try:
+        con = sqlite3.connect(str(path), timeout=30.0, isolation_level=None, check_same_thread=False)
+        con.execute("PRAGMA busy_timeout=30000")
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=FULL")
+        if check:
+            found = [row[0] for row in con.execute("PRAGMA quick_check(5)")]
+            if found != ["ok"]:
+                detail = " ".join(" ".join(found).split())  # one line: the CLI prints one
+                raise sqlite3.DatabaseError(f"integrity check: {detail[:300]}")
+        con.executescript(_SCHEMA)
+        columns = {row[1] for row in con.execute("PRAGMA table_info(events)")}
+        if "recovered_at" not in columns:  # a file written before recovery existed
+            con.execute("ALTER TABLE events ADD COLUMN recovered_at REAL")
+    except sqlite3.OperationalError as err:  # locked, unreadable, no such folder: not damage
+        if con is not None:
+            con.close()
+        raise EegmonError(f"cannot open the alert outbox: {err}.", path) from None
+    except sqlite3.DatabaseError as err:
+        if con is not None:
+            con.close()
+        raise EegmonError(f"the alert outbox is damaged ({err}); move it aside and rebuild it with "
+                          f"'{hint or recover_hint(path)}'.", path) from None
     return con
 
 
@@ -139,22 +271,148 @@ class Outbox:
         Contacts and rules.
     clock : callable
         Wall clock (s since the epoch); tests inject a fake one.
+    check_ledger : bool
+        Refuse a file that lacks events its ledger lists (False only for a rebuild).
+    recover_with : str | None
+        The recovery command named in errors (default: :func:`recover_hint`).
+
+    Raises
+    ------
+    EegmonError
+        When the file is damaged, exists without the outbox tables (e.g. 0 bytes) or has lost
+        events (see the module docstring).
     """
 
-    def __init__(self, path: str | Path, policy: Policy, *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, path: str | Path, policy: Policy, *, clock: Callable[[], float] = time.time,
+                 check_ledger: bool = True, recover_with: str | None = None) -> None:
         self.path = Path(path)
+        self.recover_with = recover_with or recover_hint(path)
         self.policy = policy
         self.clock = clock
         self._local = threading.local()
+        self._ledger_lock = threading.Lock()
         #: Called after an event is committed (a delivery worker wakes up at once).
         self.listeners: list[Callable[[], None]] = []
-        self._con()  # create the schema now
+        existed = self.path.exists()
+        #: What was found wrong with the WAL when opening (logged as a warning; see :func:`wal_problem`).
+        self.wal_problem = wal_problem(self.path)
+        if self.wal_problem:
+            logger.warning("%s: the outbox's write-ahead log is damaged (%s): changes after the last checkpoint "
+                           "(retry counts, quality events) may be lost; events, acknowledgements and alert "
+                           "outcomes are checkpointed into the main file and checked against the ledger",
+                           self.path, self.wal_problem)
+        if existed:
+            self._check_tables()
+        elif check_ledger:
+            self._check_ledger(0)  # before connecting creates an empty file in its place
+        self._local.con = connect(self.path, check=existed, hint=self.recover_with)
+        if check_ledger:
+            self._check_ledger(self._con().execute("SELECT COUNT(*) FROM events").fetchone()[0])
+
+    def _check_tables(self) -> None:
+        """Refuse an existing file that is not an outbox (before connecting would create the tables)."""
+        size = self.path.stat().st_size
+        tables: set[str] = set()
+        if size:
+            try:
+                con = sqlite3.connect(self.path, timeout=30.0)
+                try:
+                    tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                finally:
+                    con.close()
+            except sqlite3.OperationalError:
+                return  # locked or read-only folder: connect() says what is wrong
+            except sqlite3.DatabaseError:
+                return  # damaged: connect() reports it with the recovery command
+        if not {"events", "alerts"} <= tables:
+            what = "empty (0 bytes)" if not size else "an SQLite file without the outbox tables"
+            raise EegmonError(f"the alert outbox is {what}: not a file eegmon wrote, or one that was damaged. "
+                              f"Rebuild it with '{self.recover_with}' (or delete it if it never held "
+                              "alerts).", self.path)
+
+    def _check_ledger(self, have: int) -> None:
+        """Refuse a file holding ``have`` events when its ledger lists more, or an event it does not hold."""
+        ledger = read_ledger(self.path)
+        n = int(ledger.get("events", 0) or 0)
+        if n <= 0:
+            return
+        last = ledger.get("last_event")
+        if have < n or (last and self._con().execute("SELECT 1 FROM events WHERE id = ?",
+                                                     (last,)).fetchone() is None):
+            from eegmon.events import to_datetime
+
+            onset = ledger.get("last_onset")
+            when = f" at {to_datetime(onset):%Y-%m-%d %H:%M:%S} UTC" if onset else ""
+            held = f"the file holds {have}" if have or self.path.exists() else "the file is missing"
+            raise EegmonError(f"the alert outbox has lost committed events: its ledger {ledger_path(self.path).name} "
+                              f"lists {n} (the last {last}{when}), {held}. Pending alerts may be lost; rebuild "
+                              f"it with '{self.recover_with}'.", self.path)
+
+    def restore(self, tables: dict[str, tuple[Sequence[str], Sequence[tuple]]]) -> dict[str, int]:
+        """Insert rows salvaged from another outbox file in one transaction (``INSERT OR IGNORE``).
+
+        Parameters
+        ----------
+        tables : dict
+            ``table -> (column names, rows)``; columns this schema does not have are left out.
+
+        Returns
+        -------
+        dict
+            Rows added per table.
+        """
+        con = self._con()
+        added = {}
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for table, (names, rows) in tables.items():
+                have = {r[1] for r in con.execute(f"PRAGMA table_info({table})")}
+                cols = [n for n in names if n in have]
+                if not cols:
+                    continue
+                idx = [list(names).index(n) for n in cols]
+                cur = con.executemany(f"INSERT OR IGNORE INTO {table} ({', '.join(cols)}) VALUES "
+                                      f"({', '.join('?' * len(cols))})", ([r[i] for i in idx] for r in rows))
+                added[table] = cur.rowcount
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._durable(con)
+        return added
 
     def _con(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = self._local.con = connect(self.path)
+            con = self._local.con = connect(self.path, check=False)
         return con
+
+    def _durable(self, con: sqlite3.Connection, *, ledger: bool = True) -> None:
+        """Copy the WAL into the main file and update the ledger (after what must survive a lost WAL)."""
+        try:
+            # PASSIVE does not hold writers up (the worker delivering this event); FULL only when a
+            # reader kept it from copying every frame
+            _, log, done = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if done < log:
+                con.execute("PRAGMA wal_checkpoint(FULL)")
+        except sqlite3.OperationalError:  # busy for 30 s: the commit is in the WAL, as before
+            logger.warning("outbox %s: WAL checkpoint failed; the last commit is only in the WAL", self.path)
+        if ledger:
+            self.write_ledger(con)
+
+    def write_ledger(self, con: sqlite3.Connection | None = None) -> dict:
+        """Write the ledger from the file's current content (atomically); return it."""
+        con = con or self._con()
+        with self._ledger_lock:
+            n, = con.execute("SELECT COUNT(*) FROM events").fetchone()
+            last = con.execute("SELECT id, onset FROM events ORDER BY created DESC, onset DESC LIMIT 1").fetchone()
+            sent, = con.execute("SELECT MAX(e.onset) FROM events e JOIN alerts a ON a.event_id = e.id "
+                                "WHERE a.state = 'sent'").fetchone()
+            data = {"events": n, "last_event": last[0] if last else None, "last_onset": last[1] if last else None,
+                    "last_sent_onset": sent, "written": self.clock()}
+            with atomic_write(ledger_path(self.path), "w") as f:
+                json.dump(data, f)
+        return data
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -164,12 +422,13 @@ class Outbox:
             self._local.con = None
 
     # ------------------------------------------------------------------ writing
-    def _insert_alerts(self, con: sqlite3.Connection, event: str, contact_index: int, kind: str, now: float) -> int:
+    def _insert_alerts(self, con: sqlite3.Connection, event: str, contact_index: int, kind: str, now: float,
+                       channels: Sequence[int] | None = None) -> int:
         if contact_index >= len(self.policy.contacts):
             return 0
         contact = self.policy.contacts[contact_index]
         n = 0
-        for i in range(len(contact.channels)):
+        for i in range(len(contact.channels)) if channels is None else channels:
             cur = con.execute(
                 "INSERT OR IGNORE INTO alerts (key, event_id, contact, channel, kind, state, next_try, created) "
                 "VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)",
@@ -177,8 +436,12 @@ class Outbox:
             n += cur.rowcount
         return n
 
-    def record_event(self, ev: SeizureEvent) -> bool:
-        """Store ``ev`` and its first alerts in one transaction; False if it is a known event (refractory)."""
+    def record_event(self, ev: SeizureEvent, *, recovered: bool = False) -> bool:
+        """Store ``ev`` and its first alerts in one transaction; False if it is a known event (refractory).
+
+        ``recovered``: the event is rebuilt from the archive (``eegmon alerts recover``); its
+        alerts say so.
+        """
         con = self._con()
         now = self.clock()
         refractory = self.policy.alert.refractory_s
@@ -191,17 +454,18 @@ class Outbox:
                 con.execute("ROLLBACK")
                 return False
             con.execute(
-                "INSERT INTO events (id, stream, onset, probability, detected_at, latency_s, channels, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO events (id, stream, onset, probability, detected_at, latency_s, channels, created, "
+                "recovered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (ev.id, ev.stream, ev.onset, ev.probability, ev.detected_at, ev.latency_s, ",".join(ev.channels),
-                 now))
+                 now, now if recovered else None))
             self._insert_alerts(con, ev.id, 0, "initial", now)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
             raise
-        for listener in self.listeners:
+        for listener in self.listeners:  # the worker sends while this thread checkpoints
             listener()
+        self._durable(con)
         return True
 
     def queue_notice(self, kind: str, ref: str, contacts: Sequence[Contact], title: str, body: str, *,
@@ -283,6 +547,7 @@ class Outbox:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+        self._durable(con, ledger=False)
         return True
 
     def use_nonce(self, nonce: str) -> bool:
@@ -369,35 +634,48 @@ class Outbox:
         return default if row is None else json.loads(row[0])
 
     # ------------------------------------------------------------------ delivery
-    def _message(self, row: dict, event: dict, ack_url: str | None) -> Message:
+    def _message(self, con: sqlite3.Connection, row: dict, ack_url: str | None) -> Message:
         from eegmon.events import to_datetime
 
-        when = f"{to_datetime(event['onset']):%Y-%m-%d %H:%M:%S} UTC"
+        when = f"{to_datetime(row['onset']):%Y-%m-%d %H:%M:%S} UTC"
         kind = row["kind"]
-        title = {"initial": "Seizure alert"}.get(kind.split(":")[0], f"Seizure alert ({kind.replace(':', ' ')})")
-        lines = [f"Possible seizure on {event['stream']} at {when} (probability {event['probability']:.2f}).",
-                 f"Event {event['id']}."]
+        base, _, ref = kind.partition(":")
+        lines = [f"Possible seizure on {row['stream']} at {when} (probability {row['probability']:.2f})."]
+        if base == "delivery_failed":
+            title = f"Seizure alert (could not reach {ref})"
+            failed = con.execute("SELECT last_error FROM alerts WHERE event_id = ? AND contact = ? "
+                                 "AND state = 'failed' ORDER BY created LIMIT 1", (row["event_id"], ref)).fetchone()
+            lines.append(f"The alert to {ref} could not be delivered"
+                         + (f" ({failed[0]})" if failed and failed[0] else "") + ": please check on the patient.")
+        else:
+            title = {"initial": "Seizure alert"}.get(base, f"Seizure alert ({kind.replace(':', ' ')})")
+        if row["recovered_at"] is not None:
+            title += " (recovered)"
+            lines.append(f"Recovered from the archive at {to_datetime(row['recovered_at']):%Y-%m-%d %H:%M:%S} UTC "
+                         "after the alert outbox was damaged: the first alert may never have been sent.")
+        lines.append(f"Event {row['event_id']}.")
         if ack_url:
             lines.append(f"Acknowledge: {ack_url}")
-        lines.append(f"Or run: eegmon alerts ack {event['id']}")
+        lines.append(f"Or run: eegmon alerts ack {row['event_id']}")
         lines.append(f"Idempotency key: {row['key']}")
-        return Message(row["key"], title, "\n".join(lines), event["id"], kind)
+        return Message(row["key"], title, "\n".join(lines), row["event_id"], kind)
 
     def deliver_due(self, channels: Channels, *, ack_link: Callable[[str, str], str] | None = None,
                     rng: random.Random | None = None, limit: int = 100) -> int:
         """Try every due pending alert, then every due pending notice, once; return how many were sent.
 
-        A failure sets ``next_try`` by exponential backoff with jitter; after ``max_attempts`` the
-        alert (or notice) is marked failed.
+        A failure sets ``next_try`` by capped exponential backoff with jitter. An alert older than
+        ``give_up_after_min`` whose attempt fails, or whose contact or channel left the policy, is
+        failed and escalated (see the module docstring); a notice is failed after ``max_attempts``.
         """
         con = self._con()
         now = self.clock()
         con.row_factory = sqlite3.Row
         try:
             due = [dict(r) for r in con.execute(
-                "SELECT a.*, e.stream, e.onset, e.probability, e.acked_at FROM alerts a JOIN events e "
-                "ON a.event_id = e.id WHERE a.state = 'pending' AND a.next_try <= ? ORDER BY a.next_try LIMIT ?",
-                (now, limit))]
+                "SELECT a.*, e.stream, e.onset, e.probability, e.acked_at, e.recovered_at FROM alerts a "
+                "JOIN events e ON a.event_id = e.id WHERE a.state = 'pending' AND a.next_try <= ? "
+                "ORDER BY a.next_try LIMIT ?", (now, limit))]
         finally:
             con.row_factory = None
         rng = rng or random.Random()
@@ -408,18 +686,50 @@ class Outbox:
                             (row["key"],))
                 continue
             try:
-                contact = self.policy.contact(row["contact"])
-                url = contact.channels[row["channel"]]
+                url = self.policy.contact(row["contact"]).channels[row["channel"]]
             except (EegmonError, IndexError):
-                con.execute("UPDATE alerts SET state = 'failed', last_error = ? WHERE key = ?",
-                            ("contact or channel no longer in the policy", row["key"]))
+                self._give_up(con, row, "contact or channel no longer in the policy")
                 continue
-            event = {"id": row["event_id"], "stream": row["stream"], "onset": row["onset"],
-                     "probability": row["probability"]}
-            msg = self._message(row, event, ack_link(row["event_id"], row["contact"]) if ack_link else None)
+            msg = self._message(con, row, ack_link(row["event_id"], row["contact"]) if ack_link else None)
             sent += self._send(con, "alerts", row, url, msg, channels, rng)
         # notices after alerts: a seizure alert must not wait behind a forecast message
         return sent + self._deliver_notices(channels, rng, max(0, limit - len(due)))
+
+    def _give_up(self, con: sqlite3.Connection, row: dict, error: str) -> None:
+        """Fail an alert and tell someone else: the next contact, or every other channel after the last one."""
+        now = self.clock()
+        names = [c.name for c in self.policy.contacts]
+        k = names.index(row["contact"]) if row["contact"] in names else None
+        nxt = k + 1 if k is not None and k + 1 < len(names) else None
+        escalate = not row["kind"].startswith("delivery_failed")
+        added = 0
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("UPDATE alerts SET state = 'failed', last_error = ? WHERE key = ?", (error[:300], row["key"]))
+            if escalate:
+                kind = f"delivery_failed:{row['contact']}"
+                if nxt is not None:
+                    added = self._insert_alerts(con, row["event_id"], nxt, kind, now)
+                else:
+                    for j, contact in enumerate(self.policy.contacts):
+                        others = [i for i in range(len(contact.channels))
+                                  if (contact.name, i) != (row["contact"], row["channel"])]
+                        added += self._insert_alerts(con, row["event_id"], j, kind, now, others)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._durable(con, ledger=False)
+        if added:
+            told = f"{added} delivery_failed alert(s) queued to " + (
+                f"the next contact {names[nxt]!r}" if nxt is not None else "every other channel")
+        else:
+            told = "nobody else left to tell" if escalate else "not escalated again"
+        logger.error("alert %s (%s) of event %s to %s channel %d gave up: %s; %s", row["key"][:12], row["kind"],
+                     row["event_id"], row["contact"], row["channel"], error, told)
+        if added:
+            for listener in self.listeners:
+                listener()
 
     def _deliver_notices(self, channels: Channels, rng: random.Random, limit: int) -> int:
         if limit <= 0:
@@ -445,6 +755,8 @@ class Outbox:
             except (EegmonError, IndexError):
                 con.execute("UPDATE notices SET state = 'failed', last_error = ? WHERE key = ?",
                             ("contact or channel no longer in the policy", row["key"]))
+                logger.error("notice %s (%s) to %s gave up: contact or channel no longer in the policy",
+                             row["key"][:12], row["kind"], row["contact"])
                 continue
             # the key goes in the text too, as for alerts (receivers without headers can still dedupe)
             msg = Message(row["key"], row["title"], f"{row['body']}\nIdempotency key: {row['key']}", "", row["kind"])
@@ -453,24 +765,37 @@ class Outbox:
 
     def _send(self, con: sqlite3.Connection, table: str, row: dict, url: str, msg: Message, channels: Channels,
               rng: random.Random) -> int:
-        """Send one alert or notice row; record the outcome (1 if sent, else 0 and the next try)."""
+        """Send one alert or notice row; record the outcome (1 if sent, else 0 and the next try or the give-up)."""
         what = table[:-1]  # "alert" or "notice", for the logs
         d = self.policy.delivery
         try:
             channels.send(url, msg)
         except Exception as err:  # noqa: BLE001 - any channel failure is retried
             attempts = row["attempts"] + 1
-            delay = min(d.backoff_max_s, d.backoff_initial_s * 2 ** (attempts - 1))
-            delay *= 1.0 + 0.25 * rng.random()
-            state = "failed" if attempts >= d.max_attempts else "pending"
+            now = self.clock()
+            age = now - row["created"]
             error = str(err).replace(url, redact(url))[:300]
-            con.execute(f"UPDATE {table} SET attempts = ?, next_try = ?, state = ?, last_error = ? WHERE key = ?",
-                        (attempts, self.clock() + delay, state, error, row["key"]))
-            logger.warning("%s %s to %s via %s: attempt %d failed (%s)%s", what, row["key"][:12], row["contact"],
-                           redact(url), attempts, error, "; giving up" if state == "failed" else "")
+            if table == "alerts" and age >= d.give_up_after_min * 60.0:
+                con.execute("UPDATE alerts SET attempts = ? WHERE key = ?", (attempts, row["key"]))
+                self._give_up(con, row, f"not delivered in {d.give_up_after_min:g} min, {attempts} attempts; "
+                                        f"last: {error}")
+                return 0
+            if table == "notices" and attempts >= d.max_attempts:
+                con.execute("UPDATE notices SET attempts = ?, state = 'failed', last_error = ? WHERE key = ?",
+                            (attempts, error, row["key"]))
+                logger.error("notice %s (%s) to %s via %s gave up after %d attempts (%s)", row["key"][:12],
+                             row["kind"], row["contact"], redact(url), attempts, error)
+                return 0
+            delay = d.backoff_s(attempts, age, rng.random(), urgent=table == "alerts")
+            con.execute(f"UPDATE {table} SET attempts = ?, next_try = ?, last_error = ? WHERE key = ?",
+                        (attempts, now + delay, error, row["key"]))
+            logger.warning("%s %s to %s via %s: attempt %d failed (%s); next in %.1f s", what, row["key"][:12],
+                           row["contact"], redact(url), attempts, error, delay)
             return 0
         con.execute(f"UPDATE {table} SET attempts = attempts + 1, state = 'sent', sent_at = ?, last_error = NULL "
                     "WHERE key = ?", (self.clock(), row["key"]))
+        if table == "alerts":
+            self._durable(con)
         logger.info("%s %s (%s) sent to %s via %s", what, row["key"][:12], row["kind"], row["contact"], redact(url))
         return 1
 

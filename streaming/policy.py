@@ -12,9 +12,12 @@ Example (``sample_data/alerts.example.toml`` is the documented reference)::
     max_reminders = 3         # ... at most this many times (0 = no reminders)
 
     [delivery]
-    max_attempts = 12         # then the alert is marked failed (escalation still goes on)
+    give_up_after_min = 60.0  # a seizure alert is retried this long after it was queued, then escalated
+    urgent_min = 10.0         # during an alert's first N minutes ...
+    urgent_backoff_max_s = 5.0  # ... the backoff between attempts is capped here (a receiver back is used at once)
     backoff_initial_s = 1.0   # exponential backoff with jitter between attempts ...
-    backoff_max_s = 300.0     # ... capped here
+    backoff_max_s = 60.0      # ... capped here after the urgent minutes (and for notices)
+    max_attempts = 12         # notices only (the daily forecast): attempts before one is given up
     timeout_s = 10.0
 
     [ack]
@@ -37,6 +40,18 @@ Channel URLs are apprise URLs (``mailto://``, ``json://``, ``ntfy://``, ``tgram:
 ``console://`` (standard output). ``${NAME}`` is replaced by the environment variable NAME when
 the alert is sent; the URLs are never written to the outbox, the archive or the logs (logs show
 them redacted).
+
+A policy that could not alert anyone is refused when it is loaded: no ``[[contacts]]``, a contact
+without channels, or a channel URL that apprise cannot parse (checked with the environment
+variables that are set; one whose ``${NAME}`` is unset is checked for a known scheme only, and
+:meth:`Policy.check_environment` refuses it before a monitor or delivery worker starts).
+
+Delivery never gives up silently: a seizure alert is retried with exponential backoff (capped at
+``urgent_backoff_max_s`` in its first ``urgent_min`` minutes, then at ``backoff_max_s``) for
+``give_up_after_min`` minutes after it was queued; then it is marked ``failed``, logged at ERROR
+and a ``delivery_failed`` alert goes to the next contact, or, from the last contact, to every
+other channel (:class:`~eegmon.streaming.outbox.Outbox`). ``max_attempts`` no longer stops
+seizure alerts: it is kept for old files and bounds only notices (the daily forecast message).
 
 ``daily_forecast = true`` opts a contact in to the daily seizure-risk forecast message that
 ``eegmon forecast ARCHIVE --alerts POLICY`` queues (:mod:`eegmon.streaming.forecast_message`); it
@@ -92,12 +107,24 @@ class AlertRules:
 
 @dataclass(frozen=True)
 class Delivery:
-    """Retries of one alert."""
+    """Retries of one alert or notice (see the module docstring)."""
 
-    max_attempts: int = 12
+    give_up_after_min: float = 60.0
+    urgent_min: float = 10.0
+    urgent_backoff_max_s: float = 5.0
     backoff_initial_s: float = 1.0
-    backoff_max_s: float = 300.0
+    backoff_max_s: float = 60.0
+    max_attempts: int = 12
     timeout_s: float = 10.0
+
+    def backoff_s(self, attempts: int, age_s: float, jitter: float, *, urgent: bool = True) -> float:
+        """Seconds before the next try after ``attempts`` failures of a message queued ``age_s`` ago.
+
+        ``jitter`` in [0, 1) adds up to 25 % before the cap, so the cap is never exceeded;
+        ``urgent`` (seizure alerts) uses the short cap during the first ``urgent_min`` minutes.
+        """
+        cap = self.urgent_backoff_max_s if urgent and age_s < self.urgent_min * 60.0 else self.backoff_max_s
+        return min(cap, self.backoff_initial_s * 2.0 ** min(max(attempts - 1, 0), 60) * (1.0 + 0.25 * jitter))
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,17 @@ class Policy:
                 return c
         raise EegmonError(f"no contact named {name!r} in the alert policy.", self.path)
 
+    def check_environment(self) -> None:
+        """Refuse a policy whose channels cannot be sent now: an unset ``${NAME}`` or an unparsable URL.
+
+        Run before a monitor or a delivery worker starts, so that a missing secret is one line at
+        start-up instead of an alert that can never go out.
+        """
+        for contact in self.contacts:
+            for i, url in enumerate(contact.channels):
+                where = f"channel {i} ({_scheme(url)}://...) of contact {contact.name!r}"
+                check_channel_url(expand_env(url, where=where, path=self.path), where, self.path)
+
 
 def expand_env(text: str, *, where: str = "", path: str = "") -> str:
     """Replace ``${NAME}`` by the environment variable NAME (an error naming ``where`` if unset)."""
@@ -138,6 +176,33 @@ def expand_env(text: str, *, where: str = "", path: str = "") -> str:
                               "environment.", path or None)
         return value
     return _ENV.sub(sub, text)
+
+
+def _scheme(url: str) -> str:
+    return url.split("://", 1)[0].lower()
+
+
+def check_channel_url(url: str, where: str, path: str) -> None:
+    """Refuse a channel URL that apprise cannot parse (``console://`` is ours).
+
+    ``${NAME}`` references are replaced by the variable when it is set; while one is unset the
+    URL cannot be checked whole (e.g. a Telegram token has a format), so only its scheme is.
+    The message names the scheme only: the rest of a URL may hold a secret.
+    """
+    scheme = _scheme(url)
+    if scheme == "console":
+        return
+    import apprise
+    from apprise.manager_plugins import NotificationManager
+
+    unset = [m.group(1) for m in _ENV.finditer(url) if m.group(1) not in os.environ]
+    if not unset:
+        url = expand_env(url, where=where, path=path)
+        if apprise.Apprise.instantiate(url, suppress_exceptions=True) is None:
+            raise EegmonError(f"{where} is not a URL apprise can parse (a {scheme}:// URL; see the apprise "
+                              "wiki for its form).", path)
+    elif scheme not in NotificationManager():
+        raise EegmonError(f"{where} has the scheme {scheme!r}, which apprise does not know.", path)
 
 
 def _section(data: dict, key: str, cls, path: str):
@@ -176,6 +241,9 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
     delivery = _section(data, "delivery", Delivery, path)
     if delivery.max_attempts < 1:
         raise EegmonError("delivery.max_attempts must be >= 1.", path)
+    for name in ("give_up_after_min", "urgent_backoff_max_s", "backoff_max_s"):
+        if not getattr(delivery, name) > 0:
+            raise EegmonError(f"delivery.{name} must be > 0, got {getattr(delivery, name)}.", path)
     ack = _section(data, "ack", AckSettings, path)
     contacts = []
     raw_contacts = data.get("contacts", [])
@@ -196,10 +264,15 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
             raise EegmonError(f"contacts[{i}].channels must be a non-empty list of URLs (scheme://...).", path)
         if any(x.name == name for x in contacts):
             raise EegmonError(f"contacts[{i}].name {name!r} is used twice.", path)
+        for j, url in enumerate(channels):
+            check_channel_url(url, f"contacts[{i}].channels[{j}]", path)
         daily = c.get("daily_forecast", False)
         if not isinstance(daily, bool):  # "yes" or 1 would be a guess at what the caregiver meant
             raise EegmonError(f"contacts[{i}].daily_forecast must be true or false, got {daily!r}.", path)
         contacts.append(Contact(name, tuple(channels), daily))
+    if not contacts:
+        raise EegmonError("no [[contacts]]: nobody would be alerted. Add at least one, e.g. [[contacts]] "
+                          'name = "me", channels = ["console://"].', path)
     return Policy(tuple(contacts), alert, delivery, ack, path)
 
 

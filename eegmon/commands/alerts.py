@@ -6,45 +6,89 @@
   deliver  run the delivery worker (escalations, reminders, retries) without a monitor;
            --once delivers what is due now and exits
   serve    deliver and serve acknowledgement links until interrupted
+  recover  the outbox is missing, empty or damaged: move it aside (DB.damaged-<UTC time>, never
+           deleted), salvage what it still holds and queue an alert again, marked recovered, for
+           every seizure detection of --archive newer than the last delivered alert (else the
+           last 24 h; --since overrides); a detection already in the outbox is not alerted twice
 
 The outbox is the SQLite file the monitor writes (default ARCHIVE.h5.alerts.sqlite with
---archive, else eegmon-alerts.sqlite); give it with --outbox.
+--archive, else eegmon-alerts.sqlite); give it with --outbox. It is checked when opened: a
+damaged file, or one missing events its ledger (DB.ledger) lists, is an error naming 'recover'.
 
 examples:
   eegmon alerts list --outbox patient.h5.alerts.sqlite
   eegmon alerts ack 3f9c2a --outbox patient.h5.alerts.sqlite
   eegmon alerts deliver --once --alerts alerts.toml --outbox patient.h5.alerts.sqlite
+  eegmon alerts recover --archive patient.h5 --alerts alerts.toml
+  eegmon alerts recover --archive patient.h5 --since 2026-12-01T08:00:00+00:00
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import re
 from pathlib import Path
+
+_AGO = re.compile(r"^(\d+(?:\.\d+)?)([mhd])$")
+
+
+def _since(text: str) -> float:
+    """An ISO 8601 time with its UTC offset, or a duration before now (``90m``, ``6h``, ``2d``)."""
+    m = _AGO.match(text)
+    if m:
+        return dt.datetime.now(dt.UTC).timestamp() - float(m.group(1)) * {"m": 60, "h": 3600, "d": 86400}[m.group(2)]
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        when = None
+    if when is None or when.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"expected an ISO 8601 time with its offset (2026-12-01T08:00:00+00:00) "
+                                         f"or a duration before now (90m, 6h, 2d), got {text!r}")
+    return when.timestamp()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "ack", "deliver", "serve"), help="what to do")
+    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "recover"), help="what to do")
     parser.add_argument("event", nargs="?", default=None, metavar="ID", help="event id (or prefix) for 'ack'")
-    parser.add_argument("--outbox", type=Path, default=Path("eegmon-alerts.sqlite"), metavar="DB",
-                        help="the outbox file (default: eegmon-alerts.sqlite)")
+    parser.add_argument("--outbox", type=Path, default=None, metavar="DB",
+                        help="the outbox file (default: ARCHIVE.h5.alerts.sqlite with --archive, else "
+                             "eegmon-alerts.sqlite)")
     parser.add_argument("--alerts", type=Path, default=None, metavar="POLICY",
-                        help="alert policy TOML (for deliver/serve; default: console only)")
+                        help="alert policy TOML (for deliver/serve/recover; default: console only)")
     parser.add_argument("--once", action="store_true", help="deliver: one round, then exit")
     parser.add_argument("--by", default="cli", help="ack: who acknowledges (default: cli)")
+    parser.add_argument("--archive", type=Path, default=None, metavar="ARCHIVE.h5",
+                        help="recover: the archive the monitor wrote (its detections rebuild the outbox)")
+    parser.add_argument("--since", type=_since, default=None, metavar="TIME",
+                        help="recover: alert again the detections after this time (ISO 8601 with offset, or "
+                             "e.g. 6h before now; default: the last delivered alert, else the last 24 h)")
+    parser.add_argument("--stream", default=None,
+                        help="recover: stream id of the archive's events (default: from its live segments)")
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import EegmonError
     from ..events import to_datetime
-    from ..streaming.outbox import Outbox
+    from ..streaming.outbox import Outbox, read_ledger, recover_hint
     from ..streaming.policy import load_policy
 
     if args.action != "ack" and args.event is not None:
         raise EegmonError(f"'{args.action}' takes no event id (got {args.event!r}).")
+    if args.outbox is None:
+        args.outbox = (args.archive.with_name(args.archive.name + ".alerts.sqlite") if args.archive is not None
+                       else Path("eegmon-alerts.sqlite"))
+    if args.action == "recover":
+        return _recover(args, load_policy(args.alerts))
     if args.action in ("list", "ack") and not args.outbox.is_file():
+        held = read_ledger(args.outbox).get("events")
+        if held:
+            raise EegmonError(f"no such outbox, but its ledger says it held {held} event(s): rebuild it with "
+                              f"'{recover_hint(args.outbox)}'.", args.outbox)
         raise EegmonError("no such outbox (the monitor creates it).", args.outbox)
     policy = load_policy(args.alerts)
     if args.action in ("deliver", "serve"):
+        policy.check_environment()
         return _deliver(args, policy)
     outbox = Outbox(args.outbox, policy)
     if args.action == "list":
@@ -54,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         for ev in events:
             acked = (f"acknowledged {to_datetime(ev['acked_at']):%Y-%m-%d %H:%M:%S} by {ev['acked_by']}"
                      if ev["acked_at"] else "not acknowledged")
+            recovered = (f"  recovered {to_datetime(ev['recovered_at']):%Y-%m-%d %H:%M:%S} UTC"
+                         if ev["recovered_at"] else "")
             print(f"{ev['id']}  {ev['stream']}  onset {to_datetime(ev['onset']):%Y-%m-%d %H:%M:%S} UTC  "
-                  f"p={ev['probability']:.2f}  {acked}")
+                  f"p={ev['probability']:.2f}  {acked}{recovered}")
             for a in ev["alerts"]:
                 when = f" at {to_datetime(a['sent_at']):%H:%M:%S}" if a["sent_at"] else ""
                 err = f" ({a['last_error']})" if a["last_error"] and a["state"] != "sent" else ""
@@ -101,4 +147,27 @@ def _deliver(args: argparse.Namespace, policy) -> int:
                 time.sleep(1.0)
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+def _recover(args: argparse.Namespace, policy) -> int:
+    """``recover``: move the outbox aside, salvage it and re-alert the archive's detections."""
+    from ..errors import EegmonError
+    from ..events import to_datetime
+    from ..streaming.recovery import recover_outbox
+
+    if args.archive is None:
+        raise EegmonError("'recover' needs --archive (the archive the monitor wrote).")
+    report = recover_outbox(args.outbox, args.archive, policy, since=args.since, stream=args.stream)
+    print(f"old outbox moved to {report.moved_to}" if report.moved_to else f"no outbox file at {args.outbox}")
+    if report.salvage_errors:
+        print(f"could not read: {'; '.join(report.salvage_errors)}")
+    print("salvaged: " + (", ".join(f"{n} {t}" for t, n in report.salvaged.items() if n) or "nothing"))
+    print(f"detections after {to_datetime(report.since):%Y-%m-%d %H:%M:%S} UTC ({report.since_from}): "
+          f"{len(report.recovered)} alerted again as recovered, {report.known} already in the outbox")
+    for ev in report.recovered:
+        print(f"    {ev.id}  {ev.stream}  onset {to_datetime(ev.onset):%Y-%m-%d %H:%M:%S} UTC  p={ev.probability:.2f}")
+    alerts = f" --alerts {args.alerts}" if args.alerts else ""
+    print(f"rebuilt {report.outbox}; the alerts go out when the monitor runs, or now with "
+          f"'eegmon alerts deliver --outbox {report.outbox}{alerts}'")
     return 0

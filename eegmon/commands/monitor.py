@@ -11,7 +11,10 @@ late packets, clock jumps) is recorded as signal-quality events and never alerte
 With --archive, raw samples and finished detections are appended as the stream goes; a
 restarted replay resumes where the archive ends (re-reading --warmup-s seconds, by default the
 model's adaptive-baseline length, to warm the detector up) and the outbox makes sure no event
-is alerted twice.
+is alerted twice. The outbox is checked before anything starts: a damaged one, or one missing
+events that the archive's detections or the outbox's ledger say were alerted, is an error that
+names 'eegmon alerts recover'. A monitor that ends with alerts still pending or failed says so
+and exits with 1 (deliver them with 'eegmon alerts deliver').
 
 examples:
   eegmon monitor replay:sample_data/sim --speed max
@@ -82,12 +85,15 @@ def run(args: argparse.Namespace) -> int:
     from ..streaming.engine import ArchiveWriter
     from ..streaming.live import LiveSystem
     from ..streaming.policy import load_policy
+    from ..streaming.recovery import check_outbox
     from ..streaming.sources import ReplaySource, open_stream
 
     log = logging.getLogger("eegmon.streaming")
     if not args.chunk_s > 0:
         raise EegmonError(f"--chunk-s must be > 0, got {args.chunk_s}.")
     policy = load_policy(args.alerts)
+    policy.check_environment()
+    check_outbox(outbox_path(args), args.archive, policy)
     model, name = load_detector(args.detector, args.model)
     source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s)
     stream = args.stream or source.name
@@ -102,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
     quiet = args.quiet
     channels = Channels(console=None if not quiet else log.info, timeout_s=policy.delivery.timeout_s)
     live = LiveSystem(outbox_path(args), policy, channels=channels, serve_acks=not args.no_ack_server).start()
+    failed_before = {a["key"] for a in live.outbox.alerts("failed")}
 
     def on_event(ev) -> None:
         if not quiet:
@@ -130,4 +137,22 @@ def run(args: argparse.Namespace) -> int:
         print(f"{stream}: {hours:.2f} h processed, {len(engine.events)} detection(s), "
               f"{len(engine.alerts)} new seizure event(s), quality events {engine.stats.quality or 'none'}"
               + (f", max engine latency {max(lat) * 1e3:.1f} ms" if lat else ""), file=sys.stdout)
-    return 0
+    return _undelivered(live.outbox, failed_before, args)
+
+
+def _undelivered(outbox, failed_before: set[str], args: argparse.Namespace) -> int:
+    """Say on stderr how many alerts are still pending or failed in this run; 1 if any, else 0."""
+    import sys
+
+    try:
+        pending = len(outbox.alerts("pending"))
+        failed = len({a["key"] for a in outbox.alerts("failed")} - failed_before)
+    finally:
+        outbox.close()
+    if not pending and not failed:
+        return 0
+    alerts = f" --alerts {args.alerts}" if args.alerts else ""
+    print(f"eegmon monitor: {pending} alert(s) still pending and {failed} failed (given up) at exit: deliver them "
+          f"with 'eegmon alerts deliver --outbox {outbox.path}{alerts}' (see 'eegmon alerts list')",
+          file=sys.stderr)
+    return 1
