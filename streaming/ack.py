@@ -61,7 +61,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from eegmon.errors import EegmonError
 
-from .outbox import Outbox
+from .outbox import Outbox, ReplayError
 
 logger = logging.getLogger("eegmon.streaming")
 
@@ -142,11 +142,12 @@ class TokenSigner:
         return data
 
     def acknowledge(self, token: str, outbox: Outbox) -> str:
-        """Check ``token``, consume its nonce and acknowledge its event; return the event id."""
+        """Check ``token``, consume its nonce and acknowledge its event (one transaction); return the event id."""
         data = self.check(token)
-        if not outbox.use_nonce(str(data["n"])):
-            raise TokenError("token already used")
-        outbox.acknowledge(str(data["e"]), by=f"link:{data['c']}")
+        try:
+            outbox.acknowledge(str(data["e"]), by=f"link:{data['c']}", nonce=str(data["n"]))
+        except ReplayError as err:
+            raise TokenError(str(err)) from None
         return str(data["e"])
 
 

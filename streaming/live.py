@@ -130,10 +130,15 @@ class LiveSystem:
         return engine
 
     def drain(self, timeout_s: float, *, stop: Callable[[], bool] | None = None) -> bool:
-        """Wait up to ``timeout_s`` (or until ``stop()``) for pending first alerts to go out; True if none is left."""
+        """Wait up to ``timeout_s`` (or until ``stop()``) for pending alerts to go out; True if none is left.
+
+        It waits for every first alert, and for any other alert already due (a ``delivery_failed``
+        alert, an escalation), not for escalations and reminders still to come.
+        """
         deadline = time.monotonic() + timeout_s
         while True:
-            if not any(a["kind"] == "initial" for a in self.outbox.alerts("pending")):
+            now = self.outbox.clock()
+            if not any(a["kind"] == "initial" or a["next_try"] <= now for a in self.outbox.alerts("pending")):
                 return True
             if time.monotonic() >= deadline or (stop is not None and stop()):
                 return False

@@ -48,6 +48,12 @@ Design
   ``max_attempts`` times, then ``failed`` and logged at ERROR.
 * ``events.recovered_at`` (added to older files when they are opened) is set on events rebuilt
   from the archive by ``eegmon alerts recover``: their alerts say so.
+* **A file that cannot be written** (a full or read-only disk) is read as usual. An alert sent
+  while its ``sent`` state cannot be stored is remembered in memory and never sent again by this
+  process (its state is stored as soon as the file takes writes again); a failed attempt whose
+  next try cannot be stored waits in memory too. A failing checkpoint or ledger write is logged,
+  not raised: the commit itself is in the WAL. The worker logs a failing round once, not every
+  round, and keeps delivering what it can.
 """
 
 from __future__ import annotations
@@ -108,6 +114,10 @@ def notice_key(kind: str, ref: str, contact: str, channel: int) -> str:
 def event_id(stream: str, onset: float) -> str:
     """A stable id for a seizure event (stream and onset to the millisecond)."""
     return hashlib.sha256(f"{stream}|{round(onset * 1000)}".encode()).hexdigest()[:16]
+
+
+class ReplayError(Exception):
+    """An acknowledgement token's nonce was used before (the token is replayed)."""
 
 
 @dataclass(frozen=True)
@@ -293,6 +303,11 @@ class Outbox:
         self._ledger_lock = threading.Lock()
         #: Called after an event is committed (a delivery worker wakes up at once).
         self.listeners: list[Callable[[], None]] = []
+        # while the file cannot be written: alerts sent whose state is not stored yet, and the next
+        # try of failed attempts not stored (see the module docstring)
+        self._unrecorded: dict[str, tuple[str, float]] = {}
+        self._wait: dict[str, float] = {}
+        self._write_fault: str | None = None
         existed = self.path.exists()
         #: What was found wrong with the WAL when opening (logged as a warning; see :func:`wal_problem`).
         self.wal_problem = wal_problem(self.path)
@@ -388,17 +403,24 @@ class Outbox:
         return con
 
     def _durable(self, con: sqlite3.Connection, *, ledger: bool = True) -> None:
-        """Copy the WAL into the main file and update the ledger (after what must survive a lost WAL)."""
+        """Copy the WAL into the main file and update the ledger (after what must survive a lost WAL).
+
+        Never raises: the commit is in the WAL already, and a caller must not take a full disk here
+        for a lost commit (the engine would then send the alert a second way).
+        """
         try:
             # PASSIVE does not hold writers up (the worker delivering this event); FULL only when a
             # reader kept it from copying every frame
             _, log, done = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             if done < log:
                 con.execute("PRAGMA wal_checkpoint(FULL)")
-        except sqlite3.OperationalError:  # busy for 30 s: the commit is in the WAL, as before
-            logger.warning("outbox %s: WAL checkpoint failed; the last commit is only in the WAL", self.path)
+        except sqlite3.Error as err:  # busy for 30 s, or a full disk: the commit is in the WAL, as before
+            logger.warning("outbox %s: WAL checkpoint failed (%s); the last commit is only in the WAL", self.path, err)
         if ledger:
-            self.write_ledger(con)
+            try:
+                self.write_ledger(con)
+            except (OSError, sqlite3.Error) as err:
+                logger.warning("outbox %s: ledger not updated (%s)", self.path, err)
 
     def write_ledger(self, con: sqlite3.Connection | None = None) -> dict:
         """Write the ledger from the file's current content (atomically); return it."""
@@ -420,6 +442,37 @@ class Outbox:
         if con is not None:
             con.close()
             self._local.con = None
+
+    def _fault(self, err: sqlite3.Error) -> None:
+        """Note that the file cannot be written (logged once per fault)."""
+        if self._write_fault is None:
+            self._write_fault = str(err)
+            logger.error("outbox %s cannot be written (%s); delivery goes on, states are kept in memory until it "
+                         "can", self.path, err)
+
+    def _store(self, con: sqlite3.Connection, sql: str, params: tuple) -> bool:
+        """Execute one write; False (and the fault noted) when the file cannot be written."""
+        try:
+            con.execute(sql, params)
+        except sqlite3.OperationalError as err:  # full, read-only or failing disk (not a bug in the SQL)
+            self._fault(err)
+            return False
+        if self._write_fault is not None:
+            logger.warning("outbox %s can be written again", self.path)
+            self._write_fault = None
+        return True
+
+    def _store_unrecorded(self, con: sqlite3.Connection) -> None:
+        """Store the ``sent`` state of alerts sent while the file could not be written."""
+        for key, (table, sent_at) in list(self._unrecorded.items()):
+            if not self._store(con, f"UPDATE {table} SET attempts = attempts + 1, state = 'sent', sent_at = ?, "
+                                    "last_error = NULL WHERE key = ?", (sent_at, key)):
+                return
+            del self._unrecorded[key]
+
+    def _due(self, rows: list[dict], now: float) -> list[dict]:
+        """Rows not held back in memory (sent but not stored, or waiting for a try not stored)."""
+        return [r for r in rows if r["key"] not in self._unrecorded and self._wait.get(r["key"], now) <= now]
 
     # ------------------------------------------------------------------ writing
     def _insert_alerts(self, con: sqlite3.Connection, event: str, contact_index: int, kind: str, now: float,
@@ -520,14 +573,20 @@ class Outbox:
         self._con().execute("INSERT INTO quality (stream, kind, t, detail, created) VALUES (?, ?, ?, ?, ?)",
                             (stream, kind, t, detail, self.clock()))
 
-    def acknowledge(self, event: str, by: str = "cli") -> bool:
+    def acknowledge(self, event: str, by: str = "cli", *, nonce: str | None = None) -> bool:
         """Acknowledge an event (stops escalation and reminders); False if it was already acknowledged.
 
-        ``event`` may be an event id or a unique prefix of one.
+        ``event`` may be an event id or a unique prefix of one. ``nonce``, an acknowledgement
+        token's, is recorded as used in the same transaction (:class:`ReplayError` if it was used
+        before), so a token is never used up without its acknowledgement.
         """
         con = self._con()
         con.execute("BEGIN IMMEDIATE")
         try:
+            if nonce is not None and con.execute("INSERT OR IGNORE INTO nonces (nonce, used_at) VALUES (?, ?)",
+                                                 (nonce, self.clock())).rowcount != 1:
+                con.execute("ROLLBACK")
+                raise ReplayError("token already used")
             rows = con.execute("SELECT id, acked_at FROM events WHERE id LIKE ?",
                                (event.replace("%", "").replace("_", "") + "%",)).fetchall()
             if len(rows) != 1:
@@ -536,25 +595,19 @@ class Outbox:
                 raise EegmonError(f"{what} with id {event!r} in the outbox.", self.path)
             eid, acked = rows[0]
             if acked is not None:
-                con.execute("ROLLBACK")
+                con.execute("COMMIT" if nonce is not None else "ROLLBACK")  # the token is used all the same
                 return False
             now = self.clock()
             con.execute("UPDATE events SET acked_at = ?, acked_by = ? WHERE id = ?", (now, by, eid))
             con.execute("UPDATE alerts SET state = 'acknowledged' WHERE event_id = ? AND state = 'pending'", (eid,))
             con.execute("COMMIT")
-        except EegmonError:
+        except (EegmonError, ReplayError):
             raise
         except BaseException:
             con.execute("ROLLBACK")
             raise
         self._durable(con, ledger=False)
         return True
-
-    def use_nonce(self, nonce: str) -> bool:
-        """Record a token nonce as used; False if it was used before (a replay)."""
-        cur = self._con().execute("INSERT OR IGNORE INTO nonces (nonce, used_at) VALUES (?, ?)",
-                                  (nonce, self.clock()))
-        return cur.rowcount == 1
 
     def schedule(self) -> int:
         """Add due escalations and reminders of unacknowledged events; return how many alerts were added."""
@@ -670,6 +723,7 @@ class Outbox:
         """
         con = self._con()
         now = self.clock()
+        self._store_unrecorded(con)  # before the query: a row stored as sent now is not due
         con.row_factory = sqlite3.Row
         try:
             due = [dict(r) for r in con.execute(
@@ -678,22 +732,32 @@ class Outbox:
                 "ORDER BY a.next_try LIMIT ?", (now, limit))]
         finally:
             con.row_factory = None
+        due = self._due(due, now)
         rng = rng or random.Random()
         sent = 0
         for row in due:
+            self._wait.pop(row["key"], None)
             if row["acked_at"] is not None:
-                con.execute("UPDATE alerts SET state = 'acknowledged' WHERE key = ? AND state = 'pending'",
+                self._store(con, "UPDATE alerts SET state = 'acknowledged' WHERE key = ? AND state = 'pending'",
                             (row["key"],))
                 continue
             try:
                 url = self.policy.contact(row["contact"]).channels[row["channel"]]
             except (EegmonError, IndexError):
-                self._give_up(con, row, "contact or channel no longer in the policy")
+                self._give_up_or_wait(con, row, "contact or channel no longer in the policy")
                 continue
             msg = self._message(con, row, ack_link(row["event_id"], row["contact"]) if ack_link else None)
             sent += self._send(con, "alerts", row, url, msg, channels, rng)
         # notices after alerts: a seizure alert must not wait behind a forecast message
         return sent + self._deliver_notices(channels, rng, max(0, limit - len(due)))
+
+    def _give_up_or_wait(self, con: sqlite3.Connection, row: dict, error: str) -> None:
+        """:meth:`_give_up`, or, when the file cannot be written, try again after the backoff cap."""
+        try:
+            self._give_up(con, row, error)
+        except sqlite3.OperationalError as err:
+            self._fault(err)
+            self._wait[row["key"]] = self.clock() + self.policy.delivery.backoff_max_s
 
     def _give_up(self, con: sqlite3.Connection, row: dict, error: str) -> None:
         """Fail an alert and tell someone else: the next contact, or every other channel after the last one."""
@@ -744,16 +808,18 @@ class Outbox:
         finally:
             con.row_factory = None
         sent = 0
-        for row in due:
+        for row in self._due(due, now):
+            self._wait.pop(row["key"], None)
             if row["expires"] is not None and now >= row["expires"]:
-                con.execute("UPDATE notices SET state = 'expired' WHERE key = ? AND state = 'pending'", (row["key"],))
+                self._store(con, "UPDATE notices SET state = 'expired' WHERE key = ? AND state = 'pending'",
+                            (row["key"],))
                 logger.warning("notice %s (%s) to %s expired before it could be sent", row["key"][:12], row["kind"],
                                row["contact"])
                 continue
             try:
                 url = self.policy.contact(row["contact"]).channels[row["channel"]]
             except (EegmonError, IndexError):
-                con.execute("UPDATE notices SET state = 'failed', last_error = ? WHERE key = ?",
+                self._store(con, "UPDATE notices SET state = 'failed', last_error = ? WHERE key = ?",
                             ("contact or channel no longer in the policy", row["key"]))
                 logger.error("notice %s (%s) to %s gave up: contact or channel no longer in the policy",
                              row["key"][:12], row["kind"], row["contact"])
@@ -776,28 +842,35 @@ class Outbox:
             age = now - row["created"]
             error = str(err).replace(url, redact(url))[:300]
             if table == "alerts" and age >= d.give_up_after_min * 60.0:
-                con.execute("UPDATE alerts SET attempts = ? WHERE key = ?", (attempts, row["key"]))
-                self._give_up(con, row, f"not delivered in {d.give_up_after_min:g} min, {attempts} attempts; "
-                                        f"last: {error}")
+                self._store(con, "UPDATE alerts SET attempts = ? WHERE key = ?", (attempts, row["key"]))
+                self._give_up_or_wait(con, row, f"not delivered in {d.give_up_after_min:g} min, {attempts} "
+                                                f"attempts; last: {error}")
                 return 0
             if table == "notices" and attempts >= d.max_attempts:
-                con.execute("UPDATE notices SET attempts = ?, state = 'failed', last_error = ? WHERE key = ?",
+                self._store(con, "UPDATE notices SET attempts = ?, state = 'failed', last_error = ? WHERE key = ?",
                             (attempts, error, row["key"]))
                 logger.error("notice %s (%s) to %s via %s gave up after %d attempts (%s)", row["key"][:12],
                              row["kind"], row["contact"], redact(url), attempts, error)
                 return 0
             delay = d.backoff_s(attempts, age, rng.random(), urgent=table == "alerts")
-            con.execute(f"UPDATE {table} SET attempts = ?, next_try = ?, last_error = ? WHERE key = ?",
-                        (attempts, now + delay, error, row["key"]))
+            if not self._store(con, f"UPDATE {table} SET attempts = ?, next_try = ?, last_error = ? WHERE key = ?",
+                               (attempts, now + delay, error, row["key"])):
+                self._wait[row["key"]] = now + delay
             logger.warning("%s %s to %s via %s: attempt %d failed (%s); next in %.1f s", what, row["key"][:12],
                            row["contact"], redact(url), attempts, error, delay)
             return 0
-        con.execute(f"UPDATE {table} SET attempts = attempts + 1, state = 'sent', sent_at = ?, last_error = NULL "
-                    "WHERE key = ?", (self.clock(), row["key"]))
-        if table == "alerts":
+        sent_at = self.clock()
+        if not self._store(con, f"UPDATE {table} SET attempts = attempts + 1, state = 'sent', sent_at = ?, "
+                                "last_error = NULL WHERE key = ?", (sent_at, row["key"])):
+            self._unrecorded[row["key"]] = (table, sent_at)  # never sent twice by this process
+        elif table == "alerts":
             self._durable(con)
         logger.info("%s %s (%s) sent to %s via %s", what, row["key"][:12], row["kind"], row["contact"], redact(url))
         return 1
+
+
+#: Pause between the delivery worker's rounds while they fail.
+_FAILING_ROUND_S = 5.0
 
 
 class DeliveryWorker:
@@ -829,20 +902,34 @@ class DeliveryWorker:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> int:
-        """One round: schedule, then deliver what is due; the number of alerts and notices sent."""
-        self.outbox.schedule()
+        """One round: schedule, then deliver what is due; the number of alerts and notices sent.
+
+        When the outbox cannot be written, scheduling waits (escalations are added later) and
+        delivery goes on.
+        """
+        try:
+            self.outbox.schedule()
+        except sqlite3.OperationalError as err:
+            self.outbox._fault(err)
         return self.outbox.deliver_due(self.channels, ack_link=self.ack_link)
 
     def _loop(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 self.run_once()
             except Exception as err:  # noqa: BLE001 - the worker must not die
-                logger.exception("alert delivery round failed")
+                if not failing:  # once per failing stretch, not every round
+                    logger.exception("alert delivery round failed; retrying every %g s", _FAILING_ROUND_S)
+                failing = True
                 if self.raise_errors:
                     self.error = err
                     return
-            self._wake.wait(self.interval_s)
+            else:
+                if failing:
+                    logger.warning("alert delivery rounds work again")
+                failing = False
+            self._wake.wait(max(self.interval_s, _FAILING_ROUND_S) if failing else self.interval_s)
             self._wake.clear()
         self.outbox.close()
 

@@ -353,3 +353,87 @@ def test_real_read_only_remount(sim_archive, tmpfs, tmp_path):
     assert "writable again" in err
     _check_outbox(tmp_path / "alerts.sqlite")
     _check_archive(tmpfs / "p.h5", "read-only file system")
+
+
+# ---------------------------------------------------------------------- an outbox that cannot be written
+class _ReadOnlyConnection:
+    """A real connection whose writes fail like SQLite's on a full disk while ``WRITES_FAIL`` is set."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        object.__setattr__(self, "_con", con)
+
+    def __setattr__(self, name, value) -> None:  # row_factory
+        setattr(self._con, name, value)
+
+    def execute(self, sql: str, *args):
+        head = sql.lstrip().split(None, 1)[0].upper()
+        if _WRITES_FAIL.is_set() and (head in ("INSERT", "UPDATE", "DELETE", "BEGIN") or "checkpoint" in sql):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self._con.execute(sql, *args)
+
+    def __getattr__(self, name):
+        return getattr(self._con, name)
+
+
+_WRITES_FAIL = threading.Event()
+
+
+@pytest.fixture
+def unwritable_outbox(tmp_path, monkeypatch):
+    """An outbox whose later connections fail every write while ``_WRITES_FAIL`` is set."""
+    from eegmon.streaming import outbox as outbox_module
+    from eegmon.streaming.channels import Channels
+
+    real = outbox_module.connect
+    monkeypatch.setattr(outbox_module, "connect", lambda *a, **k: _ReadOnlyConnection(real(*a, **k)))
+    got: list[str] = []
+    failing = threading.Event()
+
+    def send(url, msg):
+        if failing.is_set():
+            raise OSError("receiver down")
+        got.append(msg.key)
+
+    now = [START]
+    policy = Policy(alert=RULES, contacts=(Contact("parent", ("test://a",)),))
+    box = Outbox(tmp_path / "alerts.sqlite", policy, clock=lambda: now[0])
+    _WRITES_FAIL.clear()
+    yield box, Channels(senders={"test": send}), got, failing, now
+    _WRITES_FAIL.clear()
+    box.close()
+
+
+def test_an_alert_sent_while_the_outbox_is_full_is_sent_once(unwritable_outbox):
+    from eegmon.streaming.outbox import DeliveryWorker, SeizureEvent, event_id
+
+    box, channels, got, _, now = unwritable_outbox
+    worker = DeliveryWorker(box, channels)
+    ev = SeizureEvent(event_id("p1", START), "p1", START, 0.9, START + 5)
+    assert box.record_event(ev)
+    _WRITES_FAIL.set()
+    for _ in range(5):  # the state cannot be stored: rounds go on, the message is not sent again
+        worker.run_once()
+        now[0] += 1.0
+    assert len(got) == 1
+    assert box.alerts("pending") and not box.alerts("sent")
+    _WRITES_FAIL.clear()
+    worker.run_once()  # the state is stored now
+    assert len(got) == 1
+    assert [a["state"] for a in box.alerts()] == ["sent"]
+
+
+def test_a_failed_attempt_not_stored_is_not_retried_at_once(unwritable_outbox):
+    from eegmon.streaming.outbox import DeliveryWorker, SeizureEvent, event_id
+
+    box, channels, got, failing, now = unwritable_outbox
+    worker = DeliveryWorker(box, channels)
+    attempts = []
+    channels.senders["test"] = lambda url, msg: (attempts.append(now[0]), (_ for _ in ()).throw(OSError("down")))
+    assert box.record_event(SeizureEvent(event_id("p1", START), "p1", START, 0.9, START + 5))
+    _WRITES_FAIL.set()
+    for _ in range(20):  # 20 rounds in 2 s of the outbox's clock
+        worker.run_once()
+        now[0] += 0.1
+    # the backoff is kept in memory: 1, 2 s ... not one attempt per round
+    assert 2 <= len(attempts) <= 3
+    assert box.alerts("pending")

@@ -219,6 +219,7 @@ def _send(args: argparse.Namespace, archive: Path | None, issued: dict) -> None:
     if "24h" not in issued:
         raise EegmonError("--alerts sends the day's forecast: it needs the 24h horizon (leave out --horizon 1h).")
     policy = load_policy(args.alerts)
+    policy.check_environment()
     outbox_path = args.outbox or (Path(f"{archive}.alerts.sqlite") if archive else Path("eegmon-alerts.sqlite"))
     outbox = Outbox(outbox_path, policy)
     try:
