@@ -102,7 +102,9 @@ class ArchiveWriter:
         self.fs, self.n_ch = float(fs), len(channels)
         self.block = max(int(block_s * fs), 1)
         self.source = source
-        #: Data before this time is already stored (a restart resumes here).
+        #: Data before this time is already stored (a restart resumes here). The stored end is the
+        #: last segment's start (to the microsecond) plus its n_samples / fs, so it is within a
+        #: microsecond of the next sample's time and :meth:`write` skips a whole number of samples.
         self.resume_t: float | None = self.arc.stop if self.arc.segments else None
         self._start: float | None = None
         self._parts: list[np.ndarray] = []
