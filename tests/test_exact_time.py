@@ -9,13 +9,14 @@ read back through the :class:`Archive` API and compared with the source sample f
 from __future__ import annotations
 
 import math
+import uuid
 from fractions import Fraction
 
 import numpy as np
 import pytest
 from eegmon.detectors import load_detector
 from eegmon.streaming.engine import ArchiveWriter, QualityEvent, StreamEngine
-from eegmon.streaming.sources import ReplaySource
+from eegmon.streaming.sources import ReplaySource, open_stream
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -161,3 +162,43 @@ def test_real_gap_is_one_event_and_resumes_exactly(model, tmp_path):
         (a, b), = arc.gaps
         assert abs(round(a * 1e9) - _exact_ns(before, int(gap_at * fs), fs)) <= NS_TOL
         assert abs(round(b * 1e9) - _exact_ns(after, 0, fs)) <= NS_TOL
+
+
+@pytest.mark.timeout(60)
+def test_lsl_chunk_times_count_samples_and_reanchor_at_a_gap(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    lsl = pytest.importorskip("mne_lsl.lsl")
+    cfg = tmp_path / "lsl.cfg"
+    cfg.write_text("[multicast]\nResolveScope = machine\n[lab]\nKnownPeers = {127.0.0.1}\n[log]\nlevel = -3\n")
+    monkeypatch.setenv("LSLAPICFG", str(cfg))
+    fs, name = 200.0, f"eegmon-time-{uuid.uuid4().hex[:8]}"
+    outlet = lsl.StreamOutlet(lsl.StreamInfo(name, "EEG", 2, fs, "float32", name))
+    src = open_stream(f"lsl:{name}", lsl_timeout_s=5.0)
+    src.max_idle_s = 2.0
+    rng = np.random.default_rng(0)
+    errors = []
+
+    def push():
+        # two runs of 20 s sent in ~1 s, stamped at the nominal rate with a few ms of jitter, 3.0137 s apart
+        try:
+            time.sleep(0.5)
+            t0 = lsl.local_clock()
+            for first in (0.0, 23.0137):
+                for k in range(0, 4000, 25):
+                    stamps = t0 + first + (k + np.arange(25)) / fs + rng.uniform(-2e-3, 2e-3)
+                    outlet.push_chunk(np.zeros((25, 2), np.float32), timestamp=stamps)
+                    time.sleep(0.005)
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    thread = threading.Thread(target=push)
+    thread.start()
+    chunks = [(t, len(x)) for t, x in src]
+    thread.join()
+    assert not errors and sum(n for _, n in chunks) == 8000
+    ends = np.cumsum([0] + [n for _, n in chunks])
+    jumps = [i for i in range(1, len(chunks)) if abs(chunks[i][0] - (chunks[i - 1][0] + chunks[i - 1][1] / fs)) > 1e-6]
+    assert len(jumps) == 1 and ends[jumps[0]] == 4000  # one re-anchor, a chunk starting at the gap
+    assert chunks[jumps[0]][0] - chunks[0][0] == pytest.approx(23.0137, abs=5e-3)
