@@ -17,11 +17,17 @@ Then the live archive is read back through :class:`~eegmon.archive.Archive` and 
 the source, sample for sample. Rows (no reference: the figures are the check itself):
 
 - ``hours``, ``restarts``, ``samples_compared`` (per channel), ``sample_mismatches`` (samples that
-  differ or are missing, must be 0), ``max_time_error_us`` (live segment starts and stops against
-  the source's sample times, must stay below a microsecond: the archive stores microseconds);
-- ``gap_events`` (the source's gaps, each flagged once), ``unexpected_quality_events`` (gap,
-  overlap, late or clock-jump events the source does not have, must be 0);
+  differ or are missing, must be 0), ``max_time_error_us`` (live segment starts and last samples
+  against the source's sample times, must stay below 2 µs: the source and the live archive each
+  store times to the microsecond);
+- ``gaps_flagged`` (the source's gaps with a ``gap`` event, must be all),
+  ``gaps_flagged_again_after_crash`` (a crash loses the block buffered after a gap it had
+  flagged, so the resume meets that gap again: the same event at the same time),
+  ``unexpected_quality_events`` (any other gap, overlap, late or clock-jump event, must be 0);
 - ``wall_time`` and ``speed`` (simulated seconds per wall second, warm-up replays included).
+
+The full run takes about 20 minutes on a busy 2-core machine (the detector's windows dominate),
+longer than the usual 10: the week is the point.
 
 Exits 1 when a check fails. Run ``python benchmarks/soak_live.py [--quick] [--json PATH]``.
 """
@@ -49,6 +55,8 @@ T0 = 1_700_000_000.123456
 CHUNK_S = 0.5
 PIECE_S = 6 * 3600.0  # source segments are written in pieces of at most this (they abut)
 ORDERING = ("gap", "overlap", "late", "clock_jump")
+#: Times are stored to the microsecond (source and live archive each round by up to 0.5 µs).
+MAX_ERROR_US = 2.0
 
 
 def write_source(path: Path, hours: float, gaps: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -88,15 +96,19 @@ def write_source(path: Path, hours: float, gaps: list[tuple[float, float]]) -> l
 
 
 def run_live(source: Path, live: Path, model, name: str, restart_s: float, warmup_s: float,
-             quality: list[QualityEvent]) -> tuple[int, float]:
-    """Run the source live into ``live`` with a restart every ``restart_s``; return (restarts, seconds pushed)."""
-    stop_at, restarts, pushed, crash = open_recording(source).start + restart_s, 0, 0.0, False
+             quality: list[tuple[bool, QualityEvent]]) -> tuple[int, float]:
+    """Run the source live into ``live`` with a restart every ``restart_s``; return (restarts, seconds pushed).
+
+    Runs end alternately cleanly and in a crash. ``quality`` gets each quality event with whether
+    its run follows a crash.
+    """
+    stop_at, restarts, pushed, crashed = open_recording(source).start + restart_s, 0, 0.0, False
     while True:
         writer = ArchiveWriter(live, open_recording(source).channels, FS, source="live:soak")
         start_at = None if writer.resume_t is None else writer.resume_t - warmup_s
         src = open_stream(f"replay:{source}", speed=math.inf, chunk_s=CHUNK_S, start_at=start_at)
         eng = StreamEngine("soak", model, fs=src.fs, channels=src.channels, clip_level=src.clip_level, name=name,
-                           archive=writer, on_quality=quality.append)
+                           archive=writer, on_quality=lambda q, c=crashed: quality.append((c, q)))
         finished = True
         for t0, x in src:
             eng.push(t0, x)
@@ -104,13 +116,14 @@ def run_live(source: Path, live: Path, model, name: str, restart_s: float, warmu
                 finished = False
                 break
         pushed += eng.stats.samples / FS
-        if finished or not crash:
-            eng.close()
-        else:
+        crashed = not finished and restarts % 2 == 1
+        if crashed:
             writer.arc.close()  # a crash: the buffered block is lost
+        else:
+            eng.close()
         if finished:
             return restarts, pushed
-        restarts, crash, stop_at = restarts + 1, not crash, stop_at + restart_s
+        restarts, stop_at = restarts + 1, stop_at + restart_s
 
 
 def _us_off_grid(t: float, ref) -> float:
@@ -153,34 +166,44 @@ def main() -> int:
         t = time.perf_counter()
         true_gaps = write_source(source, hours, gaps)
         print(f"source: {hours:g} h simulated with {len(true_gaps)} gap(s) in {time.perf_counter() - t:.1f} s")
-        quality: list[QualityEvent] = []
+        quality: list[tuple[bool, QualityEvent]] = []
         t = time.perf_counter()
         restarts, pushed = run_live(source, live, model, name, restart_h * 3600.0, warmup_s, quality)
         wall = time.perf_counter() - t
         compared, mismatches, worst_us, live_gaps = compare(source, live)
-    ordering = [q for q in quality if q.kind in ORDERING]
-    expected = [q for q in ordering if q.kind == "gap"
-                and any(abs(q.t - a) < 1e-6 for a, _ in true_gaps)]
-    unexpected = len(ordering) - len(expected) + abs(len(expected) - len(true_gaps))
-    gaps_ok = len(live_gaps) == len(true_gaps) and all(
+    seen: set[float] = set()
+    again = unexpected = 0
+    for after_crash, q in quality:
+        if q.kind not in ORDERING:
+            continue
+        gap = next((a for a, _ in true_gaps if q.kind == "gap" and abs(q.t - a) < 1e-6), None)
+        if gap is not None and gap not in seen:
+            seen.add(gap)
+        elif gap is not None and after_crash:
+            again += 1  # the crash lost the block buffered after the gap it had flagged: the resume meets it again
+        else:
+            unexpected += 1
+    gaps_ok = len(seen) == len(true_gaps) and len(live_gaps) == len(true_gaps) and all(
         abs(a - x) < 1e-6 and abs(b - y) < 1e-6 for (a, b), (x, y) in zip(live_gaps, true_gaps, strict=False))
-    kinds = {k: sum(q.kind == k for q in quality) for k in sorted({q.kind for q in quality})}
+    kinds = {k: sum(q.kind == k for _, q in quality) for k in sorted({q.kind for _, q in quality})}
     print(f"{hours:g} h, {restarts} restarts, {compared} samples compared, {mismatches} mismatches, "
-          f"max time error {worst_us:.3f} µs, quality events {kinds or 'none'}, archive gaps as the source's: "
-          f"{gaps_ok}, {wall:.1f} s wall ({pushed / 3600:.1f} h pushed, warm-up replays included)")
+          f"max time error {worst_us:.3f} µs, quality events {kinds or 'none'} ({again} gap(s) flagged again "
+          f"after a crash), archive gaps as the source's: {gaps_ok}, {wall:.1f} s wall "
+          f"({pushed / 3600:.1f} h pushed, warm-up replays included)")
     rows = [
         _harness.row("hours", "h", hours),
         _harness.row("restarts", "count", float(restarts)),
         _harness.row("samples_compared", "samples", float(compared), higher_is_better=True),
         _harness.row("sample_mismatches", "samples", float(mismatches)),
         _harness.row("max_time_error_us", "us", worst_us),
-        _harness.row("gap_events", "count", float(len(expected))),
+        _harness.row("gaps_flagged", "count", float(len(seen))),
+        _harness.row("gaps_flagged_again_after_crash", "count", float(again)),
         _harness.row("unexpected_quality_events", "count", float(unexpected)),
         _harness.row("wall_time", "s", wall),
         _harness.row("speed", "x real time", pushed / wall, higher_is_better=True),
     ]
     _harness.finish("soak_live", rows, args)
-    return 0 if mismatches == 0 and unexpected == 0 and gaps_ok and worst_us < 1.0 else 1
+    return 0 if mismatches == 0 and unexpected == 0 and gaps_ok and worst_us < MAX_ERROR_US else 1
 
 
 if __name__ == "__main__":
