@@ -149,7 +149,9 @@ class ArchiveWriter:
         self.fs, self.n_ch = float(fs), len(channels)
         self.block = max(int(block_s * fs), 1)
         self.source = source
-        #: Data before this time is already stored (a restart resumes here).
+        #: Data before this time is already stored (a restart resumes here). The stored end is the
+        #: last segment's start (to the microsecond) plus its n_samples / fs, so it is within a
+        #: microsecond of the next sample's time and :meth:`write` skips a whole number of samples.
         self.resume_t: float | None = self.arc.stop if self.arc.segments else None
         self._start: float | None = None
         self._parts: list[np.ndarray] = []
@@ -369,7 +371,11 @@ class StreamEngine:
         self.events: list[Annotation] = []  # finished detections
         self.alerts: list[SeizureEvent] = []  # seizure events emitted (new ones only)
         self.quality: deque[QualityEvent] = deque(maxlen=10_000)  # the latest (all are in the outbox)
-        self._end: float | None = None  # stream time just after the last accepted sample
+        # Stream time is kept as an integer sample count from an anchor (the first chunk, a gap), so
+        # it never accumulates the float rounding of adding chunk lengths (days of small chunks).
+        self._anchor: float | None = None  # stream time of the sample the count starts from
+        self._count = 0  # samples accepted since the anchor
+        self._end: float | None = None  # stream time just after the last accepted sample (anchor + count / fs)
         self._offset = 0.0  # correction after a clock jump
         self._jump: float | None = None  # where a chunk far in the past ended (a clock jump if the next follows)
         self._alerted: float | None = None  # onset of the running event already emitted
@@ -473,7 +479,10 @@ class StreamEngine:
         if abs(delta) <= self.jitter_s:
             return None, self._end, x
         if delta > 0:
-            self._flag("gap", self._end, f"{delta:.3f} s without samples")
+            resume = self.archive.resume_t if self.archive is not None else None
+            if resume is None or t > resume + 0.5 / self.fs:
+                # (a gap before the archive's end was seen before a restart: the resume replays it)
+                self._flag("gap", self._end, f"{delta:.3f} s without samples")
             return t, t, x
         if -delta > self.late_window_s + dur:
             # A stray late packet or the source clock jumping back? A jump is confirmed when the
@@ -496,7 +505,11 @@ class StreamEngine:
     # ------------------------------------------------------------------ pipeline
     @property
     def end(self) -> float | None:
-        """Stream time just after the last accepted sample (None before the first)."""
+        """Stream time just after the last accepted sample (None before the first).
+
+        It is the anchor (the first chunk's time, or the time after the latest gap) plus the samples
+        accepted since then over ``fs``: exact to a float rounding however many chunks came.
+        """
         return self._end
 
     def stage(self, t0: float | None, x) -> StagedChunk | None:
@@ -511,7 +524,10 @@ class StreamEngine:
                 return None
             staged = StagedChunk(t_push, x, arrival)
             staged.detector = self.detector.stage(x, t_push)
-            self._end = start + x.shape[0] / self.fs
+            if t_push is not None:  # the first chunk or after a gap: a new anchor
+                self._anchor, self._count = t_push, 0
+            self._count += x.shape[0]
+            self._end = self._anchor + self._count / self.fs
             self.stats.chunks += 1
             self.stats.samples += x.shape[0]
             nan = bool(np.isnan(x).any())

@@ -18,6 +18,10 @@ Specs (:func:`open_stream`):
     A Lab Streaming Layer inlet (mne-lsl's bundled liblsl) on the stream called NAME (or whose
     source_id is NAME). LSL timestamps are mapped to the Unix epoch with the inlet's clock
     offset.
+
+Chunk times come from integer sample counts (a segment's or the stream's start plus ``k / fs``),
+never from adding up chunk lengths, so they stay exact over months; an LSL stream is re-anchored
+on its own timestamps only where they part from the count (a real gap).
 """
 
 from __future__ import annotations
@@ -193,10 +197,14 @@ class LslSource:
         How long one pull waits for samples.
     max_idle_s : float | None
         End the iteration after this long without samples (None: wait forever).
+    resync_s : float
+        A chunk's time is the first sample's LSL timestamp plus the samples since at the nominal
+        rate; where an LSL timestamp parts from that by more than this (samples lost, a clock
+        correction), a new chunk starts and the count restarts from its timestamp.
     """
 
     def __init__(self, name: str, *, timeout_s: float = 5.0, pull_timeout_s: float = 0.2,
-                 max_idle_s: float | None = None) -> None:
+                 max_idle_s: float | None = None, resync_s: float = 0.1) -> None:
         from mne_lsl.lsl import StreamInlet, local_clock, resolve_streams
 
         infos = resolve_streams(timeout=timeout_s, name=name) or resolve_streams(timeout=timeout_s, source_id=name)
@@ -210,19 +218,29 @@ class LslSource:
         names = info.get_channel_names() if hasattr(info, "get_channel_names") else None
         self.channels = tuple(names) if names and all(names) else tuple(f"ch{i + 1}" for i in range(info.n_channels))
         self.clip_level = 1e6
-        self.inlet = StreamInlet(info, processing_flags=("clocksync", "dejitter", "monotize"))
+        # no "dejitter": it smooths a gap over many seconds; counting samples is the dejittering here
+        self.inlet = StreamInlet(info, processing_flags=("clocksync",))
         self.inlet.open_stream(timeout=timeout_s)
         self._offset = time.time() - local_clock()  # LSL clock -> Unix epoch
-        self.pull_timeout_s, self.max_idle_s = pull_timeout_s, max_idle_s
+        self.pull_timeout_s, self.max_idle_s, self.resync_s = pull_timeout_s, max_idle_s, resync_s
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         idle = time.monotonic()
+        anchor, count = math.nan, 0  # LSL time of the sample the count starts from; samples since
         try:
             while True:
                 data, ts = self.inlet.pull_chunk(timeout=self.pull_timeout_s, max_samples=4096)
                 if len(ts):
                     idle = time.monotonic()
-                    yield float(ts[0]) + self._offset, np.asarray(data, dtype=float)
+                    ts, data = np.asarray(ts, dtype=float), np.asarray(data, dtype=float)
+                    a = 0
+                    while a < len(ts):  # a pull may hold a gap: one chunk per run that fits the count
+                        if not abs(ts[a] - (anchor + count / self.fs)) <= self.resync_s:
+                            anchor, count = float(ts[a]), 0
+                        fits = np.abs(ts[a:] - (anchor + (count + np.arange(len(ts) - a)) / self.fs)) <= self.resync_s
+                        b = len(ts) if fits.all() else a + int(np.argmin(fits))
+                        yield anchor + count / self.fs + self._offset, data[a:b]
+                        count, a = count + b - a, b
                 elif self.max_idle_s is not None and time.monotonic() - idle > self.max_idle_s:
                     return
         finally:
