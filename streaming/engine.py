@@ -136,16 +136,12 @@ class ArchiveWriter:
 
     def __init__(self, path: str | Path, channels: Sequence[str], fs: float, *, block_s: float = 300.0,
                  source: str = "live", on_storage: Callable[[str, float, str], None] | None = None) -> None:
-        from eegmon.archive import Archive
-
         path = Path(path)
-        if path.exists():
-            self.arc = Archive.open(path, "a")
-            if tuple(self.arc.channels) != tuple(channels) or abs(self.arc.fs - fs) > 1e-9:
-                raise EegmonError(f"the archive holds {list(self.arc.channels)} at {self.arc.fs:g} Hz, the stream "
-                                  f"{list(channels)} at {fs:g} Hz.", path)
-        else:
-            self.arc = Archive.create(path, channels, fs)
+        try:
+            self.arc = self._open(path, channels, fs)
+        except OSError as err:  # at start a person is there to fix it: a clear error, no fallback
+            raise EegmonError(f"cannot write the archive ({storage_cause(err, path.parent)}); free space, fix the "
+                              "disk or run without --archive.", path) from err
         self.fs, self.n_ch = float(fs), len(channels)
         self.block = max(int(block_s * fs), 1)
         self.source = source
@@ -162,7 +158,23 @@ class ArchiveWriter:
         self.on_storage = on_storage
         #: Set while the archive cannot be written.
         self.fault: StorageFault | None = None
+        #: Every cause met so far and the seconds of samples not recorded (the monitor's summary).
+        self.causes: list[str] = []
+        self.unrecorded_s = 0.0
         self._detections: list[Annotation] = []  # waiting for a writable archive
+        self._last = -np.inf  # time just after the last sample given to write
+
+    @staticmethod
+    def _open(path: Path, channels: Sequence[str], fs: float):
+        from eegmon.archive import Archive
+
+        if not path.exists():
+            return Archive.create(path, channels, fs)
+        arc = Archive.open(path, "a")
+        if tuple(arc.channels) != tuple(channels) or abs(arc.fs - fs) > 1e-9:
+            raise EegmonError(f"the archive holds {list(arc.channels)} at {arc.fs:g} Hz, the stream "
+                              f"{list(channels)} at {fs:g} Hz.", path)
+        return arc
 
     def write(self, t0: float, x: np.ndarray) -> None:
         """Buffer samples starting at ``t0``; write a segment when a block is full or at a gap."""
@@ -175,6 +187,7 @@ class ArchiveWriter:
             self.flush()
         if self._start is None:
             self._start = t0
+        self._last = max(self._last, t0 + x.shape[0] / self.fs)
         self._parts.append(x)
         self._n += x.shape[0]
         if self._n >= self.block:
@@ -227,6 +240,7 @@ class ArchiveWriter:
     def _failed(self, err: BaseException, since: float | None) -> None:
         if self.fault is None:
             self.fault = StorageFault(storage_cause(err, self.arc.seg_dir), time.time(), since)
+            self.causes.append(self.fault.cause)
             logger.error("archive %s not writable (%s); detection and alerting go on without it", self.arc.path,
                          self.fault.cause, exc_info=logger.isEnabledFor(logging.DEBUG))
             if self.on_storage is not None:
@@ -240,6 +254,7 @@ class ArchiveWriter:
         if fault is not None:
             detail = "no samples lost"
             if fault.since is not None and t > fault.since:
+                self.unrecorded_s += t - fault.since
                 detail = f"{t - fault.since:.0f} s not recorded ({fault.cause}), stored as a gap"
                 self._detections.append(Annotation(fault.since, t - fault.since, "gap", source="monitor",
                                                    original_label=f"not recorded: {fault.cause}"))
@@ -275,6 +290,8 @@ class ArchiveWriter:
         """Flush samples and features and close (what cannot be written is reported, not raised)."""
         self.flush()
         self._flush_features()
+        if self.fault is not None and self.fault.since is not None:
+            self.unrecorded_s += max(0.0, self._last - self.fault.since)
         if self._detections:
             logger.error("archive %s: %d detection(s) could not be stored (%s)", self.arc.path,
                          len(self._detections), self.fault.cause if self.fault else "archive not writable")
@@ -568,7 +585,7 @@ class StreamEngine:
                                "signal-quality gate (flat, clipped, NaN)" if b else "")
             out = self._check_alert(staged.arrival, float(chunk.times[-1]))
             self._finished(chunk.events)
-            return out
+            return out + self._late_alerts(chunk.events, staged.arrival, float(chunk.times[-1]))
         except Exception as err:  # noqa: BLE001
             self.recover(err)
             return []
@@ -596,8 +613,29 @@ class StreamEngine:
         if run.channel_peak is not None:
             chans = tuple(n for n, p in zip(self.channels, run.channel_peak, strict=True)
                           if p >= self.rules.min_probability)
-        ev = SeizureEvent(event_id(self.stream, run.onset), self.stream, float(run.onset), float(run.peak),
-                          t_window, None, chans)
+        return self._emit(float(run.onset), float(run.peak), t_window, chans, arrival)
+
+    def _late_alerts(self, events: list[Annotation], arrival: float, t_window: float) -> list[SeizureEvent]:
+        """Alerts for finished detections that meet the rules but were never alerted while running.
+
+        Post-processing can join two short runs into one detection that meets the rules only as a
+        whole, or a run can end in the very chunk that would have made it long enough.
+        """
+        out: list[SeizureEvent] = []
+        for ev in events:
+            peak = 1.0 if ev.confidence is None else float(ev.confidence)
+            if peak < self.rules.min_probability or ev.duration < self.rules.min_duration_s:
+                continue
+            if any(ev.onset - self.rules.refractory_s <= a.onset <= ev.offset for a in self.alerts):
+                continue
+            self._alerted = ev.onset
+            out += self._emit(float(ev.onset), peak, t_window, tuple(ev.channels), arrival)
+        return out
+
+    def _emit(self, onset: float, peak: float, t_window: float, chans: tuple[str, ...],
+              arrival: float) -> list[SeizureEvent]:
+        """Record a seizure event (and its alerts) in the outbox, or send it directly when it cannot be."""
+        ev = SeizureEvent(event_id(self.stream, onset), self.stream, onset, peak, t_window, None, chans)
         new = True
         if self.outbox is not None:
             new = self._outbox_write(self.outbox.record_event, ev)
@@ -644,6 +682,7 @@ class StreamEngine:
         try:
             events = self.detector.flush()
             self._finished(events)
+            self._late_alerts(events, self.clock(), self._end or 0.0)
         except Exception as err:  # noqa: BLE001
             self.recover(err)
             events = []

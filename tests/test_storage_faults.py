@@ -194,6 +194,21 @@ def test_unwritable_outbox_sends_alerts_directly(sim_archive, model, tmp_path, m
     outbox.close()
 
 
+def test_an_archive_that_cannot_be_written_at_start_is_a_clear_error(sim_archive, tmp_path, monkeypatch, capsys):
+    from eegmon.cli import main
+    from eegmon.errors import EegmonError
+
+    fault = DiskFault(monkeypatch)
+    fault.active = True
+    with pytest.raises(EegmonError, match=r"cannot write the archive \(disk full\)"):
+        ArchiveWriter(tmp_path / "new.h5", ("a", "b"), 200.0)
+    rc = main(["monitor", f"replay:{sim_archive}", "--speed", "max", "--archive", str(tmp_path / "new.h5"),
+               "--outbox", str(tmp_path / "alerts.sqlite"), "--no-ack-server"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "new.h5" in err[0] and "disk full" in err[0]
+    assert _temp_files(tmp_path) == [] and not (tmp_path / "new.h5").exists()
+
+
 def test_last_resort_reaches_every_channel(tmp_path):
     from eegmon.streaming.channels import Channels
     from eegmon.streaming.live import LiveSystem
@@ -310,7 +325,8 @@ def test_real_disk_full_then_freed(sim_archive, tmpfs, tmp_path):
             filler.unlink()  # space comes back
 
     rc, out, err = _monitor(sim_archive, tmpfs, tmp_path / "alerts.sqlite", on_line)
-    assert rc >= 0, f"killed by signal {-rc}:\n{err[-3000:]}"
+    assert rc == 1, f"exit {rc}:\n{err[-3000:]}"
+    assert "could not always be written (disk full)" in err
     assert "Segmentation fault" not in err and "Traceback" not in err
     assert err.count("not writable (disk full)") == 1
     assert "writable again" in err
@@ -347,7 +363,8 @@ def test_real_read_only_remount(sim_archive, tmpfs, tmp_path):
     done.set()
     watcher.join(30)
     assert state["ro"], "the remount did not happen"
-    assert rc >= 0, f"killed by signal {-rc}:\n{err[-3000:]}"
+    assert rc == 1, f"exit {rc}:\n{err[-3000:]}"
+    assert "could not always be written (read-only file system)" in err
     assert "Traceback" not in err
     assert err.count("not writable (read-only file system)") == 1
     assert "writable again" in err
@@ -437,3 +454,19 @@ def test_a_failed_attempt_not_stored_is_not_retried_at_once(unwritable_outbox):
     # the backoff is kept in memory: 1, 2 s ... not one attempt per round
     assert 2 <= len(attempts) <= 3
     assert box.alerts("pending")
+
+
+def test_a_finished_detection_never_alerted_while_running_is_alerted_late(model, tmp_path):
+    from eegmon.events import Annotation
+
+    m, name = model
+    outbox = Outbox(tmp_path / "alerts.sqlite", POLICY)
+    eng = StreamEngine("p1", m, fs=207.0, channels=("E1-E2", "E2-E3"), name=name, rules=RULES, outbox=outbox)
+    joined = Annotation(START + 100.0, 40.0, "sz", ("E1-E2",), 0.93, source="detector:x")
+    weak = Annotation(START + 400.0, 40.0, "sz", (), 0.5, source="detector:x")
+    short = Annotation(START + 800.0, 1.0, "sz", (), 0.99, source="detector:x")
+    out = eng._late_alerts([joined, weak, short], arrival=0.0, t_window=START + 141.0)
+    assert [(a.onset, a.probability, a.channels) for a in out] == [(START + 100.0, 0.93, ("E1-E2",))]
+    assert eng._late_alerts([joined], arrival=0.0, t_window=START + 150.0) == []  # alerted once
+    assert [e["onset"] for e in outbox.events()] == [START + 100.0]
+    outbox.close()

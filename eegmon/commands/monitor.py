@@ -137,7 +137,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"{stream}: {hours:.2f} h processed, {len(engine.events)} detection(s), "
               f"{len(engine.alerts)} new seizure event(s), quality events {engine.stats.quality or 'none'}"
               + (f", max engine latency {max(lat) * 1e3:.1f} ms" if lat else ""), file=sys.stdout)
-    return _undelivered(live.outbox, failed_before, args)
+    unsaved = _unsaved(writer)
+    return max(_undelivered(live.outbox, failed_before, args), unsaved)
+
+
+def _unsaved(writer) -> int:
+    """Say on stderr when the archive could not always be written; 1 if so, else 0."""
+    import sys
+
+    if writer is None or not writer.causes:
+        return 0
+    causes = ", ".join(dict.fromkeys(writer.causes))
+    print(f"eegmon monitor: the archive {writer.arc.path} could not always be written ({causes}): "
+          f"{writer.unrecorded_s / 60:.1f} min of samples not recorded (stored as 'gap' annotations where it "
+          "could be written again)", file=sys.stderr)
+    return 1
 
 
 def _undelivered(outbox, failed_before: set[str], args: argparse.Namespace) -> int:
