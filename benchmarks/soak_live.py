@@ -26,7 +26,7 @@ the source, sample for sample. Rows (no reference: the figures are the check its
   ``unexpected_quality_events`` (any other gap, overlap, late or clock-jump event, must be 0);
 - ``wall_time`` and ``speed`` (simulated seconds per wall second, warm-up replays included).
 
-The full run takes about 20 minutes on a busy 2-core machine (the detector's windows dominate),
+The full run took 13 to 23 minutes on a busy 2-core machine (the detector's windows dominate),
 longer than the usual 10: the week is the point.
 
 Exits 1 when a check fails. Run ``python benchmarks/soak_live.py [--quick] [--json PATH]``.
