@@ -91,6 +91,7 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE INDEX IF NOT EXISTS alerts_due ON alerts(state, next_try);
 CREATE TABLE IF NOT EXISTS quality (
     stream TEXT NOT NULL, kind TEXT NOT NULL, t REAL NOT NULL, detail TEXT NOT NULL, created REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS quality_key ON quality(stream, kind, t);
 CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, used_at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS notices (
@@ -569,9 +570,14 @@ class Outbox:
         return added
 
     def record_quality(self, stream: str, kind: str, t: float, detail: str) -> None:
-        """Store one signal-quality event (never alerted)."""
-        self._con().execute("INSERT INTO quality (stream, kind, t, detail, created) VALUES (?, ?, ?, ?, ?)",
-                            (stream, kind, t, detail, self.clock()))
+        """Store one signal-quality event (never alerted); the same one again (stream, kind, time) is not stored.
+
+        A restart after a crash can meet an event again (a gap just before the data it lost), at
+        exactly the same time since stream times are exact.
+        """
+        self._con().execute("INSERT INTO quality (stream, kind, t, detail, created) SELECT ?, ?, ?, ?, ? "
+                            "WHERE NOT EXISTS (SELECT 1 FROM quality WHERE stream = ? AND kind = ? AND t = ?)",
+                            (stream, kind, t, detail, self.clock(), stream, kind, t))
 
     def acknowledge(self, event: str, by: str = "cli", *, nonce: str | None = None) -> bool:
         """Acknowledge an event (stops escalation and reminders); False if it was already acknowledged.

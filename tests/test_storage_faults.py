@@ -470,3 +470,14 @@ def test_a_finished_detection_never_alerted_while_running_is_alerted_late(model,
     assert eng._late_alerts([joined], arrival=0.0, t_window=START + 150.0) == []  # alerted once
     assert [e["onset"] for e in outbox.events()] == [START + 100.0]
     outbox.close()
+
+
+def test_a_quality_event_met_again_after_a_restart_is_stored_once(tmp_path):
+    box = Outbox(tmp_path / "alerts.sqlite", POLICY)
+    for _ in range(2):
+        box.record_quality("p1", "gap", START + 100.123456, "3.000 s without samples")
+    box.record_quality("p1", "gap", START + 200.0, "1.000 s without samples")
+    box.record_quality("p2", "gap", START + 100.123456, "3.000 s without samples")
+    assert sorted((q["stream"], q["t"]) for q in box.quality()) == [
+        ("p1", START + 100.123456), ("p1", START + 200.0), ("p2", START + 100.123456)]
+    box.close()
