@@ -296,9 +296,16 @@ def _monitor(sim_archive, mnt: Path, outbox: Path, on_line, speed: str = "100"):
     return proc.returncode, "".join(out), "".join(err)
 
 
-def _check_archive(path: Path, cause: str) -> None:
-    """Every span the archive lacks is a ``gap`` annotation naming ``cause``; every detection is stored."""
-    with Archive.open(path) as arc:
+def _check_archive(path: Path, cause: str, source: Path) -> None:
+    """The archive equals ``source`` where it was written, every span it lacks is a ``gap`` annotation
+    naming ``cause``, and every detection is stored."""
+    with Archive.open(path) as arc, Archive.open(source) as ref:
+        n = int((ref.stop - ref.start) * ref.fs) - 1
+        _, got = arc.read(ref.start, ref.start + n / ref.fs)
+        _, want = ref.read(ref.start, ref.start + n / ref.fs)
+        written = np.isfinite(got)
+        assert written.mean() > 0.5
+        np.testing.assert_allclose(got[written], want[written], atol=0.01)
         gaps = [a for a in arc.annotations() if a.label == "gap"]
         assert all(g.original_label == f"not recorded: {cause}" for g in gaps)
         for a, b in arc.gaps:
@@ -331,7 +338,7 @@ def test_real_disk_full_then_freed(sim_archive, tmpfs, tmp_path):
     assert err.count("not writable (disk full)") == 1
     assert "writable again" in err
     _check_outbox(tmp_path / "alerts.sqlite")
-    _check_archive(tmpfs / "p.h5", "disk full")
+    _check_archive(tmpfs / "p.h5", "disk full", sim_archive)
     assert _temp_files(tmpfs) == []
 
 
@@ -369,7 +376,7 @@ def test_real_read_only_remount(sim_archive, tmpfs, tmp_path):
     assert err.count("not writable (read-only file system)") == 1
     assert "writable again" in err
     _check_outbox(tmp_path / "alerts.sqlite")
-    _check_archive(tmpfs / "p.h5", "read-only file system")
+    _check_archive(tmpfs / "p.h5", "read-only file system", sim_archive)
 
 
 # ---------------------------------------------------------------------- an outbox that cannot be written
