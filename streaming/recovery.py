@@ -86,10 +86,17 @@ class RecoveryReport:
     known: int = 0
 
 
-def alertable(detections: Sequence[StoredAnnotation], rules: AlertRules) -> list[StoredAnnotation]:
-    """The detections that met the alert rules (peak probability and duration), i.e. were alerted."""
-    return [d for d in detections if d.source.startswith("detector:") and d.duration >= rules.min_duration_s
-            and (d.confidence is None or d.confidence >= rules.min_probability)]
+def alertable(archive: Archive, rules: AlertRules) -> list[StoredAnnotation]:
+    """The archive's detections that the monitor alerted: they met the alert rules (peak probability
+    and duration) and begin in samples it recorded live (segments of source ``live:<stream>``).
+
+    Detections of ``eegmon detect`` over imported recordings were never alerted, so they neither
+    block a monitor's first start on that archive nor are alerted by a recovery.
+    """
+    live = [(s.start, s.stop) for s in archive.segments if s.source.startswith("live:")]
+    return [d for d in archive.detections() if d.source.startswith("detector:") and d.duration >= rules.min_duration_s
+            and (d.confidence is None or d.confidence >= rules.min_probability)
+            and any(a <= d.onset <= b for a, b in live)]
 
 
 def archive_stream(archive: Archive) -> str | None:
@@ -141,7 +148,7 @@ def check_outbox(outbox: str | Path, archive: str | Path | None, policy: Policy)
     detections: list[StoredAnnotation] = []
     if archive is not None and Path(archive).is_file():
         with Archive.open(archive) as arc:
-            detections = alertable(arc.detections(), policy.alert)
+            detections = alertable(arc, policy.alert)
     hint = recover_command(outbox, archive or "ARCHIVE.h5", policy)
     if not detections:
         if outbox.exists() or read_ledger(outbox):
@@ -219,7 +226,7 @@ def _move_aside(path: Path, stamp: str) -> Path | None:
 
 
 def recover_outbox(outbox: str | Path, archive: str | Path, policy: Policy, *, since: float | None = None,
-                   stream: str | None = None, clock: Callable[[], float] = time.time) -> RecoveryReport:
+                   clock: Callable[[], float] = time.time) -> RecoveryReport:
     """Move a damaged or lost outbox aside and rebuild it from what it still holds and the archive.
 
     Parameters
@@ -233,9 +240,6 @@ def recover_outbox(outbox: str | Path, archive: str | Path, policy: Policy, *, s
     since : float | None
         Alert again the detections after this onset (s since the epoch); default: the onset of
         the last event an alert was delivered for, else :data:`DEFAULT_WINDOW_H` hours ago.
-    stream : str | None
-        The stream id of the archive's events (default: from its ``live:<stream>`` segments, else
-        the last event the old outbox still holds).
     clock : callable
         Wall clock.
 
@@ -247,17 +251,11 @@ def recover_outbox(outbox: str | Path, archive: str | Path, policy: Policy, *, s
     if not archive.is_file():
         raise EegmonError("no such archive (recovery rebuilds the outbox from its detections).", archive)
     with Archive.open(archive) as arc:
-        detections = alertable(arc.detections(), policy.alert)
-        stream = stream or archive_stream(arc)
+        detections = alertable(arc, policy.alert)
+        stream = archive_stream(arc)  # alerted detections lie in live:<stream> segments
     report = RecoveryReport(outbox)
     ledger = read_ledger(outbox)
     salvaged = _salvage(outbox, report) if outbox.exists() and outbox.stat().st_size else {}
-    if stream is None and "events" in salvaged and salvaged["events"][1]:
-        names, rows = salvaged["events"]
-        stream = rows[-1][names.index("stream")]
-    if detections and stream is None:  # refused before anything is moved
-        raise EegmonError("cannot tell the stream id of its detections (no live:<stream> segments, no event "
-                          "left in the outbox): give --stream as given to 'eegmon monitor'.", archive)
     report.moved_to = _move_aside(outbox, f"{to_datetime(clock()):%Y%m%dT%H%M%SZ}")
     new = Outbox(outbox, policy, clock=clock, check_ledger=False)
     try:

@@ -247,13 +247,14 @@ def test_recover_without_since_starts_after_the_last_delivered_alert(base, tmp_p
     assert _deliver_all(folder, hook, 1) == [alert_key(base[2][1], "parent", 0, "initial")]
 
 
-def test_recover_needs_the_archive_and_the_stream_id_and_moves_nothing_without_them(tmp_path, capsys):
+def test_recover_needs_the_archive_and_alerts_only_what_the_monitor_recorded_live(tmp_path, capsys):
+    import numpy as np
     from eegmon.streaming.recovery import recover_outbox
 
     from eegmon.archive import Archive
     from eegmon.events import Annotation
 
-    rec = tmp_path / "imported.h5"  # an imported archive: no live:<stream> segments
+    rec = tmp_path / "imported.h5"  # an imported archive with a batch detection: never alerted
     write_sim_archive(rec, seconds=60.0, onsets=(), gaps=())
     with Archive.open(rec, "a") as arc:
         arc.add_detections([Annotation(1.7e9 + 10.0, 20.0, "sz", confidence=0.95, source="detector:x")])
@@ -262,10 +263,15 @@ def test_recover_needs_the_archive_and_the_stream_id_and_moves_nothing_without_t
     policy = load_policy(None)
     assert main(["alerts", "recover", "--outbox", str(db)]) == 2
     assert "'recover' needs --archive" in capsys.readouterr().err
-    with pytest.raises(EegmonError, match="cannot tell the stream id .* give --stream"):
-        recover_outbox(db, rec, policy, since=0.0)
-    assert db.exists() and not list(tmp_path.glob("o.sqlite.damaged-*"))  # nothing moved
-    report = recover_outbox(db, rec, policy, since=0.0, stream="patient-1")
-    assert [e.stream for e in report.recovered] == ["patient-1"] and report.moved_to.exists()
+    report = recover_outbox(db, rec, policy, since=0.0)
+    assert report.recovered == [] and Outbox(db, policy).events() == []
+    # then the monitor recorded live and detected: that one is alerted again
+    with Archive.open(rec, "a") as arc:
+        arc.append_segment(1.7e9 + 100.0, np.zeros((len(arc.channels), 207 * 60), np.int32),
+                           [0.01] * len(arc.channels), [0.0] * len(arc.channels), source="live:patient-1")
+        arc.add_detections([Annotation(1.7e9 + 110.0, 20.0, "sz", confidence=0.95, source="detector:x")])
+    report = recover_outbox(db, rec, policy, since=0.0)
+    assert [(e.stream, e.onset) for e in report.recovered] == [("patient-1", 1.7e9 + 110.0)]
+    assert report.moved_to.exists()
     (ev,) = Outbox(db, policy).events()
     assert ev["recovered_at"] is not None and ev["alerts"][0]["kind"] == "initial"

@@ -488,3 +488,28 @@ def test_a_quality_event_met_again_after_a_restart_is_stored_once(tmp_path):
     assert sorted((q["stream"], q["t"]) for q in box.quality()) == [
         ("p1", START + 100.123456), ("p1", START + 200.0), ("p2", START + 100.123456)]
     box.close()
+
+
+def test_batch_detections_do_not_block_a_first_monitor_start(sim_archive, tmp_path):
+    """Detections of 'eegmon detect' over imported data were never alerted: no outbox is fine beside them."""
+    import shutil
+
+    from eegmon.streaming.recovery import check_outbox
+
+    from eegmon.errors import EegmonError
+    from eegmon.events import Annotation
+
+    arc_path = tmp_path / "imported.h5"
+    shutil.copy(sim_archive, arc_path)
+    shutil.copytree(f"{sim_archive}.d", f"{arc_path}.d")
+    seizure = Annotation(START + 250.0, 60.0, "sz", (), 0.95, source="detector:classifier")
+    with Archive.open(arc_path, "a") as arc:
+        arc.add_detections([seizure])
+    assert check_outbox(tmp_path / "alerts.sqlite", arc_path, POLICY) == []
+    # the same detection in samples the monitor recorded live: its outbox must exist
+    with Archive.open(arc_path, "a") as arc:
+        arc.append_segment(START + 2000.0, np.zeros((len(arc.channels), 207 * 600), np.int32), [0.01] * 2, [0.0] * 2,
+                           source="live:p1")
+        arc.add_detections([Annotation(START + 2100.0, 60.0, "sz", (), 0.95, source="detector:classifier")])
+    with pytest.raises(EegmonError, match="outbox is missing"):
+        check_outbox(tmp_path / "alerts.sqlite", arc_path, POLICY)

@@ -63,8 +63,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", type=_since, default=None, metavar="TIME",
                         help="recover: alert again the detections after this time (ISO 8601 with offset, or "
                              "e.g. 6h before now; default: the last delivered alert, else the last 24 h)")
-    parser.add_argument("--stream", default=None,
-                        help="recover: stream id of the archive's events (default: from its live segments)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -158,7 +156,7 @@ def _recover(args: argparse.Namespace, policy) -> int:
 
     if args.archive is None:
         raise EegmonError("'recover' needs --archive (the archive the monitor wrote).")
-    report = recover_outbox(args.outbox, args.archive, policy, since=args.since, stream=args.stream)
+    report = recover_outbox(args.outbox, args.archive, policy, since=args.since)
     print(f"old outbox moved to {report.moved_to}" if report.moved_to else f"no outbox file at {args.outbox}")
     if report.salvage_errors:
         print(f"could not read: {'; '.join(report.salvage_errors)}")
