@@ -428,7 +428,7 @@ def _delivery_trial(down_s: float, tmp: str, k: int, out: list) -> None:
 def bench_delivery_after_return(down_s: float, trials: int, tmp: str) -> list[dict]:
     """Receiver down for ``down_s`` with an alert pending, then back: time to arrival (trials side by side)."""
     import apprise
-    from eegmon.streaming.policy import parse_policy
+    from eegmon.streaming.policy import Delivery
 
     # warm-up: the first send loads apprise's plugins (~0.5 s), which would shift the retry schedule
     apprise.Apprise().add("json://127.0.0.1:9/warm-up")
@@ -438,7 +438,7 @@ def bench_delivery_after_return(down_s: float, trials: int, tmp: str) -> list[di
         th.start()
     for th in threads:
         th.join()
-    settings = dataclasses.asdict(parse_policy({}).delivery)
+    settings = dataclasses.asdict(Delivery())  # the defaults _delivery_trial's policy uses
     print(f"\ndelivery after a receiver down for {down_s:g} s comes back ({trials} trials; policy [delivery] "
           f"{settings}): " + ", ".join(f"{x:.2f} s" for x in sorted(out)))
     tag = f"delivery_after_{down_s:g}s_down"
