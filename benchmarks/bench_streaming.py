@@ -147,6 +147,8 @@ def bench_streams(model, name, n_streams: int, seconds: float) -> dict:
     for k in range(n_streams):
         mon.add(StreamEngine(f"s{k}", model, fs=FS, channels=("E1-E2", "E2-E3"), clip_level=3276.7, name=name))
     warm = int(30 * FS / CHUNK)
+    if len(chunks) <= warm:
+        raise ValueError(f"bench_streams needs more than the 30 s of warm-up, got {seconds:g} s.")
     for i, c in enumerate(chunks[:warm]):
         mon.push_many([(s, T0 + i * CHUNK / FS if i == 0 else None, c) for s in mon.engines])
     cpu = time.process_time()
@@ -452,7 +454,7 @@ def main() -> None:
     model, name = load_detector("classifier", None)
     results = []
     results += bench_chunk_latency(model, name, 180.0 if args.quick else 1200.0)
-    results.append(bench_streams(model, name, 100 if args.quick else 250, 20.0 if args.quick else 90.0))
+    results.append(bench_streams(model, name, 100 if args.quick else 250, 35.0 if args.quick else 90.0))
     with tempfile.TemporaryDirectory() as tmp:
         results += bench_alert_latency(10 if args.quick else 40, tmp)
         results += bench_soak(model, name, 2.0 if args.quick else 30.0, tmp)
