@@ -34,6 +34,9 @@ class Message:
     body: str
     event_id: str
     kind: str
+    #: The acknowledgement link of a seizure alert ("" when there is none), for channels that can
+    #: offer it as a button (ntfy's actions).
+    ack_url: str = ""
 
 
 class DeliveryError(Exception):

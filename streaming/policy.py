@@ -2,6 +2,11 @@
 
 Example (``sample_data/alerts.example.toml`` is the documented reference)::
 
+    [patient]
+    alias = "Sam"             # the name the family chose: in every message, never an identifier
+    time_zone = "Europe/London"  # times in messages and pages are local
+    instructions = "Stay with Sam, time the seizure; rescue medication after 5 minutes."
+
     [alert]
     min_probability = 0.8     # the running event's peak probability must reach this
     min_duration_s = 5.0      # ... and it must have lasted this long (0 = alert at once)
@@ -10,6 +15,7 @@ Example (``sample_data/alerts.example.toml`` is the documented reference)::
     escalate_after_min = 5.0  # not acknowledged after N minutes: alert the next contact
     reminder_every_min = 10.0 # repeat to the contacts alerted so far every N minutes ...
     max_reminders = 3         # ... at most this many times (0 = no reminders)
+    countdown_s = 0.0         # > 0: the first contact can cancel a false alarm this long before the others are told
 
     [delivery]
     give_up_after_min = 60.0  # a seizure alert is retried this long after it was queued, then escalated
@@ -26,6 +32,15 @@ Example (``sample_data/alerts.example.toml`` is the documented reference)::
     host = "127.0.0.1"
     port = 8765
     token_ttl_min = 120.0
+
+    [supervision]             # alarms about the monitoring itself (0 or "" turns one off)
+    no_data_s = 60.0          # no samples this long: the device or its link is lost
+    bad_signal_min = 10.0     # flat, disconnected, clipped or noisy signal this long
+    battery_low = 0.15        # where the source reports a battery level
+    heartbeat_s = 10.0        # a running monitor records that it is alive this often ...
+    stale_s = 60.0            # ... and the watchdog (eegmon alerts watch|serve) alarms when it is older
+    deadman_url = ""          # optional: pinged every deadman_every_s so a dead machine is noticed elsewhere
+    deadman_every_s = 60.0
 
     [[contacts]]
     name = "parent"
@@ -103,6 +118,59 @@ class AlertRules:
     escalate_after_min: float = 5.0
     reminder_every_min: float = 10.0
     max_reminders: int = 3
+    countdown_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class PatientSettings:
+    """Who the messages are about and how they read (``[patient]``).
+
+    Attributes
+    ----------
+    alias : str
+        The name the family chose for messages and pages ("Sam"); never an identifier, and never
+        written to the logs.
+    time_zone : str
+        IANA time zone of the home (``Europe/London``): times in messages and pages are local.
+    instructions : str
+        What to do, written into every seizure alert (e.g. the care plan's first steps).
+    """
+
+    alias: str = "the patient"
+    time_zone: str = "UTC"
+    instructions: str = ""
+
+
+@dataclass(frozen=True)
+class Supervision:
+    """Alarms about the monitoring itself (``[supervision]``); 0 (or "") turns one off.
+
+    Attributes
+    ----------
+    no_data_s : float
+        No samples from the source for this long: the device or its link is lost.
+    bad_signal_min : float
+        Bad signal (flat, disconnected, clipped, noisy) for this long.
+    battery_low : float
+        Battery below this fraction, where the source reports one.
+    heartbeat_s : float
+        How often a running monitor records that it is alive.
+    stale_s : float
+        The watchdog (``eegmon alerts watch`` / ``serve``) alarms when the heartbeat is older.
+    deadman_url : str
+        Optional URL pinged (HTTP GET) every ``deadman_every_s`` while monitoring runs, so that a
+        machine that loses power is noticed elsewhere (a dead-man's-switch service).
+    deadman_every_s : float
+        Seconds between dead-man pings.
+    """
+
+    no_data_s: float = 60.0
+    bad_signal_min: float = 10.0
+    battery_low: float = 0.15
+    heartbeat_s: float = 10.0
+    stale_s: float = 60.0
+    deadman_url: str = ""
+    deadman_every_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -147,6 +215,8 @@ class Policy:
     delivery: Delivery = field(default_factory=Delivery)
     ack: AckSettings = field(default_factory=AckSettings)
     path: str = "<default>"
+    patient: PatientSettings = field(default_factory=PatientSettings)
+    supervision: Supervision = field(default_factory=Supervision)
 
     def contact(self, name: str) -> Contact:
         """The contact called ``name``."""
@@ -230,9 +300,31 @@ def _section(data: dict, key: str, cls, path: str):
 
 def parse_policy(data: dict, path: str = "<policy>") -> Policy:
     """Validate a parsed TOML document into a :class:`Policy` (errors name the file and key)."""
-    unknown = sorted(set(data) - {"alert", "delivery", "ack", "contacts"})
+    sections = ("patient", "alert", "delivery", "ack", "supervision", "contacts")
+    unknown = sorted(set(data) - set(sections))
     if unknown:
-        raise EegmonError(f"unknown section [{unknown[0]}]; allowed: alert, delivery, ack, contacts.", path)
+        raise EegmonError(f"unknown section [{unknown[0]}]; allowed: {', '.join(sections)}.", path)
+    patient = _section(data, "patient", PatientSettings, path)
+    if not patient.alias.strip():
+        raise EegmonError("patient.alias must not be empty (the name messages use, e.g. \"Sam\").", path)
+    from eegmon.forecast.seizures import time_zone
+
+    time_zone(patient.time_zone, "patient.time_zone: ", path)
+    supervision = _section(data, "supervision", Supervision, path)
+    for name in ("heartbeat_s", "deadman_every_s"):
+        if not getattr(supervision, name) > 0:
+            raise EegmonError(f"supervision.{name} must be > 0, got {getattr(supervision, name)}.", path)
+    if not supervision.battery_low < 1:
+        raise EegmonError(f"supervision.battery_low is a fraction below 1, got {supervision.battery_low}.", path)
+    if supervision.stale_s and supervision.stale_s <= supervision.heartbeat_s:
+        raise EegmonError(f"supervision.stale_s ({supervision.stale_s:g}) must be longer than heartbeat_s "
+                          f"({supervision.heartbeat_s:g}), or 0 for no watchdog.", path)
+    if supervision.deadman_url:
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(supervision.deadman_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise EegmonError("supervision.deadman_url must be an http:// or https:// URL.", path)
     alert = _section(data, "alert", AlertRules, path)
     if not 0 < alert.min_probability <= 1:
         raise EegmonError(f"alert.min_probability must be in (0, 1], got {alert.min_probability}.", path)
@@ -273,7 +365,7 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
     if not contacts:
         raise EegmonError("no [[contacts]]: nobody would be alerted. Add at least one, e.g. [[contacts]] "
                           'name = "me", channels = ["console://"].', path)
-    return Policy(tuple(contacts), alert, delivery, ack, path)
+    return Policy(tuple(contacts), alert, delivery, ack, path, patient, supervision)
 
 
 def load_policy(path: str | os.PathLike | None) -> Policy:
