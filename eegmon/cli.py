@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import os
 import select
 import sys
@@ -17,6 +16,7 @@ import traceback
 from collections.abc import Sequence
 
 from . import __version__
+from ._logging import configure as configure_logging
 from .commands import COMMANDS
 from .errors import EegmonError
 
@@ -84,8 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    level = logging.DEBUG if args.debug else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr)
+    configure_logging(debug=args.debug, quiet=args.quiet)
     code = EXIT_OK
     try:
         code = int(args._run(args) or EXIT_OK)

@@ -42,6 +42,7 @@ import numpy as np
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
+from .localtime import local_time
 from .outbox import Outbox, SeizureEvent, event_id
 
 if TYPE_CHECKING:
@@ -409,7 +410,8 @@ class StreamEngine:
         q = QualityEvent(self.stream, kind, float(t), detail)
         self.quality.append(q)
         self.stats.quality[kind] = self.stats.quality.get(kind, 0) + 1
-        logger.info("%s: signal quality %s at %.3f %s", self.stream, kind, t, detail)
+        logger.info("%s: signal quality %s at %s %s", self.stream, kind,
+                    local_time(t, self.outbox and self.outbox.policy.patient.time_zone), detail)
         if self.outbox is not None:
             self._outbox_write(self.outbox.record_quality, self.stream, kind, float(t), detail)
         if self.on_quality is not None:
@@ -651,11 +653,13 @@ class StreamEngine:
         ev = SeizureEvent(ev.id, ev.stream, ev.onset, ev.probability, ev.detected_at, latency, ev.channels)
         self.stats.latencies_s.append(latency)
         if not new:
-            logger.info("%s: event at %.3f is within the refractory period of a known one", self.stream, ev.onset)
+            logger.info("%s: event at %s is within the refractory period of a known one", self.stream,
+                        local_time(ev.onset, self.outbox and self.outbox.policy.patient.time_zone))
             return []
         self.alerts.append(ev)
-        logger.info("%s: seizure event %s onset %.3f p=%.2f (latency %.1f ms)", self.stream, ev.id, ev.onset,
-                    ev.probability, latency * 1e3)
+        logger.info("%s: seizure event %s onset %s p=%.2f (latency %.1f ms)", self.stream, ev.id,
+                    local_time(ev.onset, self.outbox and self.outbox.policy.patient.time_zone), ev.probability,
+                    latency * 1e3)
         if self.on_event is not None:
             self.on_event(ev)
         return [ev]

@@ -8,6 +8,11 @@ any delivery is tried, and a background worker delivers them with retries (see -
 sample_data/alerts.example.toml). Bad signal (NaN, electrode off, flat or clipped, dropped or
 late packets, clock jumps) is recorded as signal-quality events and never alerted.
 
+On a terminal (not with --quiet, nor when stdout is a pipe or a file) one status line is kept
+up to date: the stream time, the signal quality (good, bad since, no data), the probability of a
+seizure event running and the alerts so far. Times are shown in the alert policy's
+[patient] time_zone (UTC without one). Other libraries' INFO lines are shown with --debug only.
+
 With --archive, raw samples and finished detections are appended as the stream goes; a
 restarted replay resumes where the archive ends (re-reading --warmup-s seconds, by default the
 model's adaptive-baseline length, to warm the detector up) and the outbox makes sure no event
@@ -25,6 +30,7 @@ examples:
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 
@@ -74,16 +80,18 @@ def outbox_path(args: argparse.Namespace) -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    import contextlib
     import logging
     import signal
     import sys
 
+    from .._logging import StatusLine
     from ..detectors import load_detector
     from ..errors import EegmonError
-    from ..events import to_datetime
     from ..streaming.channels import Channels
     from ..streaming.engine import ArchiveWriter
     from ..streaming.live import LiveSystem
+    from ..streaming.localtime import local_time
     from ..streaming.policy import load_policy
     from ..streaming.recovery import check_outbox
     from ..streaming.sources import ReplaySource, open_stream
@@ -93,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         raise EegmonError(f"--chunk-s must be > 0, got {args.chunk_s}.")
     policy = load_policy(args.alerts)
     policy.check_environment()
+    zone = policy.patient.time_zone
     check_outbox(outbox_path(args), args.archive, policy)
     model, name = load_detector(args.detector, args.model)
     source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s)
@@ -104,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             warmup = args.warmup_s if args.warmup_s is not None else 60.0 * float(model.baseline_minutes or 30.0)
             source = open_stream(args.source, speed=args.speed, chunk_s=args.chunk_s, start_at=writer.resume_t - warmup)
             if not args.quiet:
-                print(f"resuming at {to_datetime(writer.resume_t):%Y-%m-%d %H:%M:%S} UTC (archive end)")
+                print(f"resuming at {local_time(writer.resume_t, zone)} (archive end)")
     quiet = args.quiet
     channels = Channels(console=None if not quiet else log.info, timeout_s=policy.delivery.timeout_s)
     live = LiveSystem(outbox_path(args), policy, channels=channels, serve_acks=not args.no_ack_server).start()
@@ -112,20 +121,27 @@ def run(args: argparse.Namespace) -> int:
 
     def on_event(ev) -> None:
         if not quiet:
-            print(f"seizure event {ev.id}: onset {to_datetime(ev.onset):%Y-%m-%d %H:%M:%S} UTC, "
+            print(f"seizure event {ev.id}: onset {local_time(ev.onset, zone)}, "
                   f"p={ev.probability:.2f}, {ev.detected_at - ev.onset:.1f} s after onset, "
                   f"engine latency {ev.latency_s * 1e3:.1f} ms", flush=True)
 
     engine = live.add_stream(stream, model, fs=source.fs, channels=source.channels, clip_level=source.clip_level,
                              name=name, archive=writer, line_freq=args.line_freq, on_event=on_event)
+    status = Status(engine, zone, no_data_s=max(5.0, 3 * args.chunk_s / args.speed))
+    engine.on_quality = status.quality
     stopping = []
     previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     limit = None if args.max_s is None else args.max_s * source.fs
+    line = StatusLine(status.text, sys.stdout) if not quiet and sys.stdout.isatty() else None
     try:
-        for t0, x in source:
-            engine.push(t0, x)
-            if stopping or (limit is not None and engine.stats.samples >= limit):
-                break
+        with line or contextlib.nullcontext():
+            for t0, x in source:
+                engine.push(t0, x)
+                status.arrived = time.monotonic()
+                if line is not None:
+                    line.refresh(force=engine.stats.chunks == 1)  # at once with the first data, then throttled
+                if stopping or (limit is not None and engine.stats.samples >= limit):
+                    break
     except KeyboardInterrupt:
         pass
     finally:
@@ -134,11 +150,64 @@ def run(args: argparse.Namespace) -> int:
     lat = engine.stats.latencies_s
     if not quiet:
         hours = engine.stats.samples / source.fs / 3600
-        print(f"{stream}: {hours:.2f} h processed, {len(engine.events)} detection(s), "
+        until = f" (up to {local_time(engine.end, zone)})" if engine.end is not None else ""
+        print(f"{stream}: {hours:.2f} h processed{until}, {len(engine.events)} detection(s), "
               f"{len(engine.alerts)} new seizure event(s), quality events {engine.stats.quality or 'none'}"
               + (f", max engine latency {max(lat) * 1e3:.1f} ms" if lat else ""), file=sys.stdout)
     unsaved = _unsaved(writer)
     return max(_undelivered(live.outbox, failed_before, args), unsaved)
+
+
+class Status:
+    """What the monitor's status line says about one engine, in the time zone ``zone``.
+
+    Parameters
+    ----------
+    engine : StreamEngine
+        The stream's engine (read only, from the status line's thread too).
+    zone : str
+        IANA time zone of the times shown.
+    no_data_s : float
+        Wall-clock seconds without a chunk after which the line says "no data".
+    clock : callable
+        Monotonic clock, the one ``arrived`` is set with.
+    """
+
+    #: Quality events that start and end a span of bad signal.
+    BAD = {"nan_start": "nan_end", "bad_signal_start": "bad_signal_end"}
+
+    def __init__(self, engine, zone: str, *, no_data_s: float = 5.0, clock=time.monotonic) -> None:
+        self.engine, self.zone, self.no_data_s, self.clock = engine, zone, no_data_s, clock
+        #: Clock time the latest chunk was pushed (None before the first).
+        self.arrived: float | None = None
+        self._bad: dict[str, float] = {}  # start kind -> stream time, while bad
+
+    def quality(self, q) -> None:
+        """Follow the engine's quality events (its ``on_quality``)."""
+        if q.kind in self.BAD:
+            self._bad.setdefault(q.kind, q.t)
+        for start, end in self.BAD.items():
+            if q.kind == end:
+                self._bad.pop(start, None)
+
+    def text(self) -> str:
+        """The status line."""
+        from ..streaming.localtime import local_time
+
+        eng = self.engine
+        end = eng.end
+        if end is None:
+            return f"{eng.stream}: waiting for data | {len(eng.alerts)} alert(s)"
+        if self.arrived is None or self.clock() - self.arrived > self.no_data_s:
+            signal = f"no data since {local_time(end, self.zone, '%H:%M:%S')}"
+        elif self._bad:
+            signal = f"bad since {local_time(min(self._bad.values()), self.zone, '%H:%M')}"
+        else:
+            signal = "good"
+        run = eng.detector.active
+        event = "no seizure event" if run is None else f"seizure event p={run.peak:.2f}"
+        return (f"{eng.stream}: {local_time(end, self.zone)} | signal {signal} | {event} | "
+                f"{len(eng.alerts)} alert(s)")
 
 
 def _unsaved(writer) -> int:
