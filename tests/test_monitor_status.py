@@ -111,9 +111,11 @@ def test_on_a_pipe_no_status_line_local_times_and_no_apprise_lines(recording, tm
     (tmp_path / "debug").mkdir()
     try:
         cmd, outbox = _monitor(recording, tmp_path, hook.url)
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
-        cmd, _ = _monitor(recording, tmp_path / "debug", hook.url, "--debug")
-        debug = subprocess.run(cmd, capture_output=True, text=True, timeout=100)
+        runs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for c in (cmd, _monitor(recording, tmp_path / "debug", hook.url, "--debug")[0])]
+        # read before waiting: the --debug run's output is larger than a pipe holds
+        done, debug = (subprocess.CompletedProcess(p.args, 0, *p.communicate(timeout=100)) for p in runs)
+        done.returncode, debug.returncode = (p.returncode for p in runs)
     finally:
         hook.down()
     assert done.returncode == 0, done.stderr[-2000:]
