@@ -9,14 +9,17 @@ import os
 import sqlite3
 import subprocess
 import sys
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
 from _sim_archive import write_sim_archive
+from eegmon.streaming.engine import QualityEvent
 from eegmon.streaming.localtime import local_time
 from test_streaming_alerts import Hook  # tests/ is on sys.path under pytest
 
 from eegmon._logging import _own_or_warning
+from eegmon.commands.monitor import Status
 
 pytestmark = [pytest.mark.timeout(120)]
 
@@ -85,15 +88,15 @@ def test_status_line_on_a_terminal_in_local_time(recording, tmp_path):
     assert code == 0, err[-2000:]
     onset = _onset(outbox)
     lines = out.replace("\r\n", "\n").split("\n")
-    status = [seg for ln in lines for seg in ln.split(CLEAR) if seg.startswith("replay:rec.h5: ")
-              and " | " in seg]
+    status = [seg for ln in lines for seg in ln.split(CLEAR) if " | signal " in seg]
     assert status, out[-2000:]
-    assert any("signal good" in s and "CET" in s and "alert(s)" in s for s in status), status[-5:]
+    assert any(s.endswith(" CET | signal good | no event | 0 alert(s) | replay:rec.h5") for s in status), status
+    assert any(" CET | signal good | event p=0." in s for s in status), status
     # every other line was printed after the status line was cleared: none is glued to it
     others = [ln.split(CLEAR)[-1] for ln in lines]
     event = [ln for ln in others if ln.startswith("seizure event ")]
     assert len(event) == 1 and f"onset {_paris(onset)}, p=" in event[0], others
-    assert all(seg.rstrip().endswith("alert(s)") for ln in lines for seg in ln.split(CLEAR) if " | signal " in seg)
+    assert all(s.endswith(" alert(s) | replay:rec.h5") for s in status), status
     summary = [ln for ln in others if ln.startswith("replay:rec.h5: ") and " h processed (up to " in ln]
     assert len(summary) == 1 and "CET), 1 detection(s)" in summary[0], others
 
@@ -148,3 +151,25 @@ def test_local_time_shows_the_zone():
     assert local_time(1.72e9, "Europe/Paris", "%H:%M %Z") == "11:46 CEST"
     assert local_time(1.7e9, None) == local_time(1.7e9, "UTC") == "2023-11-14 22:13:20 UTC"
     assert local_time(float("nan"), "Europe/Paris") == "nan"
+
+
+def test_status_text_follows_quality_events_and_silence():
+    engine = SimpleNamespace(end=None, stream="s1", alerts=[], detector=SimpleNamespace(active=None))
+    now = [0.0]
+    status = Status(engine, "Europe/Paris", no_data_s=5.0, clock=lambda: now[0])
+    assert status.text() == "waiting for data | 0 alert(s) | s1" and status.changed()
+    engine.end, status.arrived = 1.7e9, 0.0
+    assert status.changed() and not status.changed()
+    assert status.text() == "2023-11-14 23:13:20 CET | signal good | no event | 0 alert(s) | s1"
+    status.quality(QualityEvent("s1", "bad_signal_start", 1.7e9 - 600))
+    status.quality(QualityEvent("s1", "nan_start", 1.7e9 - 60))
+    status.quality(QualityEvent("s1", "gap", 1.7e9 - 30))  # a point event: no state
+    assert " | signal bad since 23:03 | " in status.text() and status.changed()
+    status.quality(QualityEvent("s1", "bad_signal_end", 1.7e9))
+    assert " | signal bad since 23:12 | " in status.text()
+    status.quality(QualityEvent("s1", "nan_end", 1.7e9))
+    assert " | signal good | " in status.text()
+    engine.detector.active, engine.alerts = SimpleNamespace(peak=0.876), [object()]
+    assert status.text().endswith(" | signal good | event p=0.88 | 1 alert(s) | s1") and status.changed()
+    now[0] = 5.5  # no chunk for longer than no_data_s
+    assert " | signal no data since 23:13:20 | " in status.text()

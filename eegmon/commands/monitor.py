@@ -139,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
                 engine.push(t0, x)
                 status.arrived = time.monotonic()
                 if line is not None:
-                    line.refresh(force=engine.stats.chunks == 1)  # at once with the first data, then throttled
+                    line.refresh(force=status.changed())
                 if stopping or (limit is not None and engine.stats.samples >= limit):
                     break
     except KeyboardInterrupt:
@@ -181,33 +181,42 @@ class Status:
         #: Clock time the latest chunk was pushed (None before the first).
         self.arrived: float | None = None
         self._bad: dict[str, float] = {}  # start kind -> stream time, while bad
+        self._state: tuple | None = None
 
     def quality(self, q) -> None:
         """Follow the engine's quality events (its ``on_quality``)."""
+        # a new dict each time, never changed in place: the status line's thread reads it meanwhile
         if q.kind in self.BAD:
-            self._bad.setdefault(q.kind, q.t)
-        for start, end in self.BAD.items():
-            if q.kind == end:
-                self._bad.pop(start, None)
+            self._bad = {q.kind: q.t, **self._bad}
+        self._bad = {start: t for start, t in self._bad.items() if self.BAD[start] != q.kind}
+
+    def changed(self) -> bool:
+        """Whether the line's state changed since the last call (data, signal, event, alerts).
+
+        The line is redrawn at once then, not at the next tick: an event must not wait to be seen.
+        """
+        eng = self.engine
+        state = (eng.end is None, bool(self._bad), eng.detector.active is None, len(eng.alerts))
+        changed, self._state = state != self._state, state
+        return changed
 
     def text(self) -> str:
-        """The status line."""
+        """The status line: what matters first, as a narrow terminal cuts its end."""
         from ..streaming.localtime import local_time
 
-        eng = self.engine
+        eng, bad = self.engine, self._bad
         end = eng.end
         if end is None:
-            return f"{eng.stream}: waiting for data | {len(eng.alerts)} alert(s)"
+            return f"waiting for data | {len(eng.alerts)} alert(s) | {eng.stream}"
         if self.arrived is None or self.clock() - self.arrived > self.no_data_s:
             signal = f"no data since {local_time(end, self.zone, '%H:%M:%S')}"
-        elif self._bad:
-            signal = f"bad since {local_time(min(self._bad.values()), self.zone, '%H:%M')}"
+        elif bad:
+            signal = f"bad since {local_time(min(bad.values()), self.zone, '%H:%M')}"
         else:
             signal = "good"
         run = eng.detector.active
-        event = "no seizure event" if run is None else f"seizure event p={run.peak:.2f}"
-        return (f"{eng.stream}: {local_time(end, self.zone)} | signal {signal} | {event} | "
-                f"{len(eng.alerts)} alert(s)")
+        event = "no event" if run is None else f"event p={run.peak:.2f}"
+        return f"{local_time(end, self.zone)} | signal {signal} | {event} | {len(eng.alerts)} alert(s) | {eng.stream}"
 
 
 def _unsaved(writer) -> int:
