@@ -6,6 +6,10 @@
   deliver  run the delivery worker (escalations, reminders, retries) without a monitor;
            --once delivers what is due now and exits
   serve    deliver and serve acknowledgement links until interrupted
+  test     send a test alert now through every channel of every contact (or of --contact NAME)
+           and report each channel: OK or its error; exit 1 when one failed. It goes straight
+           to the channels, once each, not through the outbox: no monitor needed, no event
+           created, nothing retried later
   recover  the outbox is missing, empty or damaged: move it aside (DB.damaged-<UTC time>, never
            deleted), salvage what it still holds and queue an alert again, marked recovered, for
            every seizure detection of --archive newer than the last delivered alert (else the
@@ -16,6 +20,8 @@ The outbox is the SQLite file the monitor writes (default ARCHIVE.h5.alerts.sqli
 damaged file, or one missing events its ledger (DB.ledger) lists, is an error naming 'recover'.
 
 examples:
+  eegmon alerts test --alerts alerts.toml
+  eegmon alerts test --alerts alerts.toml --contact neighbour
   eegmon alerts list --outbox patient.h5.alerts.sqlite
   eegmon alerts ack 3f9c2a --outbox patient.h5.alerts.sqlite
   eegmon alerts deliver --once --alerts alerts.toml --outbox patient.h5.alerts.sqlite
@@ -49,13 +55,15 @@ def _since(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "recover"), help="what to do")
+    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "recover", "test"), help="what to do")
     parser.add_argument("event", nargs="?", default=None, metavar="ID", help="event id (or prefix) for 'ack'")
     parser.add_argument("--outbox", type=Path, default=None, metavar="DB",
                         help="the outbox file (default: ARCHIVE.h5.alerts.sqlite with --archive, else "
                              "eegmon-alerts.sqlite)")
     parser.add_argument("--alerts", type=Path, default=None, metavar="POLICY",
-                        help="alert policy TOML (for deliver/serve/recover; default: console only)")
+                        help="alert policy TOML (for deliver/serve/recover/test; default: console only)")
+    parser.add_argument("--contact", default=None, metavar="NAME",
+                        help="test: only this contact's channels (default: every contact)")
     parser.add_argument("--once", action="store_true", help="deliver: one round, then exit")
     parser.add_argument("--by", default="cli", help="ack: who acknowledges (default: cli)")
     parser.add_argument("--archive", type=Path, default=None, metavar="ARCHIVE.h5",
@@ -73,6 +81,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action != "ack" and args.event is not None:
         raise EegmonError(f"'{args.action}' takes no event id (got {args.event!r}).")
+    if args.action != "test" and args.contact is not None:
+        raise EegmonError(f"--contact is for 'test' only (got it with '{args.action}').")
+    if args.action == "test":
+        policy = load_policy(args.alerts)
+        policy.check_environment()
+        return _test(policy, args.contact)
     if args.outbox is None:
         args.outbox = (args.archive.with_name(args.archive.name + ".alerts.sqlite") if args.archive is not None
                        else Path("eegmon-alerts.sqlite"))
@@ -146,6 +160,39 @@ def _deliver(args: argparse.Namespace, policy) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _test(policy, contact: str | None) -> int:
+    """``test``: one test message to each channel, sent now; 0 when all were delivered, else 1."""
+    import secrets
+
+    from ..streaming.channels import Channels, Message, redact
+
+    contacts = policy.contacts if contact is None else (policy.contact(contact),)
+    channels = Channels(timeout_s=policy.delivery.timeout_s)
+    now = dt.datetime.now(dt.UTC)
+    failed = 0
+    total = sum(len(c.channels) for c in contacts)
+    for c in contacts:
+        for i, url in enumerate(c.channels):
+            key = secrets.token_hex(16)  # a new message each run: receivers that keep keys must show it
+            body = "\n".join([
+                "eegmon test alert: if you got this, alerts reach you on this channel.",
+                f"This is a test, not a seizure alert: nothing was detected for {policy.patient.alias}.",
+                f"Sent {now:%Y-%m-%d %H:%M:%S} UTC by 'eegmon alerts test' to {c.name}, channel {i + 1} of "
+                f"{len(c.channels)}.",
+                f"Idempotency key: {key}"])
+            msg = Message(key, f"eegmon test alert ({policy.patient.alias})", body, "", "test")
+            try:
+                channels.send(url, msg)
+            except Exception as err:  # noqa: BLE001 - every channel is tried and its error reported
+                failed += 1
+                print(f"{c.name:<16} {redact(url)}  FAILED: {str(err).replace(url, redact(url))[:300]}")
+            else:
+                print(f"{c.name:<16} {redact(url)}  OK")
+    print(f"test alert: {total - failed} of {total} channel(s) delivered"
+          + (f", {failed} FAILED: fix them before relying on the alerts" if failed else ""))
+    return 1 if failed else 0
 
 
 def _recover(args: argparse.Namespace, policy) -> int:
