@@ -95,14 +95,15 @@ class _Redactor(logging.Filter):
         except ValueError:
             pass
 
-    def _clean(self, text: str) -> str:
+    def clean(self, text: str) -> str:
+        """``text`` with every known secret replaced by ``***``."""
         for secret in sorted(self.secrets, key=len, reverse=True):
             text = text.replace(secret, "***").replace(quote(secret, safe=""), "***")
         return text
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.secrets:
-            record.msg = self._clean(record.getMessage())
+            record.msg = self.clean(record.getMessage())
             record.args = None
         return True
 
@@ -213,10 +214,17 @@ def apprise_send(url: str, msg: Message, *, timeout_s: float = 10.0) -> None:
         # text, not apprise's default HTML for email: an HTML body loses every line break
         ok = app.notify(body=msg.body, title=msg.title, body_format=apprise.NotifyFormat.TEXT,
                         notify_type=apprise.NotifyType(_LOOK[urgency(msg)][0]))
+        if not ok:
+            raise DeliveryError(f"delivery through {redact(url)} failed{_reason(ok)}")
     finally:
         _REDACTOR.secrets.discard(token)
-    if not ok:
-        raise DeliveryError(f"delivery through {redact(url)} failed")
+
+
+def _reason(result) -> str:
+    """``": <apprise's last warning>"`` from a failed notify() result (why: refused, 401, ...), redacted."""
+    warnings = [e.message for r in getattr(result, "results", ()) for e in r.logs()
+                if e.level in ("WARNING", "ERROR", "CRITICAL")]
+    return f": {_REDACTOR.clean(warnings[-1])}" if warnings else ""
 
 
 class Channels:

@@ -205,7 +205,7 @@ def test_credentials_reach_the_server_and_stay_out_of_logs(ntfy, site, caplog):
 
 def test_a_server_error_is_a_delivery_error(ntfy):
     ntfy.fail = 1
-    with pytest.raises(DeliveryError, match=r"ntfy://127\.0\.0\.1:\d+/\*\*\*"):
+    with pytest.raises(DeliveryError, match=r"ntfy://127\.0\.0\.1:\d+/\*\*\* failed: .*error=500"):
         Channels().send(ntfy.url(), Message("k" * 32, "Seizure alert", "b", "ev1", "initial"))
     Channels().send(ntfy.url(), Message("k" * 32, "Seizure alert", "b", "ev1", "initial"))  # the retry works
     assert len(ntfy.messages) == 1
