@@ -22,6 +22,8 @@ from eegmon.streaming.ack import AckServer, TokenSigner
 from eegmon.streaming.channels import Channels, DeliveryError, Message, ntfy_action, redact, urgency
 from eegmon.streaming.outbox import Outbox, SeizureEvent, event_id
 from eegmon.streaming.policy import AlertRules, Contact, Policy
+from hypothesis import given
+from hypothesis import strategies as st
 
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")]
@@ -221,6 +223,17 @@ def test_action_keeps_the_token_exactly():
     action = ntfy_action(f"https://home.example.org:8443/eegmon/ack?t={token}")
     assert action["url"] == "https://home.example.org:8443/eegmon/ack"
     assert action["body"] == f"t={token}"
+
+
+@given(token=st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.", min_size=1, max_size=300),
+       base=st.sampled_from(["http://127.0.0.1:8765", "https://home.example.org", "https://h.example:8443/eegmon"]))
+def test_action_round_trips_any_token(token, base):
+    """The POST the button makes carries exactly the link's token, whatever it holds."""
+    from urllib.parse import parse_qs
+
+    action = ntfy_action(f"{base}/ack?t={token}")
+    assert action["url"] == f"{base}/ack"
+    assert parse_qs(action["body"]) == {"t": [token]}
 
 
 class JsonHook:
