@@ -16,6 +16,8 @@ plugin with per-message settings: seizure and test alerts at priority ``max`` (5
 and as an ``http`` action button, "Acknowledge", that POSTs ``t=TOKEN`` to ``{base}/ack``: one tap
 acknowledges without opening a browser. Apprise sends these as ntfy's ``X-Priority``,
 ``X-Click`` and ``X-Actions`` (JSON) headers next to the JSON body ``{"topic", "title", "message"}``.
+Gotify (``gotify://`` / ``gotifys://host/APP_TOKEN``) gets the same per-message priorities on its
+scale: ``emergency`` (10), ``high`` (8), and the URL's or ``normal`` (5) for notices.
 
 Secrets in channel URLs (``${ENV}`` values, passwords, long path segments such as webhook keys)
 are redacted from the records of the ``apprise`` and ``urllib3.connectionpool`` loggers, whose
@@ -134,8 +136,11 @@ def console_sender(out: Callable[[str], None] | None = None) -> Callable[[str, M
     return send
 
 
-#: How each kind of message is presented (see :func:`urgency`): apprise notify type, ntfy priority.
-_LOOK = {"seizure": ("failure", "max"), "alarm": ("warning", "high"), "notice": ("info", "default")}
+#: How each kind of message is presented (see :func:`urgency`): its apprise notify type ...
+_LOOK = {"seizure": "failure", "alarm": "warning", "notice": "info"}
+#: ... and its priority on the push services that have one per message (apprise's names).
+_PRIORITY = {"ntfy": {"seizure": "max", "alarm": "high", "notice": "default"},
+             "gotify": {"seizure": "emergency", "alarm": "high", "notice": "normal"}}
 #: Kinds that are not seizure events but look like one: the test alert (so that the family sees what
 #: a real alert does on their phone) and a direct message sent when the outbox cannot be written.
 _URGENT_KINDS = {"test", "direct"}
@@ -168,11 +173,17 @@ def ntfy_action(ack_url: str) -> dict | None:
             "body": urlencode({"t": token})}
 
 
-def _ntfy_settings(results: dict, msg: Message) -> None:
-    """Set the per-message ntfy arguments of apprise's parsed URL ``results`` (priority, click, action, tags)."""
+def _priority(results: dict, msg: Message, service: str) -> None:
+    """Set the priority of apprise's parsed URL ``results``: the URL's ``?priority=`` applies to notices only."""
     look = urgency(msg)
     user_priority = results.get("qsd", {}).get("priority")
-    results["priority"] = user_priority if look == "notice" and user_priority else _LOOK[look][1]
+    results["priority"] = user_priority if look == "notice" and user_priority else _PRIORITY[service][look]
+
+
+def _ntfy_settings(results: dict, msg: Message) -> None:
+    """Set the per-message ntfy arguments of apprise's parsed URL ``results`` (priority, click, action, tags)."""
+    _priority(results, msg, "ntfy")
+    look = urgency(msg)
     tags = {"seizure": ["rotating_light"], "alarm": ["warning"], "notice": []}[look]
     results["xtags"] = tags + list(results.get("xtags") or [])
     # apprise's default icon is fetched by the phone from GitHub: not for a home alert, unless asked for
@@ -207,13 +218,15 @@ def apprise_send(url: str, msg: Message, *, timeout_s: float = 10.0) -> None:
             _ntfy_settings(results, msg)
             results.setdefault("cto", timeout_s)
             results.setdefault("rto", timeout_s)
+        elif scheme in ("gotify", "gotifys"):
+            _priority(results, msg, "gotify")
         plugin = apprise.Apprise.instantiate(results)
         app = apprise.Apprise()
         if plugin is None or not app.add(plugin):
             raise DeliveryError(f"apprise does not accept the URL {redact(url)}")
         # text, not apprise's default HTML for email: an HTML body loses every line break
         ok = app.notify(body=msg.body, title=msg.title, body_format=apprise.NotifyFormat.TEXT,
-                        notify_type=apprise.NotifyType(_LOOK[urgency(msg)][0]))
+                        notify_type=apprise.NotifyType(_LOOK[urgency(msg)]))
         if not ok:
             raise DeliveryError(f"delivery through {redact(url)} failed{_reason(ok)}")
     finally:

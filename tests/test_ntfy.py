@@ -277,3 +277,45 @@ def test_seizure_alerts_are_not_sent_as_info(event, kind, notify_type, look):
         assert hook.received[0]["type"] == notify_type
     finally:
         hook.close()
+
+
+class GotifyServer(JsonHook):
+    """Gotify's message API on 127.0.0.1: POST /message with the app token in ``X-Gotify-Key``."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.received: list[tuple[str, str, dict]] = []  # (path, app token, body)
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                hook.received.append((self.path, self.headers.get("X-Gotify-Key"), body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize(("event", "kind", "query", "priority"), [
+    ("ev1", "initial", "?priority=low", 10),  # emergency, whatever the URL says
+    ("", "supervision", "", 8),
+    ("", "forecast", "", 5),
+    ("", "forecast", "?priority=low", 0),
+])
+def test_gotify_priority_per_message(event, kind, query, priority):
+    server = GotifyServer()
+    try:
+        Channels().send(f"gotify://127.0.0.1:{server.port}/AppTok3nXYZ123{query}", Message("k" * 32, "t", "b", event,
+                                                                                               kind))
+        ((path, key, body),) = server.received
+        assert path == "/message" and key == "AppTok3nXYZ123"
+        assert body["priority"] == priority and body["message"] == "b"
+    finally:
+        server.close()
