@@ -143,17 +143,19 @@ class LiveSystem:
     def add_stream(self, stream: str, model, *, fs: float, channels: Sequence[str],
                    clip_level: float | np.ndarray = 1000.0, name: str | None = None,
                    archive: ArchiveWriter | None = None, line_freq: float = 50.0,
-                   on_event: Callable[[SeizureEvent], None] | None = None) -> StreamEngine:
+                   on_event: Callable[[SeizureEvent], None] | None = None,
+                   battery: Callable[[], float | None] | None = None) -> StreamEngine:
         """A :class:`StreamEngine` alerting through this system's outbox with the policy's rules.
 
-        Parameters are those of :class:`StreamEngine`. The engine is closed by :meth:`stop`; it is
+        Parameters are those of :class:`StreamEngine`, and ``battery``, the source's battery level
+        (0-1, None when unknown) if it reports one. The engine is closed by :meth:`stop`; it is
         supervised (:attr:`watcher`) from now on.
         """
         engine = StreamEngine(stream, model, fs=fs, channels=channels, clip_level=clip_level, name=name,
                               rules=self.policy.alert, outbox=self.outbox, archive=archive, line_freq=line_freq,
                               on_event=on_event, on_quality=self.watcher.on_quality, last_resort=self.last_resort)
         self.engines.append(engine)
-        self.watcher.watch(engine)
+        self.watcher.watch(engine, battery=battery)
         self._supervise()
         return engine
 
@@ -175,8 +177,8 @@ class LiveSystem:
     def stop(self, *, drain_s: float = 0.0, stop: Callable[[], bool] | None = None, reason: str = "stopped") -> None:
         """Close the engines, wait up to ``drain_s`` for first alerts (see :meth:`drain`), stop worker and server.
 
-        ``reason`` is the clean stop the heartbeat records for the watchdog: ``"stopped"`` (by the
-        user, a signal) or ``"ended"`` (the source ended).
+        ``reason`` is the stop the heartbeat records for the watchdog: ``"stopped"`` (by the user,
+        a signal), ``"ended"`` (the source ended) or ``"failed"`` (an error ends the monitor).
         """
         try:
             self.watcher.stop()
@@ -203,5 +205,6 @@ class LiveSystem:
     def __enter__(self) -> LiveSystem:
         return self.start()
 
-    def __exit__(self, *exc) -> None:
-        self.stop()
+    def __exit__(self, kind, *exc) -> None:
+        failed = kind is not None and not issubclass(kind, KeyboardInterrupt)
+        self.stop(reason="failed" if failed else "stopped")

@@ -50,7 +50,8 @@ WATCHDOG_KEY = "supervision.watchdog"
 BATTERY_HYSTERESIS = 0.05
 #: What a clean stop records, and how the message tells it.
 STOP_REASONS = {"stopped": ("was stopped", "was stopped (by the user or the computer shutting down)"),
-                "ended": ("ended", "ended (the recording it was replaying is finished)")}
+                "ended": ("ended", "ended (the recording it was replaying is finished)"),
+                "failed": ("stopped after an error", "stopped after an internal error (its log says which)")}
 
 
 def local_time(policy: Policy, t: float) -> str:
@@ -102,6 +103,7 @@ class _Fault:
 @dataclass
 class _Stream:
     engine: object
+    level: Callable[[], float | None] | None  # the source's battery level, polled
     chunks: int
     seen: float  # wall time the chunk count last changed (or watching began)
     bad: set
@@ -136,10 +138,14 @@ class StreamWatcher:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def watch(self, engine) -> None:
-        """Supervise ``engine`` (a :class:`~eegmon.streaming.engine.StreamEngine`) from now on."""
+    def watch(self, engine, *, battery: Callable[[], float | None] | None = None) -> None:
+        """Supervise ``engine`` (a :class:`~eegmon.streaming.engine.StreamEngine`) from now on.
+
+        ``battery()``, when given, is the source's battery level (0-1, None when unknown), polled
+        by :meth:`check`; a source that pushes its level calls :meth:`battery` instead.
+        """
         with self._lock:
-            self._streams[engine.stream] = _Stream(engine, engine.stats.chunks, self.clock(), set(),
+            self._streams[engine.stream] = _Stream(engine, battery, engine.stats.chunks, self.clock(), set(),
                                                    _Fault(), _Fault(), _Fault())
 
     def on_quality(self, q) -> None:
@@ -159,16 +165,20 @@ class StreamWatcher:
 
     def battery(self, stream: str, level: float) -> None:
         """A battery level (0-1) reported by the source of ``stream``; checked at once."""
-        low = self.settings.battery_low
         with self._lock:
             s = self._streams.get(stream)
-            if s is None or not low:
-                return
-            if level < low and s.battery.since is None:
-                s.battery.since = self.clock()
-            elif level >= low + BATTERY_HYSTERESIS:
-                s.battery.since = None
+            if s is not None:
+                self._level(s, level)
         self.check()
+
+    def _level(self, s: _Stream, level: float | None) -> None:
+        low = self.settings.battery_low
+        if not low or level is None:
+            return
+        if level < low and s.battery.since is None:
+            s.battery.since = self.clock()
+        elif level >= low + BATTERY_HYSTERESIS:
+            s.battery.since = None
 
     def check(self) -> None:
         """Queue the alarms and recovered messages due now."""
@@ -179,6 +189,11 @@ class StreamWatcher:
                 chunks = s.engine.stats.chunks
                 if chunks != s.chunks:
                     s.chunks, s.seen = chunks, now
+                if s.level is not None:
+                    try:
+                        self._level(s, s.level())
+                    except Exception as err:  # noqa: BLE001 - a source's status must not stop supervision
+                        logger.warning("battery level of a source unreadable (%s)", type(err).__name__)
                 s.no_data.since = s.seen if cfg.no_data_s and now - s.seen >= cfg.no_data_s else None
                 self._alarm(name, "no_data", s.no_data, now, 0.0)
                 if cfg.bad_signal_min:

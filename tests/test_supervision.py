@@ -138,6 +138,23 @@ def test_low_battery_from_a_source_alarms_once_with_hysteresis(tmp_path):
         live.stop()
 
 
+def test_a_source_reporting_its_battery_is_polled(tmp_path):
+    from eegmon.detectors import load_detector
+
+    class Source:  # a device that reports its battery (None while it does not know)
+        levels = [None, 0.6, 0.12, 0.11, 0.1]
+
+        def battery(self):
+            return self.levels.pop(0) if len(self.levels) > 1 else self.levels[0]
+
+    model, name = load_detector("line-length", None)
+    with LiveSystem(tmp_path / "o.sqlite", _policy(battery_low=0.15), channels=Channels(senders={})) as live:
+        live.add_stream("p1", model, fs=128.0, channels=["a", "b"], name=name, battery=Source().battery)
+        for _ in range(6):
+            live.watcher.check()
+        assert _kinds(live.outbox, "battery") == ["eegmon: Sam's EEG device battery is low"]
+
+
 class Pings:
     """An HTTP server on 127.0.0.1 counting GETs."""
 
@@ -200,6 +217,17 @@ def test_clean_stop_is_recorded_and_told_once_not_as_a_crash(tmp_path):
     assert _kinds(outbox, "stopped") == ["eegmon: monitoring of Sam ended"]
     with pytest.raises(ValueError, match="reason"):
         Heartbeat(outbox, 1.0).stop("crashed")
+    policy = _policy(heartbeat_s=10.0, stale_s=60.0)
+    from eegmon.detectors import load_detector
+
+    model, name = load_detector("line-length", None)
+    with pytest.raises(ZeroDivisionError), LiveSystem(tmp_path / "x.sqlite", policy,
+                                                      channels=Channels(senders={})) as live:
+        live.add_stream("p1", model, fs=128.0, channels=["a", "b"], name=name)
+        raise ZeroDivisionError("an error ends the monitor: told as such, not as a stop by the user")
+    outbox = Outbox(tmp_path / "x.sqlite", policy)
+    assert Watchdog(outbox, policy, clock=clock).check() == "failed"
+    assert _kinds(outbox, "stopped") == ["eegmon: monitoring of Sam stopped after an error"]
 
 
 def _monitor(db, policy, env):
