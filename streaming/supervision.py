@@ -196,7 +196,7 @@ class StreamWatcher:
                         logger.warning("battery level of a source unreadable (%s)", type(err).__name__)
                 s.no_data.since = s.seen if cfg.no_data_s and now - s.seen >= cfg.no_data_s else None
                 self._alarm(name, "no_data", s.no_data, now, 0.0)
-                if cfg.bad_signal_min:
+                if cfg.bad_signal_min and s.no_data.since is None:  # no data is one fault, not two
                     self._alarm(name, "bad_signal", s.bad_signal, now, cfg.bad_signal_min * 60.0)
                 self._alarm(name, "battery", s.battery, now, 0.0)
 
