@@ -156,7 +156,7 @@ class TokenSigner:
         if not isinstance(data, dict) or not {"e", "c", "x", "n"} <= set(data):
             raise TokenError("this link is incomplete or damaged (open the whole link from the message)")
         if data.get("p", "ack") != purpose:
-            raise TokenError(f"this link is not an {'acknowledgement' if purpose == 'ack' else 'cancel'} link")
+            raise TokenError(f"this link is not {'an acknowledgement' if purpose == 'ack' else 'a cancel'} link")
         if self.clock() > float(data["x"]):
             raise TokenError(f"this link has expired (links work for {self.ttl_s / 60:g} min)")
         return data
