@@ -453,7 +453,8 @@ class AckHandler(BaseHTTPRequestHandler):
             self._reply(404, "<p>This alert is not in the outbox any more.</p>")
             return
         said = self._settled(ev)
-        if said is not None and (action == "cancel" or ev["acked_at"] is not None):
+        # a false alarm can still be cancelled after an acknowledgement (the page says who acknowledged)
+        if said is not None and (action == "ack" or ev["cancelled_at"] is not None):
             self._reply(200, f"<h1>Already done</h1><p>{html.escape(said)}</p>")
             return
         patient = self.server.outbox.policy.patient

@@ -16,7 +16,8 @@ Design
   allows: a crash after the server accepted a message but before ``sent`` was committed.
 * States: ``pending`` (to send, ``next_try`` says when), ``sent``, ``failed`` (gave up: see
   below), ``acknowledged`` (the event was acknowledged before this alert went out, so it never
-  will: acknowledgement stops escalation, reminders and any retry still pending).
+  will: acknowledgement stops escalation, reminders and any retry still pending), ``cancelled``
+  (the same after the event was cancelled as a false alarm: see "Countdown" below).
 * **Nobody is left uninformed.** A failed attempt is retried with capped exponential backoff
   (:meth:`~eegmon.streaming.policy.Delivery.backoff_s`: at most ``urgent_backoff_max_s``, 5 s by
   default, in an alert's first minutes, so a receiver that comes back gets it within seconds) for
@@ -632,6 +633,9 @@ class Outbox:
 
     def acknowledge(self, event: str, by: str = "cli", *, nonce: str | None = None) -> bool:
         """Acknowledge an event (stops escalation and reminders); False if it was already acknowledged.
+
+        Every other contact who was sent an alert about it gets an ``acknowledged`` notice (who and
+        when, in local time), queued in the same transaction; ``by`` is ``link:<contact>`` for a link.
 
         ``event`` may be an event id or a unique prefix of one. ``nonce``, an acknowledgement
         token's, is recorded as used in the same transaction (:class:`ReplayError` if it was used

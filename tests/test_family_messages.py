@@ -205,6 +205,9 @@ def test_an_ack_token_cannot_cancel_and_a_cancel_token_cannot_acknowledge(served
     assert _get(f"{fam.url}/cancel?t={ack}")[0] == 403
     ev = fam.outbox.event(fam.event.id)
     assert ev["acked_at"] is None and ev["cancelled_at"] is None
+    assert fam.outbox.acknowledge(fam.event.id, by="link:mum")
+    status, page = _get(f"{fam.url}/cancel?t={cancel}")  # a false alarm can still be cancelled after an ack
+    assert status == 200 and "already acknowledged by mum" in page and "Cancel: false alarm</button>" in page
 
 
 def test_cancel_within_the_countdown_tells_nobody_else(served):
