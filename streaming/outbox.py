@@ -853,8 +853,8 @@ class Outbox:
         if ack_url:
             lines.append(f"I am on it (tells the others): {ack_url}")
         if cancel_url:
-            lines.append(f"Cancel: false alarm (the others are told {rules.countdown_s:g} s after the "
-                         f"detection unless you cancel): {cancel_url}")
+            lines.append(f"Cancel: false alarm (the others are told {rules.countdown_s:g} s after this "
+                         f"alert unless you cancel): {cancel_url}")
         lines.append(f"Detection probability {row['probability']:.2f}, event {row['event_id']}. "
                      f"Or run: eegmon alerts ack {row['event_id']}")
         lines.append(f"Idempotency key: {row['key']}")
