@@ -6,7 +6,7 @@ and emails (apprise ``+Header=value`` URL arguments), and in the text.
 How urgent a message looks follows what it is (:func:`urgency`): a seizure alert (it has an event)
 and a test alert go out as apprise's ``failure`` type (red, where a service shows a colour), a
 supervision alarm (the monitoring itself needs attention) as ``warning``, a notice such as the daily
-forecast as ``info``.
+forecast, "acknowledged by ..." or "false alarm, sorry" as ``info``.
 
 ntfy (``ntfy://`` / ``ntfys://``, written as apprise takes them: ``ntfys://user:password@host/topic``,
 ``ntfys://tk_TOKEN@host/topic``, ``ntfys://topic`` for ntfy.sh) is sent through apprise's own ntfy
@@ -144,8 +144,9 @@ _PRIORITY = {"ntfy": {"seizure": "max", "alarm": "high", "notice": "default"},
 #: Kinds that are not seizure events but look like one: the test alert (so that the family sees what
 #: a real alert does on their phone) and a direct message sent when the outbox cannot be written.
 _URGENT_KINDS = {"test", "direct"}
-#: Messages that need no attention: shown as information.
-_NOTICE_KINDS = {"forecast"}
+#: Messages that need no attention: shown as information (the forecast; someone acknowledged an
+#: alert; an alert was cancelled as a false alarm).
+_NOTICE_KINDS = {"forecast", "acknowledged", "false_alarm"}
 
 
 def urgency(msg: Message) -> str:

@@ -77,6 +77,7 @@ class LiveSystem:
         channels = channels if channels is not None else Channels(timeout_s=policy.delivery.timeout_s)
         self.channels = channels
         self.worker = DeliveryWorker(self.outbox, channels, ack_link=None if self.signer is None else self.ack_link,
+                                     cancel_link=None if self.signer is None else self.cancel_link,
                                      interval_s=interval_s)
         self.engines: list[StreamEngine] = []
         self.watcher = StreamWatcher(self.outbox, policy)
@@ -84,11 +85,18 @@ class LiveSystem:
         self.deadman: DeadManPing | None = None
         self.watchdog = Watchdog(self.outbox, policy) if watch and policy.supervision.stale_s else None
 
-    def ack_link(self, event_id: str, contact: str) -> str:
-        """The acknowledgement link for ``contact`` of event ``event_id`` (the policy needs an ``ack.secret``)."""
+    def ack_link(self, event_id: str, contact: str, purpose: str = "ack") -> str:
+        """The link for ``contact`` to acknowledge (or, ``purpose="cancel"``, cancel) event ``event_id``.
+
+        The policy needs an ``ack.secret``.
+        """
         if self.signer is None:
             raise RuntimeError("acknowledgement links need an ack.secret in the alert policy.")
-        return f"{self._base}/ack?t={self.signer.make(event_id, contact)}"
+        return f"{self._base}/{purpose}?t={self.signer.make(event_id, contact, purpose)}"
+
+    def cancel_link(self, event_id: str, contact: str) -> str:
+        """The false-alarm cancel link of ``contact`` for event ``event_id`` (``alert.countdown_s`` > 0)."""
+        return self.ack_link(event_id, contact, "cancel")
 
     def last_resort(self, title: str, body: str, *, attempts: int = 3, pause_s: float = 5.0) -> threading.Thread:
         """Send a message to every channel of every contact now, around the outbox, in a background thread.

@@ -258,3 +258,22 @@ def test_cancel_after_the_countdown_sends_a_false_alarm_follow_up(served):
     assert "False alarm, sorry: mum cancelled Sam's seizure alert" in fam.got[3][1].body
     assert fam.outbox.event(fam.event.id)["cancelled_at"] is not None
     assert not [a for a in fam.outbox.alerts() if a["state"] == "pending"]
+
+
+def test_a_live_system_puts_the_cancel_link_in_the_first_alert_of_a_countdown(tmp_path):
+    from eegmon.streaming.channels import Channels
+    from eegmon.streaming.live import LiveSystem
+    from eegmon.streaming.outbox import SeizureEvent, event_id
+    from eegmon.streaming.policy import AckSettings, AlertRules, Contact, Policy
+
+    got = []
+    policy = Policy((Contact("mum", ("test://m",)), Contact("dad", ("test://d",))), AlertRules(countdown_s=60.0),
+                    ack=AckSettings(secret="s" * 20, base_url="https://home.example"))
+    live = LiveSystem(tmp_path / "alerts.sqlite", policy, serve_acks=False,
+                      channels=Channels(senders={"test": lambda url, msg: got.append((url, msg))}))
+    live.outbox.record_event(SeizureEvent(event_id("p1", 1.7e9), "p1", 1.7e9, 0.9, 1.7e9 + 5))
+    live.worker.run_once()
+    (url, msg), = got  # only the first contact, before the countdown ends
+    assert url == "test://m" and "https://home.example/cancel?t=" in msg.body
+    assert msg.ack_url.startswith("https://home.example/ack?t=")
+    live.stop()

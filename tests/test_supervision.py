@@ -286,3 +286,40 @@ def _beat(db, policy):
     finally:
         con.close()
     return None if row is None else json.loads(row[0])
+
+
+def test_alerts_watch_command_tells_a_stale_heartbeat_and_stops_on_sigterm(tmp_path):
+    """`eegmon alerts watch` as its own process: a monitor whose heartbeat is old is told once, on the console."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from eegmon.streaming.outbox import Outbox
+    from eegmon.streaming.policy import load_policy
+    from eegmon.streaming.supervision import HEARTBEAT_KEY
+
+    policy_file = tmp_path / "alerts.toml"
+    policy_file.write_text('[patient]\nalias = "Sam"\n[supervision]\nheartbeat_s = 1.0\nstale_s = 2.0\n'
+                           '[[contacts]]\nname = "mum"\nchannels = ["console://"]\n')
+    db = tmp_path / "alerts.sqlite"
+    box = Outbox(db, load_policy(policy_file))
+    box.set_meta(HEARTBEAT_KEY, {"run": "r1", "t": time.time() - 600.0, "state": "running"})  # a monitor that died
+    box.close()
+    proc = subprocess.Popen([sys.executable, "-m", "eegmon.cli", "alerts", "watch", "--outbox", str(db),
+                             "--alerts", str(policy_file)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            box = Outbox(db, load_policy(policy_file))
+            sent = [n for n in box.notices() if n["state"] == "sent"]
+            box.close()
+            if sent:
+                break
+            time.sleep(0.2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert [n["kind"] for n in sent] == ["supervision:stopped"] and "Sam" in sent[0]["title"] + sent[0]["body"]
+    assert out.count("[SUPERVISION:STOPPED]") == 1, out

@@ -5,7 +5,11 @@
   ack ID   acknowledge an event (its id or a unique prefix): stops escalation and reminders
   deliver  run the delivery worker (escalations, reminders, retries) without a monitor;
            --once delivers what is due now and exits
-  serve    deliver and serve acknowledgement links until interrupted
+  serve    deliver, serve acknowledgement links and watch the monitor's heartbeat until interrupted
+  watch    the watchdog, as its own process beside the monitor: tells every contact when the
+           monitor's heartbeat is older than [supervision] stale_s (a crash, a frozen or
+           powered-off computer) and when it is running again; it also delivers, since the
+           monitor's own delivery stops with it
   test     send a test alert now through every channel of every contact (or of --contact NAME)
            and report each channel: OK or its error; exit 1 when one failed. It goes straight
            to the channels, once each, not through the outbox: no monitor needed, no event
@@ -25,6 +29,7 @@ examples:
   eegmon alerts list --outbox patient.h5.alerts.sqlite
   eegmon alerts ack 3f9c2a --outbox patient.h5.alerts.sqlite
   eegmon alerts deliver --once --alerts alerts.toml --outbox patient.h5.alerts.sqlite
+  eegmon alerts watch --alerts alerts.toml --outbox patient.h5.alerts.sqlite
   eegmon alerts recover --archive patient.h5 --alerts alerts.toml
   eegmon alerts recover --archive patient.h5 --since 2026-12-01T08:00:00+00:00
 """
@@ -55,7 +60,8 @@ def _since(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "recover", "test"), help="what to do")
+    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "watch", "recover", "test"),
+                        help="what to do")
     parser.add_argument("event", nargs="?", default=None, metavar="ID", help="event id (or prefix) for 'ack'")
     parser.add_argument("--outbox", type=Path, default=None, metavar="DB",
                         help="the outbox file (default: ARCHIVE.h5.alerts.sqlite with --archive, else "
@@ -99,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
                               f"'{recover_hint(args.outbox)}'.", args.outbox)
         raise EegmonError("no such outbox (the monitor creates it).", args.outbox)
     policy = load_policy(args.alerts)
-    if args.action in ("deliver", "serve"):
+    if args.action in ("deliver", "serve", "watch"):
         policy.check_environment()
-        return _deliver(args, policy)
+        return _watch(args, policy) if args.action == "watch" else _deliver(args, policy)
     outbox = Outbox(args.outbox, policy)
     if args.action == "list":
         events = outbox.events()
@@ -143,7 +149,7 @@ def _deliver(args: argparse.Namespace, policy) -> int:
 
     from ..streaming.live import LiveSystem
 
-    live = LiveSystem(args.outbox, policy, serve_acks=args.action == "serve")
+    live = LiveSystem(args.outbox, policy, serve_acks=args.action == "serve", watch=args.action == "serve")
     if args.action == "deliver" and args.once:
         try:
             sent = live.worker.run_once()
@@ -159,6 +165,28 @@ def _deliver(args: argparse.Namespace, policy) -> int:
                 time.sleep(1.0)
         except KeyboardInterrupt:
             pass
+    return 0
+
+
+def _watch(args: argparse.Namespace, policy) -> int:
+    """``watch``: the watchdog and a delivery worker until interrupted (Ctrl-C or SIGTERM)."""
+    import signal
+
+    from ..errors import EegmonError
+    from ..streaming.supervision import watch
+
+    if not policy.supervision.stale_s:
+        raise EegmonError("'watch' needs [supervision] stale_s > 0 (it is the heartbeat's age that alarms).",
+                          policy.path)
+    stopping: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    print(f"watching the monitor's heartbeat in {args.outbox} (alarm after {policy.supervision.stale_s:g} s)")
+    try:
+        watch(args.outbox, policy, stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return 0
 
 

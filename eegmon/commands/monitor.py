@@ -121,16 +121,21 @@ def run(args: argparse.Namespace) -> int:
     stopping = []
     previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     limit = None if args.max_s is None else args.max_s * source.fs
+    reason = "ended"  # what the heartbeat tells the watchdog: the source ran out
     try:
         for t0, x in source:
             engine.push(t0, x)
             if stopping or (limit is not None and engine.stats.samples >= limit):
+                reason = "stopped"
                 break
     except KeyboardInterrupt:
-        pass
+        reason = "stopped"
+    except BaseException:
+        reason = "failed"
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        live.stop(drain_s=args.drain_s, stop=lambda: bool(stopping))
+        live.stop(drain_s=args.drain_s, stop=lambda: bool(stopping), reason=reason)
     lat = engine.stats.latencies_s
     if not quiet:
         hours = engine.stats.samples / source.fs / 3600
