@@ -1,14 +1,18 @@
 """Acknowledgement: signed, expiring, single-use tokens and a small HTTP endpoint (127.0.0.1 by default).
 
 A token is ``base64url(payload) "." base64url(HMAC-SHA256(secret, payload))`` where the payload is
-JSON ``{"e": event id, "c": contact, "x": expiry (s since epoch), "n": random nonce}``. It is
-refused when the signature does not match (forged or altered), when it has expired, or when its
-nonce was used before (replayed): the nonce is recorded in the outbox's SQLite file in the same
-process that acknowledges.
+JSON ``{"e": event id, "c": contact, "x": expiry (s since epoch), "n": random nonce, "p": purpose}``,
+the purpose ``"ack"`` (acknowledge; a token without ``"p"`` is one) or ``"cancel"`` (a false
+alarm, :meth:`~eegmon.streaming.outbox.Outbox.cancel`): a token of one purpose is refused by the
+other. It is refused when the signature does not match (forged or altered), when it has expired,
+or when its purpose is not the one asked for. Its nonce is recorded as used in the outbox's SQLite
+file in the transaction that acknowledges; a token used again is not an error for the family: the
+page says who acknowledged (or cancelled) and when.
 
-The endpoint answers ``GET /ack?t=TOKEN`` with a confirmation page holding a button, and
-acknowledges only on ``POST /ack`` (``t=TOKEN`` in the form body): mail scanners and link
-previews follow GET links, and must not acknowledge a seizure alert on the caregiver's behalf.
+The endpoint answers ``GET /ack?t=TOKEN`` (``/cancel``) with a phone-sized page (the patient's
+alias, local time, what to do) holding one large button, and acts only on ``POST /ack``
+(``/cancel``; ``t=TOKEN`` in the form body): mail scanners and link previews follow GET links, and
+must not acknowledge a seizure alert on the caregiver's behalf.
 
 Limits
 ------
@@ -61,7 +65,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from eegmon.errors import EegmonError
 
-from .outbox import Outbox, ReplayError
+from .outbox import _DEFAULT_INSTRUCTIONS, Outbox, ReplayError, acknowledger, local_time
 
 logger = logging.getLogger("eegmon.streaming")
 
@@ -82,7 +86,19 @@ _HEADER_LINE = re.compile(_TOKEN + rb":[^\x00-\x08\x0a-\x1f\x7f]*\r?\n")
 
 
 class TokenError(Exception):
-    """A token that must not acknowledge anything (the message says why)."""
+    """A token that must not acknowledge anything (the message says why, in plain words)."""
+
+
+class UsedTokenError(TokenError):
+    """A genuine token with nothing left to do: used before (a second tap), or its event already settled."""
+
+    def __init__(self, event_id: str) -> None:
+        super().__init__("this link was used before")
+        self.event_id = event_id
+
+
+#: The purposes a token can have (``"p"`` in its payload).
+PURPOSES = ("ack", "cancel")
 
 
 def _b64(data: bytes) -> str:
@@ -119,40 +135,71 @@ class TokenSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self.secret.encode(), payload, hashlib.sha256).digest()
 
-    def make(self, event_id: str, contact: str) -> str:
-        """A fresh token for acknowledging ``event_id`` as ``contact``."""
+    def make(self, event_id: str, contact: str, purpose: str = "ack") -> str:
+        """A fresh token for ``purpose`` (``"ack"`` or ``"cancel"``) on ``event_id`` as ``contact``."""
+        if purpose not in PURPOSES:
+            raise EegmonError(f"a token's purpose must be one of {PURPOSES}, got {purpose!r}.")
         payload = json.dumps({"e": event_id, "c": contact, "x": round(self.clock() + self.ttl_s, 3),
-                              "n": secrets.token_urlsafe(12)}, separators=(",", ":")).encode()
+                              "n": secrets.token_urlsafe(12), "p": purpose}, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
-    def check(self, token: str) -> dict:
-        """The token's payload if it is genuine and unexpired (the nonce is not consumed here)."""
+    def check(self, token: str, purpose: str = "ack") -> dict:
+        """The token's payload if it is genuine, unexpired and made for ``purpose`` (the nonce is not consumed)."""
         try:
             body, sig = token.split(".")
             payload, mac = _unb64(body), _unb64(sig)
         except (ValueError, TypeError) as err:
-            raise TokenError("malformed token") from err
+            raise TokenError("this link is incomplete or damaged (open the whole link from the message)") from err
         if not hmac.compare_digest(mac, self._mac(payload)):
-            raise TokenError("bad signature")
+            raise TokenError("this link was not made by this eegmon: it is forged or was changed")
         data = json.loads(payload)
         if not isinstance(data, dict) or not {"e", "c", "x", "n"} <= set(data):
-            raise TokenError("malformed token")
+            raise TokenError("this link is incomplete or damaged (open the whole link from the message)")
+        if data.get("p", "ack") != purpose:
+            raise TokenError(f"this link is not {'an acknowledgement' if purpose == 'ack' else 'a cancel'} link")
         if self.clock() > float(data["x"]):
-            raise TokenError("token expired")
+            raise TokenError(f"this link has expired (links work for {self.ttl_s / 60:g} min)")
         return data
 
     def acknowledge(self, token: str, outbox: Outbox) -> str:
-        """Check ``token``, consume its nonce and acknowledge its event (one transaction); return the event id."""
-        data = self.check(token)
+        """Check ``token``, consume its nonce and acknowledge its event (one transaction); return the event id.
+
+        Raises :class:`UsedTokenError` when the token was used before or the event was already acknowledged.
+        """
+        return self._use(token, "ack", outbox.acknowledge)
+
+    def cancel(self, token: str, outbox: Outbox) -> str:
+        """Like :meth:`acknowledge` for a cancel token: the event is a false alarm (:meth:`Outbox.cancel`)."""
+        return self._use(token, "cancel", outbox.cancel)
+
+    def _use(self, token: str, purpose: str, act: Callable[..., bool]) -> str:
+        data = self.check(token, purpose)
+        eid = str(data["e"])
         try:
-            outbox.acknowledge(str(data["e"]), by=f"link:{data['c']}", nonce=str(data["n"]))
-        except ReplayError as err:
-            raise TokenError(str(err)) from None
-        return str(data["e"])
+            done = act(eid, by=f"link:{data['c']}", nonce=str(data["n"]))
+        except ReplayError:
+            raise UsedTokenError(eid) from None
+        if not done:  # someone else was first: the page says who
+            raise UsedTokenError(eid)
+        return eid
 
 
-_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>eegmon</title></head>
-<body style="font-family:sans-serif;max-width:30em;margin:2em auto">{body}</body></html>"""
+# phone first: most links are opened from a notification, at night
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>eegmon</title>
+<style>body{{font-family:sans-serif;font-size:1.25rem;line-height:1.4;max-width:32em;margin:0 auto;padding:1em}}
+button{{width:100%;font-size:1.5rem;padding:1em;margin:1em 0;border-radius:.5em;border:0;color:#fff;
+background:#b00020}} button.calm{{background:#1b5e20}} h1{{font-size:1.6rem}}</style></head>
+<body>{body}</body></html>"""
+
+#: What each action's page says: the heading, the button, what a first POST answers.
+_ACTIONS = {
+    "ack": ("/ack", "I am on it", "calm", "Acknowledged: thank you. The others who were alerted are told you are "
+                                          "on it; escalation and reminders are stopped."),
+    "cancel": ("/cancel", "Cancel: false alarm", "", "Cancelled as a false alarm. Nobody else is alerted, and "
+                                                    "anyone already told gets a \u201cfalse alarm, sorry\u201d "
+                                                    "message."),
+}
 
 
 def _log_unexpected(err: BaseException, where: str) -> None:
@@ -359,25 +406,72 @@ class AckHandler(BaseHTTPRequestHandler):
         self._linger = linger
         self._reply(code, f"<p>{int(code)} {html.escape(code.phrase)}: {html.escape(why)}.</p>", headers)
 
+    def _action(self, path: str) -> str | None:
+        return next((name for name, (route, *_) in _ACTIONS.items() if route == path), None)
+
+    def _when(self, t: float) -> str:
+        return local_time(t, self.server.outbox.policy.patient.time_zone, now=self.server.signer.clock())
+
+    def _settled(self, ev: dict) -> str | None:
+        """What already happened to the event, as a sentence for the page; None while it is open."""
+        if ev["cancelled_at"] is not None:
+            return (f"This alert was already cancelled as a false alarm by {acknowledger(ev['cancelled_by'])} "
+                    f"at {self._when(ev['cancelled_at'])}.")
+        if ev["acked_at"] is not None:
+            return (f"This alert was already acknowledged by {acknowledger(ev['acked_by'])} "
+                    f"at {self._when(ev['acked_at'])}.")
+        return None
+
+    def _info(self, eid: str) -> None:
+        """The page for a link used again: who acknowledged or cancelled, and when (200: not a failure)."""
+        ev = self.server.outbox.event(eid)
+        said = self._settled(ev) if ev is not None else None
+        self._reply(200, f"<h1>Already done</h1><p>{html.escape(said or 'This link was used before.')}</p>")
+
+    def _forbid(self, err: TokenError) -> None:
+        alias = self.server.outbox.policy.patient.alias
+        self._reply(403, f"<h1>This link cannot be used</h1><p>Refused: {html.escape(str(err))}.</p>"
+                         f"<p>The alert itself is not changed: check on {html.escape(alias)}, and use the newest "
+                         "message's link or run <code>eegmon alerts ack</code>.</p>")
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
             self._linger = True  # a body we will not read
         path, query = self._target()
         token = parse_qs(query).get("t", [""])[0]
-        if path != "/ack":
+        action = self._action(path)
+        if action is None:
             self._reply(404, "<p>Not found.</p>")
             return
         try:
-            data = self.server.signer.check(token)
+            data = self.server.signer.check(token, action)
         except TokenError as err:
-            self._reply(403, f"<p>This link cannot be used: {html.escape(str(err))}.</p>")
+            self._forbid(err)
             return
-        self._reply(200, f"<p>Seizure alert {html.escape(str(data['e']))}.</p>"
-                         f"<form method='post' action='/ack'><input type='hidden' name='t' "
-                         f"value='{html.escape(token, quote=True)}'><button>Acknowledge</button></form>")
+        ev = self.server.outbox.event(str(data["e"]))
+        if ev is None:
+            self._reply(404, "<p>This alert is not in the outbox any more.</p>")
+            return
+        said = self._settled(ev)
+        # a false alarm can still be cancelled after an acknowledgement (the page says who acknowledged)
+        if said is not None and (action == "ack" or ev["cancelled_at"] is not None):
+            self._reply(200, f"<h1>Already done</h1><p>{html.escape(said)}</p>")
+            return
+        patient = self.server.outbox.policy.patient
+        route, button, style, _ = _ACTIONS[action]
+        what = patient.instructions.strip() or _DEFAULT_INSTRUCTIONS.format(alias=patient.alias)
+        self._reply(200, f"<h1>Seizure alert: {html.escape(patient.alias)}</h1>"
+                         f"<p>Possible seizure of {html.escape(patient.alias)} detected at "
+                         f"{html.escape(self._when(ev['detected_at']))} (it started "
+                         f"{html.escape(self._when(ev['onset']))}).</p>"
+                         + (f"<p>{html.escape(said)}</p>" if said else "")
+                         + f"<p><b>What to do:</b> {html.escape(what)}</p>"
+                         f"<form method='post' action='{route}'><input type='hidden' name='t' "
+                         f"value='{html.escape(token, quote=True)}'><button class='{style}'>{button}</button></form>")
 
     def do_POST(self) -> None:  # noqa: N802
-        if self._target()[0] != "/ack":
+        action = self._action(self._target()[0])
+        if action is None:
             self._linger = True  # the body is not read
             self._reply(404, "<p>Not found.</p>")
             return
@@ -385,16 +479,20 @@ class AckHandler(BaseHTTPRequestHandler):
         if body is None:
             return
         token = parse_qs(body.decode("utf-8", "replace")).get("t", [""])[0]
+        use = self.server.signer.acknowledge if action == "ack" else self.server.signer.cancel
         try:
-            eid = self.server.signer.acknowledge(token, self.server.outbox)
+            eid = use(token, self.server.outbox)
+        except UsedTokenError as err:
+            self._info(err.event_id)
+            return
         except TokenError as err:
-            self._reply(403, f"<p>Refused: {html.escape(str(err))}.</p>")
+            self._forbid(err)
             return
         except EegmonError as err:
             self._reply(404, f"<p>{html.escape(err.message)}</p>")
             return
-        logger.info("event %s acknowledged by link", eid)
-        self._reply(200, f"<p>Acknowledged {html.escape(eid)}. Escalation stopped.</p>")
+        logger.info("event %s %s by link", eid, "acknowledged" if action == "ack" else "cancelled")
+        self._reply(200, f"<h1>Done</h1><p>{html.escape(_ACTIONS[action][3])}</p>")
 
 
 class _AckHTTPServer(ThreadingHTTPServer):

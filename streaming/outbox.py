@@ -16,7 +16,8 @@ Design
   allows: a crash after the server accepted a message but before ``sent`` was committed.
 * States: ``pending`` (to send, ``next_try`` says when), ``sent``, ``failed`` (gave up: see
   below), ``acknowledged`` (the event was acknowledged before this alert went out, so it never
-  will: acknowledgement stops escalation, reminders and any retry still pending).
+  will: acknowledgement stops escalation, reminders and any retry still pending), ``cancelled``
+  (the same after the event was cancelled as a false alarm: see "Countdown" below).
 * **Nobody is left uninformed.** A failed attempt is retried with capped exponential backoff
   (:meth:`~eegmon.streaming.policy.Delivery.backoff_s`: at most ``urgent_backoff_max_s``, 5 s by
   default, in an alert's first minutes, so a receiver that comes back gets it within seconds) for
@@ -48,6 +49,18 @@ Design
   ``max_attempts`` times, then ``failed`` and logged at ERROR.
 * ``events.recovered_at`` (added to older files when they are opened) is set on events rebuilt
   from the archive by ``eegmon alerts recover``: their alerts say so.
+* **Messages for families** (:meth:`Outbox._message`): the patient's alias, local times in
+  ``patient.time_zone``, what happened, what to do, the acknowledgement link; the stream id (which
+  may be an identifier) is in no message and no log line. When an event is acknowledged, every
+  other contact who was sent an alert about it gets an ``acknowledged`` notice saying who did and
+  when, in the acknowledgement's transaction (a notice: never escalated or reminded).
+* **Countdown** (``alert.countdown_s`` > 0): the first contact's alert carries a cancel link and
+  the escalations are replaced by one ``countdown`` alert to every other contact once the
+  countdown has passed uncancelled and unacknowledged; reminders go to the contacts alerted so
+  far as usual. :meth:`Outbox.cancel` (a false alarm) stops escalation, reminders and retries like
+  an acknowledgement (pending alerts become ``cancelled``), marks the event cancelled
+  (``events.cancelled_at``, ``cancelled_by``; the event is kept) and sends a ``false_alarm``
+  notice to every other contact already sent an alert about it.
 * **A file that cannot be written** (a full or read-only disk) is read as usual. An alert sent
   while its ``sent`` state cannot be stored is remembered in memory and never sent again by this
   process (its state is stored as soon as the file takes writes again); a failed attempt whose
@@ -119,6 +132,30 @@ def event_id(stream: str, onset: float) -> str:
 
 class ReplayError(Exception):
     """An acknowledgement token's nonce was used before (the token is replayed)."""
+
+
+def local_time(t: float, zone: str, *, now: float | None = None) -> str:
+    """``t`` (s since the epoch) as a family reads it: ``"02:14 (Europe/London)"``, with the date when not today.
+
+    ``now`` (default: the current time) says which day is today, in ``zone``.
+    """
+    import datetime as dt
+
+    from eegmon.forecast.seizures import time_zone
+
+    tz = time_zone(zone)
+    when = dt.datetime.fromtimestamp(t, tz)
+    today = dt.datetime.fromtimestamp(time.time() if now is None else now, tz).date()
+    day = "" if when.date() == today else f"{when:%a %d %b %Y} "
+    return f"{day}{when:%H:%M} ({zone})"
+
+
+def acknowledger(by: str | None) -> str:
+    """Who acknowledged, as stored in ``events.acked_by`` (``link:mum``), for messages: ``mum``."""
+    if not by:
+        return "someone"
+    who = by.removeprefix("link:")
+    return "someone at the computer (eegmon alerts ack)" if who == "cli" else who
 
 
 @dataclass(frozen=True)
@@ -257,8 +294,10 @@ def connect(path: str | Path, *, check: bool = True, hint: str | None = None) ->
                 raise sqlite3.DatabaseError(f"integrity check: {detail[:300]}")
         con.executescript(_SCHEMA)
         columns = {row[1] for row in con.execute("PRAGMA table_info(events)")}
-        if "recovered_at" not in columns:  # a file written before recovery existed
-            con.execute("ALTER TABLE events ADD COLUMN recovered_at REAL")
+        # columns added after the first files were written
+        for column in ("recovered_at REAL", "cancelled_at REAL", "cancelled_by TEXT"):
+            if column.split()[0] not in columns:
+                con.execute(f"ALTER TABLE events ADD COLUMN {column}")
     except sqlite3.OperationalError as err:  # locked, unreadable, no such folder: not damage
         if con is not None:
             con.close()
@@ -549,17 +588,9 @@ class Outbox:
         """
         now = self.clock() if now is None else float(now)
         con = self._con()
-        added = 0
         con.execute("BEGIN IMMEDIATE")
         try:
-            for contact in contacts:
-                for i in range(len(contact.channels)):
-                    cur = con.execute(
-                        "INSERT OR IGNORE INTO notices (key, kind, contact, channel, title, body, expires, state, "
-                        "next_try, created) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-                        (notice_key(kind, ref, contact.name, i), kind, contact.name, i, title, body, expires, now,
-                         now))
-                    added += cur.rowcount
+            added = self._insert_notices(con, kind, ref, contacts, title, body, expires, now)
             con.execute("COMMIT")
         except BaseException:
             con.execute("ROLLBACK")
@@ -568,6 +599,27 @@ class Outbox:
             for listener in self.listeners:
                 listener()
         return added
+
+    @staticmethod
+    def _insert_notices(con: sqlite3.Connection, kind: str, ref: str, contacts: Sequence[Contact], title: str,
+                        body: str, expires: float | None, now: float) -> int:
+        added = 0
+        for contact in contacts:
+            for i in range(len(contact.channels)):
+                cur = con.execute(
+                    "INSERT OR IGNORE INTO notices (key, kind, contact, channel, title, body, expires, state, "
+                    "next_try, created) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                    (notice_key(kind, ref, contact.name, i), kind, contact.name, i, title, body, expires, now, now))
+                added += cur.rowcount
+        return added
+
+    def _follow_up(self, con: sqlite3.Connection, eid: str, kind: str, title: str, body: str, skip: str,
+                   now: float) -> int:
+        """Queue a notice about event ``eid`` to every contact but ``skip`` who was sent an alert about it."""
+        told = {r[0] for r in con.execute("SELECT DISTINCT contact FROM alerts WHERE event_id = ? AND state = 'sent'",
+                                          (eid,))}
+        contacts = [c for c in self.policy.contacts if c.name in told and c.name != skip]
+        return self._insert_notices(con, kind, eid, contacts, title, body, None, now)
 
     def record_quality(self, stream: str, kind: str, t: float, detail: str) -> None:
         """Store one signal-quality event (never alerted); the same one again (stream, kind, time) is not stored.
@@ -582,6 +634,9 @@ class Outbox:
     def acknowledge(self, event: str, by: str = "cli", *, nonce: str | None = None) -> bool:
         """Acknowledge an event (stops escalation and reminders); False if it was already acknowledged.
 
+        Every other contact who was sent an alert about it gets an ``acknowledged`` notice (who and
+        when, in local time), queued in the same transaction; ``by`` is ``link:<contact>`` for a link.
+
         ``event`` may be an event id or a unique prefix of one. ``nonce``, an acknowledgement
         token's, is recorded as used in the same transaction (:class:`ReplayError` if it was used
         before), so a token is never used up without its acknowledgement.
@@ -593,19 +648,18 @@ class Outbox:
                                                  (nonce, self.clock())).rowcount != 1:
                 con.execute("ROLLBACK")
                 raise ReplayError("token already used")
-            rows = con.execute("SELECT id, acked_at FROM events WHERE id LIKE ?",
-                               (event.replace("%", "").replace("_", "") + "%",)).fetchall()
-            if len(rows) != 1:
-                con.execute("ROLLBACK")
-                what = "no event" if not rows else f"{len(rows)} events"
-                raise EegmonError(f"{what} with id {event!r} in the outbox.", self.path)
-            eid, acked = rows[0]
+            eid, acked = self._one_event(con, event, "acked_at")
             if acked is not None:
                 con.execute("COMMIT" if nonce is not None else "ROLLBACK")  # the token is used all the same
                 return False
             now = self.clock()
             con.execute("UPDATE events SET acked_at = ?, acked_by = ? WHERE id = ?", (now, by, eid))
             con.execute("UPDATE alerts SET state = 'acknowledged' WHERE event_id = ? AND state = 'pending'", (eid,))
+            p = self.policy.patient
+            who, at = acknowledger(by), local_time(now, p.time_zone, now=now)
+            added = self._follow_up(con, eid, "acknowledged", f"{p.alias}'s alert was acknowledged",
+                                    f"{p.alias}'s alert was acknowledged by {who} at {at}: they are on it.",
+                                    by.removeprefix("link:"), now)
             con.execute("COMMIT")
         except (EegmonError, ReplayError):
             raise
@@ -613,7 +667,70 @@ class Outbox:
             con.execute("ROLLBACK")
             raise
         self._durable(con, ledger=False)
+        self._wake(added)
         return True
+
+    def cancel(self, event: str, by: str, *, nonce: str | None = None) -> bool:
+        """Cancel a false alarm: stop escalation, reminders and retries, tell those already alerted.
+
+        Like :meth:`acknowledge` (``event`` an id or a unique prefix; ``nonce`` a cancel token's,
+        :class:`ReplayError` if used before), but pending alerts become ``cancelled``, the event
+        is marked cancelled (never deleted) and every other contact already sent an alert gets a
+        ``false_alarm`` notice. False if it was cancelled before.
+        """
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            if nonce is not None and con.execute("INSERT OR IGNORE INTO nonces (nonce, used_at) VALUES (?, ?)",
+                                                 (nonce, self.clock())).rowcount != 1:
+                con.execute("ROLLBACK")
+                raise ReplayError("token already used")
+            eid, cancelled = self._one_event(con, event, "cancelled_at")
+            if cancelled is not None:
+                con.execute("COMMIT" if nonce is not None else "ROLLBACK")
+                return False
+            now = self.clock()
+            con.execute("UPDATE events SET cancelled_at = ?, cancelled_by = ? WHERE id = ?", (now, by, eid))
+            con.execute("UPDATE alerts SET state = 'cancelled' WHERE event_id = ? AND state = 'pending'", (eid,))
+            p = self.policy.patient
+            who, at = acknowledger(by), local_time(now, p.time_zone, now=now)
+            added = self._follow_up(con, eid, "false_alarm", f"{p.alias}: false alarm, sorry",
+                                    f"False alarm, sorry: {who} cancelled {p.alias}'s seizure alert at {at}. "
+                                    "Nothing to do.", by.removeprefix("link:"), now)
+            con.execute("COMMIT")
+        except (EegmonError, ReplayError):
+            raise
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._durable(con, ledger=False)
+        self._wake(added)
+        return True
+
+    def _one_event(self, con: sqlite3.Connection, event: str, column: str) -> tuple[str, float | None]:
+        """The id and ``column`` of the one event ``event`` names (an id or a unique prefix); rolls back if none."""
+        rows = con.execute(f"SELECT id, {column} FROM events WHERE id LIKE ?",
+                           (event.replace("%", "").replace("_", "") + "%",)).fetchall()
+        if len(rows) != 1:
+            con.execute("ROLLBACK")
+            what = "no event" if not rows else f"{len(rows)} events"
+            raise EegmonError(f"{what} with id {event!r} in the outbox.", self.path)
+        return rows[0]
+
+    def _wake(self, added: int) -> None:
+        if added:
+            for listener in self.listeners:
+                listener()
+
+    def event(self, eid: str) -> dict | None:
+        """One event's row (no alerts), or None."""
+        con = self._con()
+        con.row_factory = sqlite3.Row
+        try:
+            row = con.execute("SELECT * FROM events WHERE id = ?", (eid,)).fetchone()
+        finally:
+            con.row_factory = None
+        return None if row is None else dict(row)
 
     def schedule(self) -> int:
         """Add due escalations and reminders of unacknowledged events; return how many alerts were added."""
@@ -623,9 +740,15 @@ class Outbox:
         added = 0
         con.execute("BEGIN IMMEDIATE")
         try:
-            for eid, created in con.execute("SELECT id, created FROM events WHERE acked_at IS NULL").fetchall():
+            for eid, created in con.execute("SELECT id, created FROM events WHERE acked_at IS NULL "
+                                            "AND cancelled_at IS NULL").fetchall():
                 age_min = (now - created) / 60.0
-                if rules.escalate_after_min > 0:
+                countdown = rules.countdown_s > 0
+                if countdown and now - created >= rules.countdown_s:
+                    # the countdown replaces escalation: once over, everyone is told at once
+                    for k in range(1, len(self.policy.contacts)):
+                        added += self._insert_alerts(con, eid, k, "countdown", now)
+                elif not countdown and rules.escalate_after_min > 0:
                     level = min(int(age_min // rules.escalate_after_min), len(self.policy.contacts) - 1)
                     for k in range(1, level + 1):
                         added += self._insert_alerts(con, eid, k, f"escalation:{k}", now)
@@ -634,7 +757,8 @@ class Outbox:
                     for r in range(1, n + 1):
                         # reminder r goes to the contacts whose first alert was due before it
                         for k in range(len(self.policy.contacts)):
-                            if k == 0 or (rules.escalate_after_min > 0
+                            if k == 0 or (rules.countdown_s / 60.0 < r * rules.reminder_every_min if countdown
+                                          else rules.escalate_after_min > 0
                                           and k * rules.escalate_after_min < r * rules.reminder_every_min):
                                 added += self._insert_alerts(con, eid, k, f"reminder:{r}", now)
             con.execute("COMMIT")
@@ -693,35 +817,56 @@ class Outbox:
         return default if row is None else json.loads(row[0])
 
     # ------------------------------------------------------------------ delivery
-    def _message(self, con: sqlite3.Connection, row: dict, ack_url: str | None) -> Message:
-        from eegmon.events import to_datetime
+    def _message(self, con: sqlite3.Connection, row: dict, ack_url: str | None, cancel_url: str | None) -> Message:
+        """A seizure alert's text for a family (see the module docstring); the key is its last line."""
+        p, rules = self.policy.patient, self.policy.alert
+        now = self.clock()
 
-        when = f"{to_datetime(row['onset']):%Y-%m-%d %H:%M:%S} UTC"
+        def at(t: float) -> str:
+            return local_time(t, p.time_zone, now=now)
+
         kind = row["kind"]
         base, _, ref = kind.partition(":")
-        lines = [f"Possible seizure on {row['stream']} at {when} (probability {row['probability']:.2f})."]
+        title = f"Seizure alert: {p.alias}"
+        lines = [f"eegmon detected a possible seizure of {p.alias} at {at(row['detected_at'])}: it started "
+                 f"{at(row['onset']).split(' (')[0]}, still going on when detected."]
         if base == "delivery_failed":
-            title = f"Seizure alert (could not reach {ref})"
+            title += f" (could not reach {ref})"
             failed = con.execute("SELECT last_error FROM alerts WHERE event_id = ? AND contact = ? "
                                  "AND state = 'failed' ORDER BY created LIMIT 1", (row["event_id"], ref)).fetchone()
             lines.append(f"The alert to {ref} could not be delivered"
-                         + (f" ({failed[0]})" if failed and failed[0] else "") + ": please check on the patient.")
-        else:
-            title = {"initial": "Seizure alert"}.get(base, f"Seizure alert ({kind.replace(':', ' ')})")
+                         + (f" ({failed[0]})" if failed and failed[0] else "") + f": please check on {p.alias}.")
+        elif base == "reminder":
+            title = f"Reminder: seizure alert for {p.alias} not yet acknowledged"
+            lines.insert(0, f"Reminder {ref}: not yet acknowledged.")
+        elif base == "escalation":
+            waited = int(ref) * rules.escalate_after_min
+            title += ", nobody has acknowledged"
+            lines.insert(0, f"Nobody has acknowledged for {waited:g} min: you are the next contact.")
+        elif base == "countdown":
+            lines.insert(0, f"Nobody cancelled it within {rules.countdown_s:g} s: every contact is told.")
         if row["recovered_at"] is not None:
             title += " (recovered)"
-            lines.append(f"Recovered from the archive at {to_datetime(row['recovered_at']):%Y-%m-%d %H:%M:%S} UTC "
-                         "after the alert outbox was damaged: the first alert may never have been sent.")
-        lines.append(f"Event {row['event_id']}.")
+            lines.append(f"Recovered from the archive at {at(row['recovered_at'])} after the alert outbox was "
+                         "damaged: the first alert may never have been sent, and this one may come late.")
+        lines.append(f"What to do: {p.instructions.strip() or _DEFAULT_INSTRUCTIONS.format(alias=p.alias)}")
         if ack_url:
-            lines.append(f"Acknowledge: {ack_url}")
-        lines.append(f"Or run: eegmon alerts ack {row['event_id']}")
+            lines.append(f"I am on it (tells the others): {ack_url}")
+        if cancel_url:
+            lines.append(f"Cancel: false alarm (the others are told {rules.countdown_s:g} s after this "
+                         f"alert unless you cancel): {cancel_url}")
+        lines.append(f"Detection probability {row['probability']:.2f}, event {row['event_id']}. "
+                     f"Or run: eegmon alerts ack {row['event_id']}")
         lines.append(f"Idempotency key: {row['key']}")
-        return Message(row["key"], title, "\n".join(lines), row["event_id"], kind)
+        return Message(row["key"], title, "\n".join(lines), row["event_id"], kind, ack_url or "")
 
     def deliver_due(self, channels: Channels, *, ack_link: Callable[[str, str], str] | None = None,
-                    rng: random.Random | None = None, limit: int = 100) -> int:
+                    cancel_link: Callable[[str, str], str] | None = None, rng: random.Random | None = None,
+                    limit: int = 100) -> int:
         """Try every due pending alert, then every due pending notice, once; return how many were sent.
+
+        ``ack_link`` and ``cancel_link`` are ``(event id, contact) -> URL``; the cancel link goes
+        in the first contact's initial alert when ``alert.countdown_s`` > 0.
 
         A failure sets ``next_try`` by capped exponential backoff with jitter. An alert older than
         ``give_up_after_min`` whose attempt fails, or whose contact or channel left the policy, is
@@ -733,7 +878,8 @@ class Outbox:
         con.row_factory = sqlite3.Row
         try:
             due = [dict(r) for r in con.execute(
-                "SELECT a.*, e.stream, e.onset, e.probability, e.acked_at, e.recovered_at FROM alerts a "
+                "SELECT a.*, e.onset, e.probability, e.detected_at, e.acked_at, e.cancelled_at, e.recovered_at "
+                "FROM alerts a "
                 "JOIN events e ON a.event_id = e.id WHERE a.state = 'pending' AND a.next_try <= ? "
                 "ORDER BY a.next_try LIMIT ?", (now, limit))]
         finally:
@@ -747,12 +893,18 @@ class Outbox:
                 self._store(con, "UPDATE alerts SET state = 'acknowledged' WHERE key = ? AND state = 'pending'",
                             (row["key"],))
                 continue
+            if row["cancelled_at"] is not None:
+                self._store(con, "UPDATE alerts SET state = 'cancelled' WHERE key = ? AND state = 'pending'",
+                            (row["key"],))
+                continue
             try:
                 url = self.policy.contact(row["contact"]).channels[row["channel"]]
             except (EegmonError, IndexError):
                 self._give_up_or_wait(con, row, "contact or channel no longer in the policy")
                 continue
-            msg = self._message(con, row, ack_link(row["event_id"], row["contact"]) if ack_link else None)
+            offer_cancel = (cancel_link is not None and self.policy.alert.countdown_s > 0 and row["kind"] == "initial")
+            msg = self._message(con, row, ack_link(row["event_id"], row["contact"]) if ack_link else None,
+                                cancel_link(row["event_id"], row["contact"]) if offer_cancel else None)
             sent += self._send(con, "alerts", row, url, msg, channels, rng)
         # notices after alerts: a seizure alert must not wait behind a forecast message
         return sent + self._deliver_notices(channels, rng, max(0, limit - len(due)))
@@ -875,6 +1027,11 @@ class Outbox:
         return 1
 
 
+#: What to do, when the policy's ``patient.instructions`` says nothing.
+_DEFAULT_INSTRUCTIONS = ("go to {alias} now and stay with them; keep them safe from injury, time the seizure and "
+                         "follow the care plan. Call emergency services if it lasts more than 5 minutes, or if in "
+                         "doubt.")
+
 #: Pause between the delivery worker's rounds while they fail.
 _FAILING_ROUND_S = 5.0
 
@@ -890,6 +1047,8 @@ class DeliveryWorker:
         Where messages go.
     ack_link : callable | None
         ``(event_id, contact) -> URL`` to put in messages.
+    cancel_link : callable | None
+        ``(event_id, contact) -> URL`` of the false-alarm cancel link (``alert.countdown_s`` > 0).
     interval_s : float
         Pause between rounds (a newly committed event wakes the worker at once).
     raise_errors : bool
@@ -898,8 +1057,9 @@ class DeliveryWorker:
     """
 
     def __init__(self, outbox: Outbox, channels: Channels, *, ack_link: Callable[[str, str], str] | None = None,
-                 interval_s: float = 0.2, raise_errors: bool = False) -> None:
-        self.outbox, self.channels, self.ack_link = outbox, channels, ack_link
+                 cancel_link: Callable[[str, str], str] | None = None, interval_s: float = 0.2,
+                 raise_errors: bool = False) -> None:
+        self.outbox, self.channels, self.ack_link, self.cancel_link = outbox, channels, ack_link, cancel_link
         self.interval_s = interval_s
         self.raise_errors = raise_errors
         self.error: BaseException | None = None
@@ -917,7 +1077,7 @@ class DeliveryWorker:
             self.outbox.schedule()
         except sqlite3.OperationalError as err:
             self.outbox._fault(err)
-        return self.outbox.deliver_due(self.channels, ack_link=self.ack_link)
+        return self.outbox.deliver_due(self.channels, ack_link=self.ack_link, cancel_link=self.cancel_link)
 
     def _loop(self) -> None:
         failing = False

@@ -337,6 +337,9 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
         if not getattr(delivery, name) > 0:
             raise EegmonError(f"delivery.{name} must be > 0, got {getattr(delivery, name)}.", path)
     ack = _section(data, "ack", AckSettings, path)
+    if alert.countdown_s > 0 and not ack.secret:
+        raise EegmonError("alert.countdown_s needs [ack] secret: the first contact cancels a false alarm with a "
+                          "signed link.", path)
     contacts = []
     raw_contacts = data.get("contacts", [])
     if not isinstance(raw_contacts, list):

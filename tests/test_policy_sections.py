@@ -22,7 +22,7 @@ def test_defaults_and_the_example_file():
 
 def test_sections_are_read():
     p = parse_policy({"patient": {"alias": "Sam", "time_zone": "Europe/Paris", "instructions": "Stay with Sam."},
-                      "alert": {"countdown_s": 30},
+                      "alert": {"countdown_s": 30}, "ack": {"secret": "s" * 20},
                       "supervision": {"no_data_s": 0, "stale_s": 90, "deadman_url": "https://hc.example.org/ping/x"},
                       **CONTACTS})
     assert (p.patient.alias, p.patient.time_zone, p.patient.instructions) == ("Sam", "Europe/Paris", "Stay with Sam.")
@@ -45,3 +45,10 @@ def test_sections_are_read():
 def test_bad_values_name_the_key(section, match):
     with pytest.raises(EegmonError, match=match):
         parse_policy({**section, **CONTACTS}, "alerts.toml")
+
+
+def test_a_countdown_needs_links_to_cancel_it():
+    with pytest.raises(EegmonError, match="countdown_s needs \\[ack\\] secret"):
+        parse_policy({"alert": {"countdown_s": 60}, **CONTACTS})
+    p = parse_policy({"alert": {"countdown_s": 60}, "ack": {"secret": "s" * 20}, **CONTACTS})
+    assert p.alert.countdown_s == 60.0

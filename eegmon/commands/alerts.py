@@ -5,7 +5,15 @@
   ack ID   acknowledge an event (its id or a unique prefix): stops escalation and reminders
   deliver  run the delivery worker (escalations, reminders, retries) without a monitor;
            --once delivers what is due now and exits
-  serve    deliver and serve acknowledgement links until interrupted
+  serve    deliver, serve acknowledgement links and watch the monitor's heartbeat until interrupted
+  watch    the watchdog, as its own process beside the monitor: tells every contact when the
+           monitor's heartbeat is older than [supervision] stale_s (a crash, a frozen or
+           powered-off computer) and when it is running again; it also delivers, since the
+           monitor's own delivery stops with it
+  test     send a test alert now through every channel of every contact (or of --contact NAME)
+           and report each channel: OK or its error; exit 1 when one failed. It goes straight
+           to the channels, once each, not through the outbox: no monitor needed, no event
+           created, nothing retried later
   recover  the outbox is missing, empty or damaged: move it aside (DB.damaged-<UTC time>, never
            deleted), salvage what it still holds and queue an alert again, marked recovered, for
            every seizure detection of --archive newer than the last delivered alert (else the
@@ -16,9 +24,12 @@ The outbox is the SQLite file the monitor writes (default ARCHIVE.h5.alerts.sqli
 damaged file, or one missing events its ledger (DB.ledger) lists, is an error naming 'recover'.
 
 examples:
+  eegmon alerts test --alerts alerts.toml
+  eegmon alerts test --alerts alerts.toml --contact neighbour
   eegmon alerts list --outbox patient.h5.alerts.sqlite
   eegmon alerts ack 3f9c2a --outbox patient.h5.alerts.sqlite
   eegmon alerts deliver --once --alerts alerts.toml --outbox patient.h5.alerts.sqlite
+  eegmon alerts watch --alerts alerts.toml --outbox patient.h5.alerts.sqlite
   eegmon alerts recover --archive patient.h5 --alerts alerts.toml
   eegmon alerts recover --archive patient.h5 --since 2026-12-01T08:00:00+00:00
 """
@@ -49,13 +60,16 @@ def _since(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "recover"), help="what to do")
+    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "watch", "recover", "test"),
+                        help="what to do")
     parser.add_argument("event", nargs="?", default=None, metavar="ID", help="event id (or prefix) for 'ack'")
     parser.add_argument("--outbox", type=Path, default=None, metavar="DB",
                         help="the outbox file (default: ARCHIVE.h5.alerts.sqlite with --archive, else "
                              "eegmon-alerts.sqlite)")
     parser.add_argument("--alerts", type=Path, default=None, metavar="POLICY",
-                        help="alert policy TOML (for deliver/serve/recover; default: console only)")
+                        help="alert policy TOML (for deliver/serve/recover/test; default: console only)")
+    parser.add_argument("--contact", default=None, metavar="NAME",
+                        help="test: only this contact's channels (default: every contact)")
     parser.add_argument("--once", action="store_true", help="deliver: one round, then exit")
     parser.add_argument("--by", default="cli", help="ack: who acknowledges (default: cli)")
     parser.add_argument("--archive", type=Path, default=None, metavar="ARCHIVE.h5",
@@ -73,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action != "ack" and args.event is not None:
         raise EegmonError(f"'{args.action}' takes no event id (got {args.event!r}).")
+    if args.action != "test" and args.contact is not None:
+        raise EegmonError(f"--contact is for 'test' only (got it with '{args.action}').")
+    if args.action == "test":
+        policy = load_policy(args.alerts)
+        policy.check_environment()
+        return _test(policy, args.contact)
     if args.outbox is None:
         args.outbox = (args.archive.with_name(args.archive.name + ".alerts.sqlite") if args.archive is not None
                        else Path("eegmon-alerts.sqlite"))
@@ -85,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
                               f"'{recover_hint(args.outbox)}'.", args.outbox)
         raise EegmonError("no such outbox (the monitor creates it).", args.outbox)
     policy = load_policy(args.alerts)
-    if args.action in ("deliver", "serve"):
+    if args.action in ("deliver", "serve", "watch"):
         policy.check_environment()
-        return _deliver(args, policy)
+        return _watch(args, policy) if args.action == "watch" else _deliver(args, policy)
     outbox = Outbox(args.outbox, policy)
     if args.action == "list":
         events = outbox.events()
@@ -129,7 +149,7 @@ def _deliver(args: argparse.Namespace, policy) -> int:
 
     from ..streaming.live import LiveSystem
 
-    live = LiveSystem(args.outbox, policy, serve_acks=args.action == "serve")
+    live = LiveSystem(args.outbox, policy, serve_acks=args.action == "serve", watch=args.action == "serve")
     if args.action == "deliver" and args.once:
         try:
             sent = live.worker.run_once()
@@ -146,6 +166,61 @@ def _deliver(args: argparse.Namespace, policy) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _watch(args: argparse.Namespace, policy) -> int:
+    """``watch``: the watchdog and a delivery worker until interrupted (Ctrl-C or SIGTERM)."""
+    import signal
+
+    from ..errors import EegmonError
+    from ..streaming.supervision import watch
+
+    if not policy.supervision.stale_s:
+        raise EegmonError("'watch' needs [supervision] stale_s > 0 (it is the heartbeat's age that alarms).",
+                          policy.path)
+    stopping: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
+    print(f"watching the monitor's heartbeat in {args.outbox} (alarm after {policy.supervision.stale_s:g} s)")
+    try:
+        watch(args.outbox, policy, stop=lambda: bool(stopping))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    return 0
+
+
+def _test(policy, contact: str | None) -> int:
+    """``test``: one test message to each channel, sent now; 0 when all were delivered, else 1."""
+    import secrets
+
+    from ..streaming.channels import Channels, Message, redact
+
+    contacts = policy.contacts if contact is None else (policy.contact(contact),)
+    channels = Channels(timeout_s=policy.delivery.timeout_s)
+    now = dt.datetime.now(dt.UTC)
+    failed = 0
+    total = sum(len(c.channels) for c in contacts)
+    for c in contacts:
+        for i, url in enumerate(c.channels):
+            key = secrets.token_hex(16)  # a new message each run: receivers that keep keys must show it
+            body = "\n".join([
+                "eegmon test alert: if you got this, alerts reach you on this channel.",
+                f"This is a test, not a seizure alert: nothing was detected for {policy.patient.alias}.",
+                f"Sent {now:%Y-%m-%d %H:%M:%S} UTC by 'eegmon alerts test' to {c.name}, channel {i + 1} of "
+                f"{len(c.channels)}.",
+                f"Idempotency key: {key}"])
+            msg = Message(key, f"eegmon test alert ({policy.patient.alias})", body, "", "test")
+            try:
+                channels.send(url, msg)
+            except Exception as err:  # noqa: BLE001 - every channel is tried and its error reported
+                failed += 1
+                print(f"{c.name:<16} {redact(url)}  FAILED: {str(err).replace(url, redact(url))[:300]}")
+            else:
+                print(f"{c.name:<16} {redact(url)}  OK")
+    print(f"test alert: {total - failed} of {total} channel(s) delivered"
+          + (f", {failed} FAILED: fix them before relying on the alerts" if failed else ""))
+    return 1 if failed else 0
 
 
 def _recover(args: argparse.Namespace, policy) -> int:

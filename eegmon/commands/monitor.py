@@ -128,11 +128,19 @@ def run(args: argparse.Namespace) -> int:
     engine = live.add_stream(stream, model, fs=source.fs, channels=source.channels, clip_level=source.clip_level,
                              name=name, archive=writer, line_freq=args.line_freq, on_event=on_event)
     status = Status(engine, zone, no_data_s=max(5.0, 3 * args.chunk_s / args.speed))
-    engine.on_quality = status.quality
+    supervise = engine.on_quality  # the supervision watcher's: it must go on seeing every event
+
+    def on_quality(q) -> None:
+        status.quality(q)
+        if supervise is not None:
+            supervise(q)
+
+    engine.on_quality = on_quality
     stopping = []
     previous = signal.signal(signal.SIGTERM, lambda *a: stopping.append(1))
     limit = None if args.max_s is None else args.max_s * source.fs
     line = StatusLine(status.text, sys.stdout) if not quiet and sys.stdout.isatty() else None
+    reason = "ended"  # what the heartbeat tells the watchdog: the source ran out
     try:
         with line or contextlib.nullcontext():
             for t0, x in source:
@@ -141,12 +149,16 @@ def run(args: argparse.Namespace) -> int:
                 if line is not None:
                     line.refresh(force=status.changed())
                 if stopping or (limit is not None and engine.stats.samples >= limit):
+                    reason = "stopped"
                     break
     except KeyboardInterrupt:
-        pass
+        reason = "stopped"
+    except BaseException:
+        reason = "failed"
+        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-        live.stop(drain_s=args.drain_s, stop=lambda: bool(stopping))
+        live.stop(drain_s=args.drain_s, stop=lambda: bool(stopping), reason=reason)
     lat = engine.stats.latencies_s
     if not quiet:
         hours = engine.stats.samples / source.fs / 3600
