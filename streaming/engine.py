@@ -397,6 +397,7 @@ class StreamEngine:
         self._offset = 0.0  # correction after a clock jump
         self._jump: float | None = None  # where a chunk far in the past ended (a clock jump if the next follows)
         self._alerted: float | None = None  # onset of the running event already emitted
+        self._probability: float | None = None  # of the latest window
         self._nan = self._bad = False
         self._new_detector()
 
@@ -447,19 +448,18 @@ class StreamEngine:
 
     def _storage(self, kind: str, t: float, detail: str) -> None:
         """The archive writer's report: a quality event and a supervision notice to every contact."""
-        from eegmon.events import to_datetime
-
         t = float(t) if np.isfinite(t) else (self._end or time.time())
         self._flag(kind, t, detail)
-        when = f"{to_datetime(t):%Y-%m-%d %H:%M:%S} UTC"
+        patient = self._patient
+        when = local_time(t, patient.time_zone)
         if kind == "archive_unwritable":
             title = "eegmon: recording not saved"
-            body = (f"The recording of {self.stream} cannot be saved since {when} ({detail}). Seizure detection "
+            body = (f"The recording of {patient.alias} cannot be saved since {when} ({detail}). Seizure detection "
                     "and alerts go on; the samples are not kept until the archive can be written again "
                     "(free disk space or fix the disk).")
         else:
             title = "eegmon: recording saved again"
-            body = f"The recording of {self.stream} is saved again since {when}: {detail}."
+            body = f"The recording of {patient.alias} is saved again since {when}: {detail}."
         if self.outbox is None:
             self._direct(title, body)
             return
@@ -531,6 +531,18 @@ class StreamEngine:
         """
         return self._end
 
+    @property
+    def probability(self) -> float | None:
+        """Seizure probability of the latest window (the channel vote; None before the first window)."""
+        return self._probability
+
+    @property
+    def _patient(self):
+        """The patient's alias and time zone for messages (the defaults without an outbox)."""
+        from .policy import PatientSettings
+
+        return self.outbox.policy.patient if self.outbox is not None else PatientSettings()
+
     def stage(self, t0: float | None, x) -> StagedChunk | None:
         """Order a chunk and run it to the detector rows (no estimator yet); None if dropped."""
         arrival = self.clock()
@@ -579,6 +591,8 @@ class StreamEngine:
                 return []
             chunk = self.detector.finish(staged.detector, channel_proba, bad)
             self.stats.windows += len(chunk.times)
+            if len(chunk.proba):
+                self._probability = float(chunk.proba[-1])
             any_bad = bad.any(axis=1)
             for t, b in zip(chunk.times, any_bad, strict=True):
                 if bool(b) != self._bad:
@@ -642,11 +656,11 @@ class StreamEngine:
         if self.outbox is not None:
             new = self._outbox_write(self.outbox.record_event, ev)
             if new is None:  # not stored: this is the only time it can go out
-                from eegmon.events import to_datetime
-
+                patient = self._patient
                 new = True
-                self._direct("Seizure alert", f"Possible seizure on {self.stream} at "
-                             f"{to_datetime(ev.onset):%Y-%m-%d %H:%M:%S} UTC (probability {ev.probability:.2f}).\n"
+                self._direct(f"Seizure alert: {patient.alias}",
+                             f"eegmon detected a possible seizure of {patient.alias}, started "
+                             f"{local_time(ev.onset, patient.time_zone)} (probability {ev.probability:.2f}).\n"
                              f"Sent directly: the alert outbox cannot be written ({self._outbox_fault}); no "
                              "retries, escalation or acknowledgement link.")
         latency = self.clock() - arrival

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -90,8 +91,8 @@ def test_status_line_on_a_terminal_in_local_time(recording, tmp_path):
     lines = out.replace("\r\n", "\n").split("\n")
     status = [seg for ln in lines for seg in ln.split(CLEAR) if " | signal " in seg]
     assert status, out[-2000:]
-    assert any(s.endswith(" CET | signal good | no event | 0 alert(s) | replay:rec.h5") for s in status), status
-    assert any(" CET | signal good | event p=0." in s for s in status), status
+    assert any(s.endswith(" CET | signal good | p=– | no event | 0 alert(s) | replay:rec.h5") for s in status), status
+    assert any(re.search(r" CET \| signal good \| p=0\.\d\d \| event \(peak 0\.\d\d\)", s) for s in status), status
     # every other line was printed after the status line was cleared: none is glued to it
     others = [ln.split(CLEAR)[-1] for ln in lines]
     event = [ln for ln in others if ln.startswith("seizure event ")]
@@ -154,13 +155,13 @@ def test_local_time_shows_the_zone():
 
 
 def test_status_text_follows_quality_events_and_silence():
-    engine = SimpleNamespace(end=None, stream="s1", alerts=[], detector=SimpleNamespace(active=None))
+    engine = SimpleNamespace(end=None, stream="s1", alerts=[], detector=SimpleNamespace(active=None), probability=None)
     now = [0.0]
     status = Status(engine, "Europe/Paris", no_data_s=5.0, clock=lambda: now[0])
     assert status.text() == "waiting for data | 0 alert(s) | s1" and status.changed()
     engine.end, status.arrived = 1.7e9, 0.0
     assert status.changed() and not status.changed()
-    assert status.text() == "2023-11-14 23:13:20 CET | signal good | no event | 0 alert(s) | s1"
+    assert status.text() == "2023-11-14 23:13:20 CET | signal good | p=– | no event | 0 alert(s) | s1"
     status.quality(QualityEvent("s1", "bad_signal_start", 1.7e9 - 600))
     status.quality(QualityEvent("s1", "nan_start", 1.7e9 - 60))
     status.quality(QualityEvent("s1", "gap", 1.7e9 - 30))  # a point event: no state
@@ -169,7 +170,7 @@ def test_status_text_follows_quality_events_and_silence():
     assert " | signal bad since 23:12 | " in status.text()
     status.quality(QualityEvent("s1", "nan_end", 1.7e9))
     assert " | signal good | " in status.text()
-    engine.detector.active, engine.alerts = SimpleNamespace(peak=0.876), [object()]
-    assert status.text().endswith(" | signal good | event p=0.88 | 1 alert(s) | s1") and status.changed()
+    engine.detector.active, engine.alerts, engine.probability = SimpleNamespace(peak=0.876), [object()], 0.412
+    assert status.text().endswith(" | signal good | p=0.41 | event (peak 0.88) | 1 alert(s) | s1") and status.changed()
     now[0] = 5.5  # no chunk for longer than no_data_s
     assert " | signal no data since 23:13:20 | " in status.text()

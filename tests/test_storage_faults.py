@@ -181,15 +181,16 @@ def test_unwritable_outbox_sends_alerts_directly(sim_archive, model, tmp_path, m
             yield t0, x
 
     run_source(eng, chunks())
-    titles = [t for t, _ in sent]
+    titles = [t for t, _ in sent]  # POLICY has no [patient]: the default alias
     # the first seizure went through the outbox, the second directly; each fault told once
     assert len(eng.alerts) == 2
     assert [e["onset"] for e in outbox.events()] == [eng.alerts[0].onset]
-    assert titles.count("Seizure alert") == 1
+    assert titles.count("Seizure alert: the patient") == 1
     assert titles.count("eegmon: alert outbox not writable") == 1
     assert titles.count("eegmon: recording not saved") == 1
     err = capsys.readouterr().err
-    assert err.count("eegmon: Seizure alert: Possible seizure on p1") == 1
+    assert err.count("eegmon: Seizure alert: the patient: eegmon detected a possible seizure of the patient") == 1
+    assert "p1" not in err  # the stream id may be an identifier: never in a message
     assert "cannot be written (disk full)" in err
     outbox.close()
 

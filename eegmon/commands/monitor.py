@@ -226,9 +226,11 @@ class Status:
             signal = f"bad since {local_time(min(bad.values()), self.zone, '%H:%M')}"
         else:
             signal = "good"
-        run = eng.detector.active
-        event = "no event" if run is None else f"event p={run.peak:.2f}"
-        return f"{local_time(end, self.zone)} | signal {signal} | {event} | {len(eng.alerts)} alert(s) | {eng.stream}"
+        run, p = eng.detector.active, eng.probability
+        now = "p=–" if p is None else f"p={p:.2f}"
+        event = "no event" if run is None else f"event (peak {run.peak:.2f})"
+        return (f"{local_time(end, self.zone)} | signal {signal} | {now} | {event} | {len(eng.alerts)} alert(s) | "
+                f"{eng.stream}")
 
 
 def _unsaved(writer) -> int:
