@@ -641,34 +641,10 @@ class Outbox:
         token's, is recorded as used in the same transaction (:class:`ReplayError` if it was used
         before), so a token is never used up without its acknowledgement.
         """
-        con = self._con()
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            if nonce is not None and con.execute("INSERT OR IGNORE INTO nonces (nonce, used_at) VALUES (?, ?)",
-                                                 (nonce, self.clock())).rowcount != 1:
-                con.execute("ROLLBACK")
-                raise ReplayError("token already used")
-            eid, acked = self._one_event(con, event, "acked_at")
-            if acked is not None:
-                con.execute("COMMIT" if nonce is not None else "ROLLBACK")  # the token is used all the same
-                return False
-            now = self.clock()
-            con.execute("UPDATE events SET acked_at = ?, acked_by = ? WHERE id = ?", (now, by, eid))
-            con.execute("UPDATE alerts SET state = 'acknowledged' WHERE event_id = ? AND state = 'pending'", (eid,))
-            p = self.policy.patient
-            who, at = acknowledger(by), local_time(now, p.time_zone, now=now)
-            added = self._follow_up(con, eid, "acknowledged", f"{p.alias}'s alert was acknowledged",
-                                    f"{p.alias}'s alert was acknowledged by {who} at {at}: they are on it.",
-                                    by.removeprefix("link:"), now)
-            con.execute("COMMIT")
-        except (EegmonError, ReplayError):
-            raise
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        self._durable(con, ledger=False)
-        self._wake(added)
-        return True
+        p = self.policy.patient
+        return self._settle(event, by, nonce, "acked", "acknowledged", "acknowledged",
+                            f"{p.alias}'s alert was acknowledged",
+                            lambda who, at: f"{p.alias}'s alert was acknowledged by {who} at {at}: they are on it.")
 
     def cancel(self, event: str, by: str, *, nonce: str | None = None) -> bool:
         """Cancel a false alarm: stop escalation, reminders and retries, tell those already alerted.
@@ -678,6 +654,18 @@ class Outbox:
         is marked cancelled (never deleted) and every other contact already sent an alert gets a
         ``false_alarm`` notice. False if it was cancelled before.
         """
+        p = self.policy.patient
+        return self._settle(event, by, nonce, "cancelled", "cancelled", "false_alarm", f"{p.alias}: false alarm, sorry",
+                            lambda who, at: f"False alarm, sorry: {who} cancelled {p.alias}'s seizure alert at {at}. "
+                                            "Nothing to do.")
+
+    def _settle(self, event: str, by: str, nonce: str | None, column: str, state: str, kind: str, title: str,
+                body: Callable[[str, str], str]) -> bool:
+        """Acknowledge or cancel in one transaction; False if it was done before.
+
+        The event's ``<column>_at`` and ``<column>_by`` are set, its pending alerts become ``state``,
+        and every other contact already sent an alert gets a ``kind`` notice (``body(who, when)``).
+        """
         con = self._con()
         con.execute("BEGIN IMMEDIATE")
         try:
@@ -685,18 +673,15 @@ class Outbox:
                                                  (nonce, self.clock())).rowcount != 1:
                 con.execute("ROLLBACK")
                 raise ReplayError("token already used")
-            eid, cancelled = self._one_event(con, event, "cancelled_at")
-            if cancelled is not None:
-                con.execute("COMMIT" if nonce is not None else "ROLLBACK")
+            eid, done = self._one_event(con, event, f"{column}_at")
+            if done is not None:
+                con.execute("COMMIT" if nonce is not None else "ROLLBACK")  # the token is used all the same
                 return False
             now = self.clock()
-            con.execute("UPDATE events SET cancelled_at = ?, cancelled_by = ? WHERE id = ?", (now, by, eid))
-            con.execute("UPDATE alerts SET state = 'cancelled' WHERE event_id = ? AND state = 'pending'", (eid,))
-            p = self.policy.patient
-            who, at = acknowledger(by), local_time(now, p.time_zone, now=now)
-            added = self._follow_up(con, eid, "false_alarm", f"{p.alias}: false alarm, sorry",
-                                    f"False alarm, sorry: {who} cancelled {p.alias}'s seizure alert at {at}. "
-                                    "Nothing to do.", by.removeprefix("link:"), now)
+            con.execute(f"UPDATE events SET {column}_at = ?, {column}_by = ? WHERE id = ?", (now, by, eid))
+            con.execute("UPDATE alerts SET state = ? WHERE event_id = ? AND state = 'pending'", (state, eid))
+            who, at = acknowledger(by), local_time(now, self.policy.patient.time_zone, now=now)
+            added = self._follow_up(con, eid, kind, title, body(who, at), by.removeprefix("link:"), now)
             con.execute("COMMIT")
         except (EegmonError, ReplayError):
             raise

@@ -74,21 +74,33 @@ def _queue(outbox: Outbox, policy: Policy, kind: str, ref: str, title: str, body
     return n
 
 
-def _every(interval_s: float, tick: Callable[[], None], stop: threading.Event, name: str) -> threading.Thread:
-    """A daemon thread calling ``tick()`` every ``interval_s`` until ``stop`` is set (errors are logged)."""
+class _Periodic:
+    """A daemon thread calling ``tick()`` now and every ``interval_s`` until :meth:`stop` (errors are logged)."""
 
-    def loop() -> None:
-        while True:
-            try:
-                tick()
-            except Exception:  # noqa: BLE001 - one failed round must not end supervision
-                logger.exception("%s: round failed", name)
-            if stop.wait(interval_s):
-                return
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
-    thread = threading.Thread(target=loop, name=name, daemon=True)
-    thread.start()
-    return thread
+    def start(self, interval_s: float, tick: Callable[[], None]) -> None:
+        def loop() -> None:
+            while True:
+                try:
+                    tick()
+                except Exception:  # noqa: BLE001 - one failed round must not end supervision
+                    logger.exception("%s: round failed", self.name)
+                if self._stop.wait(interval_s):
+                    return
+
+        self._stop.clear()
+        self._thread = threading.Thread(target=loop, name=self.name, daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
 
 
 # ---------------------------------------------------------------------- in the monitor: streams
@@ -135,8 +147,7 @@ class StreamWatcher:
         self.settings = policy.supervision
         self._streams: dict[str, _Stream] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = _Periodic("eegmon-supervision")
 
     def watch(self, engine, *, battery: Callable[[], float | None] | None = None) -> None:
         """Supervise ``engine`` (a :class:`~eegmon.streaming.engine.StreamEngine`) from now on.
@@ -241,16 +252,12 @@ class StreamWatcher:
 
     def start(self, interval_s: float = 1.0) -> StreamWatcher:
         """Run :meth:`check` every ``interval_s`` in a background thread."""
-        self._stop.clear()
-        self._thread = _every(interval_s, self.check, self._stop, "eegmon-supervision")
+        self._runner.start(interval_s, self.check)
         return self
 
     def stop(self) -> None:
         """Stop the thread (nothing is queued for a stop: the heartbeat tells it)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        self._runner.stop()
 
 
 # ---------------------------------------------------------------------- the heartbeat and its watchdog
@@ -265,8 +272,7 @@ class Heartbeat:
     def __init__(self, outbox: Outbox, every_s: float, *, clock: Callable[[], float] = time.time) -> None:
         self.outbox, self.every_s, self.clock = outbox, every_s, clock
         self.run = os.urandom(8).hex()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = _Periodic("eegmon-heartbeat")
 
     def beat(self, state: str = "running") -> None:
         """Record that the monitor is alive (or, with a reason, that it stopped cleanly)."""
@@ -274,18 +280,14 @@ class Heartbeat:
 
     def start(self) -> Heartbeat:
         """Beat now and every ``every_s`` in a background thread."""
-        self._stop.clear()
-        self._thread = _every(self.every_s, self.beat, self._stop, "eegmon-heartbeat")
+        self._runner.start(self.every_s, self.beat)
         return self
 
     def stop(self, reason: str = "stopped") -> None:
         """Stop beating and record a clean stop (``reason``: a key of ``STOP_REASONS``)."""
         if reason not in STOP_REASONS:
             raise ValueError(f"reason must be one of {sorted(STOP_REASONS)}, got {reason!r}")
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        self._runner.stop()
         try:
             self.beat(reason)
         except Exception as err:  # noqa: BLE001 - the watchdog then reports a crash: better than nothing
@@ -313,8 +315,7 @@ class Watchdog:
 
     def __init__(self, outbox: Outbox, policy: Policy, *, clock: Callable[[], float] = time.time) -> None:
         self.outbox, self.policy, self.clock = outbox, policy, clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = _Periodic("eegmon-watchdog")
 
     def check(self) -> str | None:
         """Queue what is due now; return the alarm in force (``"stale"``, a stop reason, or None)."""
@@ -361,16 +362,12 @@ class Watchdog:
     def start(self, interval_s: float | None = None) -> Watchdog:
         """Run :meth:`check` in a background thread (every ``heartbeat_s`` by default)."""
         every = interval_s if interval_s is not None else min(self.policy.supervision.heartbeat_s, 5.0)
-        self._stop.clear()
-        self._thread = _every(every, self.check, self._stop, "eegmon-watchdog")
+        self._runner.start(every, self.check)
         return self
 
     def stop(self) -> None:
         """Stop the thread."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(10)
-            self._thread = None
+        self._runner.stop()
 
 
 def watch(outbox: str | os.PathLike, policy: Policy, *, stop: Callable[[], bool], channels=None,
@@ -399,8 +396,7 @@ class DeadManPing:
     def __init__(self, url: str, every_s: float, *, timeout_s: float = 10.0) -> None:
         self.url, self.every_s, self.timeout_s = url, every_s, timeout_s
         self.sent = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._runner = _Periodic("eegmon-deadman")
 
     def ping(self) -> None:
         """One GET; a failure is logged."""
@@ -413,13 +409,9 @@ class DeadManPing:
 
     def start(self) -> DeadManPing:
         """Ping now and every ``every_s``."""
-        self._stop.clear()
-        self._thread = _every(self.every_s, self.ping, self._stop, "eegmon-deadman")
+        self._runner.start(self.every_s, self.ping)
         return self
 
     def stop(self) -> None:
         """Stop pinging."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(self.timeout_s + 5)
-            self._thread = None
+        self._runner.stop(self.timeout_s + 5)
