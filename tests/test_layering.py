@@ -40,6 +40,7 @@ CORE_EXCEPTIONS = {
 COMMANDS_EXCEPTIONS = {
     "tests.test_cli": "tests the CLI itself: every command of the COMMANDS table has a help",
     "tests.test_cli_polish": "tests what the CLI prints (its progress bar, pipes, figures' precision)",
+    "tests.test_monitor_status": "tests what 'eegmon monitor' prints: its status line on a terminal",
     "tests.test_docs": "checks the README's command table against the COMMANDS table",
     "tests.test_open_recording": "checks that the names moved out of eegmon.commands still import, with a warning",
 }
