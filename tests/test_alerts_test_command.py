@@ -5,12 +5,9 @@ Real receivers on 127.0.0.1 (a JSON webhook and an ntfy server); the CLI runs in
 
 from __future__ import annotations
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
-from test_ntfy import NtfyServer, free_port
+from test_ntfy import NtfyServer
+from test_streaming_alerts import Hook
 
 from eegmon.cli import main
 
@@ -20,37 +17,11 @@ pytestmark = [pytest.mark.timeout(60),
 LABEL = "eegmon test alert: if you got this, alerts reach you on this channel."
 
 
-class Hook:
-    """A JSON webhook receiver on 127.0.0.1 keeping (idempotency key, body)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.received: list[tuple[str, dict]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_POST(self):  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                hook.received.append((self.headers.get("X-Idempotency-Key"), body))
-                self.send_response(200)
-                self.end_headers()
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture()
 def receivers():
-    hook, ntfy = Hook(), NtfyServer().up()
+    hook, ntfy = Hook().up(), NtfyServer().up()
     yield hook, ntfy
-    hook.close()
+    hook.down()
     ntfy.down()
 
 
@@ -96,7 +67,7 @@ def test_all_channels_up_exit_0(env, receivers, capsys):
     assert "hook-secret-123456" not in out  # the channel is shown redacted
     assert "3 of 3 channel(s) delivered" in out
 
-    ((key, body),) = hook.received
+    ((key, body, _),) = hook.received
     assert body["message"].startswith(LABEL) and "not a seizure alert" in body["message"]
     assert "Sam" in body["title"] and key and key in body["message"]
     (pushed,) = ntfy.messages

@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -24,6 +23,7 @@ from eegmon.streaming.outbox import Outbox, SeizureEvent, event_id
 from eegmon.streaming.policy import AlertRules, Contact, Policy
 from hypothesis import given
 from hypothesis import strategies as st
+from test_streaming_alerts import free_port
 
 pytestmark = [pytest.mark.timeout(60),
               pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")]
@@ -33,12 +33,6 @@ T0 = 1.7e9
 # ntfy's priority names (server/util.go ParsePriority)
 _PRIORITIES = {"1": 1, "min": 1, "2": 2, "low": 2, "3": 3, "default": 3, "4": 4, "high": 4,
                "5": 5, "max": 5, "urgent": 5}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class NtfyServer:
