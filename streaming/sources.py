@@ -2,7 +2,8 @@
 
 ``t_start`` is the absolute time of the first sample (s since the epoch; None: right after the
 previous chunk) and ``samples`` is ``(n, n_channels)`` float µV. Every source also has
-``name``, ``channels``, ``fs`` and ``clip_level``.
+``name``, ``channels``, ``fs`` and ``clip_level``; a source whose device reports its battery also has
+``battery()``, the level from 0 to 1 (None when unknown), which the monitor's supervision polls.
 
 Specs (:func:`open_stream`):
 
@@ -13,7 +14,9 @@ Specs (:func:`open_stream`):
 ``sim:`` or ``sim:SEED``
     An endless simulated patient (2 channels at 207 Hz, background EEG from
     :mod:`eegmon.simulate.signals` and a focal seizure about every ``seizure_every_s``), starting
-    now, at ``speed`` times real time. The true onsets are in ``source.seizures``.
+    now, at ``speed`` times real time. The true onsets are in ``source.seizures``. Its device
+    reports a battery (``source.battery()``) that runs down over ``battery_h`` hours of stream time,
+    so the low-battery alarm can be tried (the level restarts full on a new run).
 ``lsl:NAME``
     A Lab Streaming Layer inlet (mne-lsl's bundled liblsl) on the stream called NAME (or whose
     source_id is NAME). LSL timestamps are mapped to the Unix epoch with the inlet's clock
@@ -117,12 +120,15 @@ class SimSource:
         Stop after this much signal (None: never).
     onsets : sequence of float | None
         Explicit seizure onsets, seconds after ``start`` (instead of random ones; for tests).
+    battery_h : float
+        Hours of stream time a full battery lasts (:meth:`battery` falls linearly to 0).
     """
 
     def __init__(self, seed: int = 0, *, fs: float = 207.0, n_channels: int = 2, chunk_s: float = 0.125,
                  speed: float = 1.0, start: float | None = None, seizure_every_s: float = 3600.0,
                  seizure_s: float = 60.0, max_s: float | None = None, onsets: Sequence[float] | None = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+                 battery_h: float = 30.0, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         from eegmon.simulate.writer import channel_names
 
         self.seed, self.fs, self.chunk_s = seed, float(fs), chunk_s
@@ -133,7 +139,15 @@ class SimSource:
         self.seizure_every_s, self.seizure_s, self.max_s = seizure_every_s, seizure_s, max_s
         self.seizures: list[float] = []
         self.onsets = None if onsets is None else sorted(float(o) for o in onsets)
+        if not 0 < battery_h < math.inf:
+            raise EegmonError(f"battery_h must be a number of hours > 0, got {battery_h!r}.")
+        self.battery_h = float(battery_h)
+        self._sent_s = 0.0  # stream time sent so far, for the battery
         self._pacer = _Pacer(speed, sleep, clock)
+
+    def battery(self) -> float:
+        """The device's battery level (0-1): full at the start, empty after ``battery_h`` hours sent."""
+        return max(0.0, 1.0 - self._sent_s / (3600.0 * self.battery_h))
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         from eegmon.simulate import signals
@@ -181,6 +195,7 @@ class SimSource:
             t0 = self.start + done / self.fs
             done += step
             self._pacer.wait_until(self.start + done / self.fs)
+            self._sent_s = done / self.fs
             yield t0, out
 
 

@@ -155,6 +155,27 @@ def test_a_source_reporting_its_battery_is_polled(tmp_path):
         assert _kinds(live.outbox, "battery") == ["eegmon: Sam's EEG device battery is low"]
 
 
+
+def test_the_simulated_device_runs_its_battery_down_and_the_monitor_alarms(tmp_path):
+    from eegmon.detectors import load_detector
+    from eegmon.streaming.sources import SimSource
+
+    src = SimSource(3, speed=float("inf"), start=1.7e9, max_s=40.0, battery_h=30 / 3600)  # empty after 30 s
+    assert src.battery() == 1.0
+    model, name = load_detector("line-length", None)
+    with LiveSystem(tmp_path / "o.sqlite", _policy(battery_low=0.15), channels=Channels(senders={})) as live:
+        eng = live.add_stream("p1", model, fs=src.fs, channels=src.channels, name=name, battery=src.battery)
+        levels = []
+        for t0, x in src:
+            eng.push(t0, x)
+            levels.append(src.battery())
+            live.watcher.check()
+        assert levels == sorted(levels, reverse=True) and levels[-1] == 0.0
+        assert levels[len(levels) // 2] == pytest.approx(1 - 20 / 30, abs=0.01)  # linear in stream time
+        assert _kinds(live.outbox, "battery") == ["eegmon: Sam's EEG device battery is low"]
+    with pytest.raises(Exception, match="battery_h"):
+        SimSource(0, battery_h=0)
+
 class Pings:
     """An HTTP server on 127.0.0.1 counting GETs."""
 

@@ -126,7 +126,8 @@ def run(args: argparse.Namespace) -> int:
                   f"engine latency {ev.latency_s * 1e3:.1f} ms", flush=True)
 
     engine = live.add_stream(stream, model, fs=source.fs, channels=source.channels, clip_level=source.clip_level,
-                             name=name, archive=writer, line_freq=args.line_freq, on_event=on_event)
+                             name=name, archive=writer, line_freq=args.line_freq, on_event=on_event,
+                             battery=getattr(source, "battery", None))
     status = Status(engine, zone, no_data_s=max(5.0, 3 * args.chunk_s / args.speed))
     supervise = engine.on_quality  # the supervision watcher's: it must go on seeing every event
 
