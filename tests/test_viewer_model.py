@@ -115,13 +115,19 @@ def test_filters_and_montage(model):
     with pytest.raises(EegmonError, match="high-pass"):
         model.set_filters(highpass=40, lowpass=30)
     model.set_filters()
-    assert model.bipolar_pairs() == [("E1-E3", 0, 1, 1)]  # E1-E2 + E2-E3
+    assert model.montages() == ["referential", "device"]  # a device's own electrodes: no 10-20 montage
     model.set_montage("bipolar")
     page = model.page_data()
-    assert page.labels == ("E1-E3",)
+    assert model.montage == "device" and page.labels == ("E1-E3",)  # E1-E2 + E2-E3
     np.testing.assert_allclose(page.y[0], plain[0] + plain[1])
-    with pytest.raises(EegmonError, match="Allowed values"):
+    model.set_page_size(3600)  # a min/max page: the montage as an outer bound
+    lo_hi = model.page_data()
+    assert lo_hi.kind == "minmax" and lo_hi.labels == ("E1-E3",)
+    with pytest.raises(EegmonError, match="montage must be one of"):
         model.set_montage("laplacian")
+    with pytest.raises(EegmonError, match="longitudinal montage cannot be shown.*none of its electrodes"):
+        model.set_montage("longitudinal")
+    assert model.montage == "device"  # a refused montage changes nothing
 
 
 def test_gains(model):

@@ -41,7 +41,7 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("F2",), "high-pass: off / 0.5 / 1 / 5 Hz", "cycle_highpass"),
     (("F3",), "low-pass: off / 70 / 40 / 30 / 15 Hz", "cycle_lowpass"),
     (("F4",), "notch: off / 50 / 60 Hz", "cycle_notch"),
-    (("B",), "montage: referential / bipolar", "toggle_montage"),
+    (("B",), "montage: next of referential, longitudinal and transverse bipolar, average, device", "toggle_montage"),
     (("Return", "Enter"), "jump to the event selected in the list, centred with context", "jump_to_selected"),
     (("N",), "next event", "next_event"),
     (("P",), "previous event", "previous_event"),
@@ -806,11 +806,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self._set_filters(notch=self._cycle(NOTCH_STEPS, self.model.filters.notch))
 
     def toggle_montage(self) -> None:
-        """Referential / bipolar montage (when the channels allow it)."""
-        try:
-            self.model.set_montage("bipolar" if self.model.montage == "referential" else "referential")
-        except Exception as err:  # noqa: BLE001 - shown to the user
-            self.statusBar().showMessage(str(err), 5000)
+        """The next montage these channels allow (after a montage file: back to referential)."""
+        names = self.model.montages()
+        at = names.index(self.model.montage) if self.model.montage in names else -1
+        self.model.set_montage(names[(at + 1) % len(names)])
+        if self.model.montage_notes:
+            self.statusBar().showMessage("; ".join(self.model.montage_notes), 8000)
         self.refresh_trace()
 
     def jump_to(self, key: tuple[str, int]) -> None:
@@ -973,8 +974,8 @@ class MainWindow(QtWidgets.QMainWindow):
         super().closeEvent(event)
 
 
-def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, show: bool = True,
-                exec_: bool = True, close_after: float | None = None) -> int | MainWindow:
+def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, montage: str | Path = "referential",
+                show: bool = True, exec_: bool = True, close_after: float | None = None) -> int | MainWindow:
     """Open the review window on an archive.
 
     Parameters
@@ -983,6 +984,8 @@ def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, show: 
         The archive (opened for writing so review actions are saved; read-only when it cannot be).
     reviewer : str | None
         Name stored with every edit (default ``$USER``).
+    montage : str | Path
+        The montage shown first (:data:`eegmon.montage.MONTAGES` or a montage file); B cycles them.
     show, exec_ : bool
         Show the window; run the Qt event loop until it closes (then return the exit code).
         With ``exec_=False`` the window is returned.
@@ -996,7 +999,11 @@ def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, show: 
         arc = Archive.open(archive_path, "a")
     except Exception:  # noqa: BLE001 - fall back to browsing only (e.g. a read-only archive)
         arc = Archive.open(archive_path, "r")
-    win = MainWindow(ViewerModel(arc, reviewer=reviewer))
+    model = ViewerModel(arc, reviewer=reviewer)
+    model.set_montage(montage)
+    win = MainWindow(model)
+    if model.montage_notes:
+        win.statusBar().showMessage("; ".join(model.montage_notes), 10000)
     if show:
         win.show()
     if not exec_:

@@ -31,6 +31,7 @@ from ..events import REVIEW_STATUSES, Annotation
 from ..forecast.risk import RISK_LEVELS
 from ..forecast.store import TREND_PREFIX, stored_forecasts, trend_names
 from ..io.labels import VOCABULARY
+from ..montage import Montage, available_montages, make_montage
 
 #: Page sizes in seconds offered by the viewer (10 s ... one day).
 PAGE_SIZES: tuple[float, ...] = (10.0, 30.0, 60.0, 300.0, 3600.0, 86400.0)
@@ -84,7 +85,7 @@ class PageData:
     y : ndarray, shape (n_traces, n)
         Microvolts (NaN = gap; the curve is broken there).
     labels : tuple of str
-        Trace names (channels, or ``A-B`` in the bipolar montage).
+        Trace names (channels, or the montage's derivations such as ``Fp1-F7``).
     """
 
     kind: str
@@ -241,6 +242,7 @@ class ViewerModel:
         self.scale_uv = 100.0
         self.trace_gain: dict[str, float] = {}
         self.filters = DisplayFilters()
+        self._montage: Montage = make_montage("referential", self.channels)
         self.montage = "referential"
         self.event_filter = EventFilter()
         self.selected: tuple[str, int] | None = None
@@ -279,29 +281,14 @@ class ViewerModel:
         """End of the current page, absolute seconds."""
         return self.page_start + self.page_s
 
-    def bipolar_pairs(self) -> list[tuple[str, int, int, int]]:
-        """Derivations of the bipolar montage: ``(label, i, j, sign)`` meaning ``x[i] + sign * x[j]``.
-
-        Referential channels ``A, B, C`` give ``A-B, B-C`` (sign -1); channels already bipolar and
-        chained (``A-B, B-C``) give ``A-C`` (sign +1). Empty when the channels allow neither.
-        """
-        ch = self.channels
-        if all("-" not in c for c in ch):
-            return [(f"{a}-{b}", i, i + 1, -1) for i, (a, b) in enumerate(zip(ch[:-1], ch[1:], strict=True))]
-        pairs = []
-        for i, a in enumerate(ch):
-            for j, b in enumerate(ch):
-                pa, pb = a.split("-"), b.split("-")
-                if i != j and len(pa) == 2 and len(pb) == 2 and pa[1] == pb[0] and pa[0] != pb[1]:
-                    pairs.append((f"{pa[0]}-{pb[1]}", i, j, 1))
-        return pairs
-
     @property
     def trace_labels(self) -> tuple[str, ...]:
         """Names of the drawn traces in the current montage."""
-        if self.montage == "bipolar":
-            return tuple(p[0] for p in self.bipolar_pairs())
-        return self.channels
+        return self._montage.labels
+
+    def montages(self) -> list[str]:
+        """The named montages these channels allow (:func:`eegmon.montage.available_montages`)."""
+        return available_montages(self.channels)
 
     # ------------------------------------------------------------------ navigation
     def _clamp(self, start: float) -> float:
@@ -344,12 +331,23 @@ class ViewerModel:
             raise EegmonError(f"The high-pass edge must be below the low-pass edge, got {highpass} and {lowpass}.")
         self.filters = DisplayFilters(highpass, lowpass, notch)
 
-    def set_montage(self, montage: str) -> None:
-        """``"referential"`` (channels as stored) or ``"bipolar"`` (consecutive differences)."""
-        montage = check_option("montage", montage, ["referential", "bipolar"])
-        if montage == "bipolar" and not self.bipolar_pairs():
-            raise EegmonError(f"The channels {list(self.channels)} allow no bipolar montage.")
-        self.montage = montage
+    def set_montage(self, montage: str | os.PathLike) -> None:
+        """Show the montage ``montage``: a name of :data:`eegmon.montage.MONTAGES` or a montage file.
+
+        ``bipolar`` is the longitudinal bipolar montage for 10-20 channels, the device's own otherwise.
+        Derivations whose electrodes are missing are left out; :attr:`montage_notes` says which.
+        """
+        made = make_montage(montage, self.channels)
+        if not made.labels:
+            why = "; ".join(made.notes) or "no derivation can be formed"
+            raise EegmonError(f"The {made.name} montage cannot be shown for channels {list(self.channels)}: {why}.")
+        self._montage = made
+        self.montage = made.name
+
+    @property
+    def montage_notes(self) -> tuple[str, ...]:
+        """What the current montage left out and why (empty when nothing was)."""
+        return self._montage.notes
 
     def scale_by(self, factor: float, trace: int | None = None) -> None:
         """Multiply the global gain (``trace=None``) or one trace's gain (index in :attr:`trace_labels`).
@@ -419,17 +417,10 @@ class ViewerModel:
         return start, out[:, n_pad : n_pad + n]
 
     def _montage_raw(self, data: np.ndarray) -> np.ndarray:
-        if self.montage != "bipolar":
-            return data
-        return np.array([data[i] + s * data[j] for _, i, j, s in self.bipolar_pairs()])
+        return data if self._montage.identity else self._montage.apply(data)
 
     def _montage_bounds(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if self.montage != "bipolar":
-            return lo, hi
-        pairs = self.bipolar_pairs()
-        new_lo = np.array([lo[i] + lo[j] if s > 0 else lo[i] - hi[j] for _, i, j, s in pairs])
-        new_hi = np.array([hi[i] + hi[j] if s > 0 else hi[i] - lo[j] for _, i, j, s in pairs])
-        return new_lo, new_hi
+        return (lo, hi) if self._montage.identity else self._montage.bounds(lo, hi)
 
     def page_data(self, start: float | None = None, stop: float | None = None) -> PageData:
         """The traces of the current page (or of ``[start, stop)``), at the level of detail it needs.
@@ -441,7 +432,7 @@ class ViewerModel:
         stop = self.page_stop if stop is None else float(stop)
         raw = (stop - start) * self.fs < RAW_SAMPLES_PER_PIXEL * self.n_pixels
         key = ("raw" if raw else "minmax", round(start, 6), round(stop, 6), self.n_pixels, self.filters,
-               self.montage)
+               self.montage, self._montage.weights.tobytes())
 
         def compute() -> PageData:
             if raw:

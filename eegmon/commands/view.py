@@ -14,6 +14,8 @@ examples:
   eegmon view patient01.h5
   eegmon view patient01.h5 --reviewer dr.smith
   eegmon view sample_data/sim --archive sim.h5
+  eegmon view clinical.edf --montage longitudinal
+  eegmon view patient01.h5 --montage my-montage.toml
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="name stored with every review action (default: $USER)")
     parser.add_argument("--archive", type=Path, default=None, metavar="PATH",
                         help="for an EDF/folder/BIDS SRC: archive to import into and keep (default: a temporary one)")
+    parser.add_argument("--montage", default="referential", metavar="NAME|FILE",
+                        help="montage shown first: referential (default), longitudinal (double banana), transverse, "
+                             "average, device, bipolar (longitudinal for 10-20 channels, else device) or a .toml/.json "
+                             "montage file (docs/viewer.md); B cycles the named ones")
     parser.add_argument("--close-after", type=float, default=None, metavar="S", help=argparse.SUPPRESS)
 
 
@@ -51,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
                       "(use --archive PATH to keep them)")
         from ..viewer.app import open_viewer  # Qt is imported here, not when the CLI starts
 
-        return int(open_viewer(path, reviewer=reviewer, close_after=args.close_after))
+        return int(open_viewer(path, reviewer=reviewer, montage=args.montage, close_after=args.close_after))
