@@ -19,6 +19,17 @@ Rows:
 - ``alert_latency_median`` / ``alert_latency_p95``: from ``Outbox.record_event`` (event and alert
   committed; the commit wakes the delivery worker) to the JSON webhook's arrival at an
   ``http.server`` on 127.0.0.1; reference: apprise posting the same message directly (no outbox).
+- ``onset_to_push_median`` / ``_p95``: true seizure onset to the ntfy push's arrival at a receiver on
+  127.0.0.1 that speaks ntfy's publish API, on the realistic simulator (``simulate(difficulty=
+  "realistic")``, 2 channels at 207 Hz, the bundled generic model, the policy's default alert rules,
+  an ``[ack] secret`` so the push carries its Acknowledge action). The recording is fed in 1/8-s
+  chunks as fast as possible between detections; from the chunk that completes a detection until its
+  push has arrived, chunks are fed at real time, as a live device would send them, so the delivery
+  competes with live processing. onset -> push = (end of the triggering window - true onset) +
+  (wall time from that chunk's arrival to the push's arrival). ``_detection_median`` is the first
+  part alone and ``_delivery_median`` the second; ``_sensitivity`` is the share of seizures pushed
+  (onset within 30 s before to the end of the seizure), ``_false_per_24h`` the other pushes. No
+  reference: the targets are a median <= 10 s and a p95 <= 20 s.
 - ``soak_30d_rss_start`` / ``_rss_end`` / ``_rss_growth``: resident memory of a 30-day (--quick:
   2-day) replay through one engine that also writes the archive (5-minute segments) and the
   outbox, in 10-minute chunks (a few distinct simulated hours reused with advancing
@@ -40,8 +51,10 @@ Rows:
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import http.client
+import json
 import math
 import os
 import socket
@@ -50,6 +63,7 @@ import threading
 import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, HTTPServer, ThreadingHTTPServer
+from pathlib import Path
 
 import _harness
 import numpy as np
@@ -225,6 +239,94 @@ def bench_alert_latency(n: int, tmp) -> list[dict]:
     return [
         _harness.row("alert_latency_median", "s", statistics.median(ours), statistics.median(theirs), ref),
         _harness.row("alert_latency_p95", "s", float(np.percentile(ours, 95)), float(np.percentile(theirs, 95)), ref),
+    ]
+
+
+def _ntfy_receiver(arrivals: dict[str, float]) -> ThreadingHTTPServer:
+    """A minimal ntfy publish endpoint on 127.0.0.1 recording when each seizure alert's push arrived."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):  # noqa: N802
+            t = time.time()
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            click = body.get("click") or self.headers.get("X-Click", "")
+            if "t=" in click:  # the ack token's payload names the event
+                payload = click.split("t=", 1)[1].split(".")[0]
+                eid = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["e"]
+                arrivals.setdefault(eid, t)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def bench_onset_to_push(model, name, days: float, tmp: str) -> list[dict]:
+    from eegmon.streaming.live import LiveSystem
+    from eegmon.streaming.policy import AckSettings, Contact, Policy
+    from eegmon.streaming.sources import ReplaySource
+
+    from eegmon.io import read_events_tsv
+    from eegmon.simulate import simulate
+
+    folder = Path(tmp) / "realistic"
+    sim = simulate(folder, days=days, seizures_per_day=12.0, seed=11, difficulty="realistic", quiet=True)
+    truth = sorted((a.onset, a.onset + a.duration) for f in sorted(folder.glob("*_events.tsv"))
+                   for a in read_events_tsv(f).events if a.label.startswith("sz"))
+    arrivals: dict[str, float] = {}
+    httpd = _ntfy_receiver(arrivals)
+    policy = Policy((Contact("caregiver", (f"ntfy://127.0.0.1:{httpd.server_address[1]}/bench",)),),
+                    ack=AckSettings(secret="bench-onset-to-push-secret", port=0))
+    src = ReplaySource(folder, speed=math.inf)
+    pushed = []  # (event, wall time of the chunk that completed its detection)
+    with LiveSystem(Path(tmp) / "onset.sqlite", policy, serve_acks=False, interval_s=0.05) as live:
+        eng = live.add_stream("bench", model, fs=src.fs, channels=src.channels, clip_level=src.clip_level,
+                              name=name)
+        live_until: tuple[float, float] | None = None  # (stream time, wall time) of the pacing origin
+        for t0, x in src:
+            if live_until is not None:
+                if pushed[-1][0].id in arrivals or time.time() - live_until[1] > 60.0:
+                    live_until = None
+                else:  # real time until the push is in: a live device sends a chunk every 1/8 s
+                    time.sleep(max(0.0, live_until[1] + (t0 + len(x) / src.fs - live_until[0]) - time.time()))
+            wall = time.time()
+            for ev in eng.push(t0, x):
+                pushed.append((ev, wall))
+                live_until = (t0 + len(x) / src.fs, wall)
+        live.drain(30.0)
+        deadline = time.time() + 30.0
+        while any(ev.id not in arrivals for ev, _ in pushed) and time.time() < deadline:
+            time.sleep(0.05)
+    httpd.shutdown()
+    httpd.server_close()
+    detection, delivery, hit = [], [], set()
+    for ev, wall in pushed:
+        sz = next((s for s in truth if s[0] - 30.0 <= ev.onset <= s[1]), None)
+        if sz is None or sz in hit or ev.id not in arrivals:
+            continue
+        hit.add(sz)
+        detection.append(ev.detected_at - sz[0])
+        delivery.append(arrivals[ev.id] - wall)
+    total = np.add(detection, delivery)
+    if not total.size:
+        raise SystemExit("bench_onset_to_push: no seizure of the realistic simulation was pushed")
+    hours = sim.recorded_s / 3600
+    print(f"onset -> push: {len(hit)} of {len(truth)} seizures pushed, {len(pushed) - len(hit)} other pushes "
+          f"in {hours:.1f} h", flush=True)
+    return [
+        _harness.row("onset_to_push_median", "s", float(np.median(total))),
+        _harness.row("onset_to_push_p95", "s", float(np.percentile(total, 95))),
+        _harness.row("onset_to_push_detection_median", "s", float(np.median(detection))),
+        _harness.row("onset_to_push_delivery_median", "s", float(np.median(delivery))),
+        _harness.row("onset_to_push_sensitivity", "fraction", len(hit) / max(len(truth), 1),
+                     higher_is_better=True),
+        _harness.row("onset_to_push_false_per_24h", "per 24 h", (len(pushed) - len(hit)) / hours * 24),
     ]
 
 
@@ -457,6 +559,7 @@ def main() -> None:
     results.append(bench_streams(model, name, 100 if args.quick else 250, 35.0 if args.quick else 90.0))
     with tempfile.TemporaryDirectory() as tmp:
         results += bench_alert_latency(10 if args.quick else 40, tmp)
+        results += bench_onset_to_push(model, name, 0.5 if args.quick else 2.0, tmp)
         results += bench_soak(model, name, 2.0 if args.quick else 30.0, tmp)
         results += bench_ack_concurrency(200, 1 if args.quick else 5, tmp)
         results += bench_delivery_after_return(2.0 if args.quick else 20.0, 5 if args.quick else 7, tmp)
