@@ -139,10 +139,16 @@ def test_gains(model):
 
 def test_event_filter_sort_and_counts(model):
     rows = model.events()
-    assert len(rows) == len(model.archive.detections()) + len(model.archive.annotations())
+    # one row per seizure: each ground-truth seizure and its detection are one item
+    dets = model.archive.detections()
+    detected = [a for a in model.archive.annotations()
+                if a.is_seizure and any(d.onset <= a.offset and a.onset <= d.offset for d in dets)]
+    assert detected and len(rows) == len(model.archive.detections()) + len(model.archive.annotations()) - len(detected)
+    assert sum(len(r.keys) == 2 for r in rows) == len(detected)
     model.set_event_filter(sources=("detector",))
     dets = model.events()
-    assert {r.kind for r in dets} == {"detection"}
+    assert all(any(s.startswith("detector:") for s in r.sources) for r in dets)
+    assert len(dets) == len(model.archive.detections())
     model.set_event_filter(sort="probability", min_probability=0.5)
     probs = [r.event.confidence for r in model.events()]
     assert probs == sorted(probs, reverse=True) and min(probs) >= 0.5
@@ -159,9 +165,10 @@ def test_review_actions_are_on_disk_and_undoable(model, archive_copy):
     assert model.page_start <= ev.onset and ev.offset <= model.page_stop  # centred with context
     model.confirm()
 
-    def stored(key):
+    def stored(key):  # the item's detection, as on disk
+        kind, id_ = next(k for k in model.event(key).keys if k[0] == "detection")
         with Archive.open(archive_copy, "r") as arc:
-            return {e.id: e for e in arc.detections()}[key[1]]
+            return {e.id: e for e in arc.detections()}[id_]
 
     on_disk = stored(first)
     assert on_disk.status == "confirmed" and on_disk.reviewer == "dr.test" and on_disk.edited_at
@@ -225,7 +232,7 @@ def test_export_events_and_summary(model, tmp_path):
     tsv = export_events_tsv(model.archive, tmp_path / "events.tsv")
     lines = tsv.read_text().splitlines()
     assert len(lines) == 1 + 2 and all("\tsz\t" in ln for ln in lines[1:])
-    assert [e.id for e in reviewed_events(model.archive)] == [keys[0][1], keys[1][1]]
+    assert [e.onset for e in reviewed_events(model.archive)] == [model.event(k).event.onset for k in keys[:2]]
     rows = summary_table(model.archive)
     assert sum(r["seizures"] for r in rows) == 2 and sum(r["rejected"] for r in rows) == 1
     assert sum(r["hours"] for r in rows) == pytest.approx(sum(s.stop - s.start for s in model.archive.segments) / 3600)

@@ -17,19 +17,19 @@ from pathlib import Path
 import numpy as np
 
 from ..archive import Archive
-from ..archive.archive import StoredAnnotation
-from ..events import to_datetime
+from ..archive.review import review_items, seizures
+from ..events import Annotation, to_datetime
 from ..io import write_events_tsv
 
 
-def reviewed_events(archive: Archive) -> list[StoredAnnotation]:
-    """Confirmed seizures of a review: confirmed detections and confirmed annotations, by onset.
+def reviewed_events(archive: Archive) -> list[Annotation]:
+    """Confirmed seizures of a review, one per review item (:mod:`eegmon.archive.review`), by onset.
 
-    Annotations from an import (ground truth, diary) count once a reviewer confirmed them; rejected
-    and unreviewed events are left out. Non-seizure labels (artifacts) are left out too.
+    A seizure found by several detectors, or both detected and annotated, is one event: the item's
+    span, label and best probability. Annotations from an import (ground truth, diary) count once a
+    reviewer confirmed them; rejected and unreviewed items are left out, as are non-seizure labels.
     """
-    events = [e for e in [*archive.detections(), *archive.annotations()] if e.status == "confirmed" and e.is_seizure]
-    return sorted(events, key=lambda e: (e.onset, e.id))
+    return seizures(review_items(archive))
 
 
 def export_events_tsv(archive: Archive, path: str | os.PathLike) -> Path:
@@ -45,15 +45,19 @@ def _days(archive: Archive) -> list[dt.date]:
 
 
 def summary_table(archive: Archive) -> list[dict]:
-    """Per-day counts (UTC days): confirmed seizures, detections confirmed/rejected/unreviewed, hours recorded."""
+    """Per-day counts (UTC days): confirmed seizures, detected items confirmed/rejected/unreviewed, hours recorded.
+
+    Counts are of review items: an event found by several detectors counts once.
+    """
     rows = {d: {"day": d.isoformat(), "seizures": 0, "confirmed": 0, "rejected": 0, "unreviewed": 0,
                 "hours": 0.0} for d in _days(archive)}
-    for ev in reviewed_events(archive):
+    items = review_items(archive)
+    for ev in seizures(items):
         rows[to_datetime(ev.onset).date()]["seizures"] += 1
-    for ev in archive.detections():
-        day = to_datetime(ev.onset).date()
-        if day in rows:
-            rows[day][ev.status] += 1
+    for item in items:
+        day = to_datetime(item.onset).date()
+        if item.kind == "detection" and day in rows:
+            rows[day][item.status] += 1
     for seg in archive.segments:
         t = seg.start
         while t < seg.stop:
@@ -64,7 +68,7 @@ def summary_table(archive: Archive) -> list[dict]:
     return list(rows.values())
 
 
-def _figure_png(rows: list[dict], events: Iterable[StoredAnnotation]) -> bytes:
+def _figure_png(rows: list[dict], events: Iterable[Annotation]) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)

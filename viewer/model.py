@@ -26,6 +26,7 @@ import numpy as np
 from .._checks import check_number, check_option
 from ..archive import Archive
 from ..archive.archive import StoredAnnotation
+from ..archive.review import ReviewItem, review_items
 from ..errors import EegmonError
 from ..events import REVIEW_STATUSES, Annotation
 from ..forecast.risk import RISK_LEVELS
@@ -133,15 +134,43 @@ class RiskData:
 
 @dataclass(frozen=True)
 class EventRow:
-    """One event of the events panel: which table it lives in, and its stored state."""
+    """One row of the events panel: a review item (one seizure, whatever found it) or a stored event.
+
+    ``event`` is the item as one event (its span, label, status and best probability; its source
+    names every detector and annotation source that found it) and ``item`` the grouped events.
+    """
 
     kind: EventKind
     event: StoredAnnotation
+    item: ReviewItem | None = None
 
     @property
     def key(self) -> tuple[str, int]:
-        """``(kind, id)``, unique across both tables."""
+        """``(kind, id)`` of the item's first event, unique across both tables."""
         return (self.kind, self.event.id)
+
+    @property
+    def keys(self) -> tuple[tuple[str, int], ...]:
+        """``(kind, id)`` of every event of the item."""
+        return self.key if self.item is None else self.item.keys
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Sources of the item's events."""
+        return (self.event.source,) if self.item is None else self.item.sources
+
+    @classmethod
+    def of(cls, item: ReviewItem) -> EventRow:
+        """The panel row of a review item."""
+        kind, first = item.members[0]
+        found = item.found_by
+        others = sorted({ev.source for k, ev in item.members if k == "annotation"})
+        source = "+".join(others + ([f"detector:{'+'.join(found)}"] if found else []))
+        latest = max((ev.edited_at for _, ev in item.members if ev.edited_at is not None), default=None)
+        ev = StoredAnnotation(item.onset, item.duration, item.label, first.channels, item.probability,
+                              first.original_label, source, item.status, id=first.id, reviewer=item.reviewer,
+                              edited_at=latest)
+        return cls(kind, ev, item)
 
 
 @dataclass(frozen=True)
@@ -167,7 +196,7 @@ class EventFilter:
     def keep(self, row: EventRow) -> bool:
         """True when ``row`` passes the filter."""
         ev = row.event
-        if self.sources and not any(ev.source == s or ev.source.split(":")[0] == s for s in self.sources):
+        if self.sources and not any(src == s or src.split(":")[0] == s for src in row.sources for s in self.sources):
             return False
         if self.labels and ev.label not in self.labels:
             return False
@@ -191,6 +220,18 @@ class EditCommand:
 
 
 @dataclass
+class ItemCommand:
+    """One review decision on a review item: an edit of each of its events, undone together."""
+
+    edits: list[EditCommand]
+    text: str
+
+    def apply(self, model: ViewerModel, undo: bool) -> None:
+        for edit in reversed(self.edits) if undo else self.edits:
+            edit.apply(model, undo)
+
+
+@dataclass
 class AddCommand:
     """A new annotation added by the reviewer; undo marks it rejected (the archive never deletes)."""
 
@@ -204,6 +245,8 @@ class AddCommand:
             model._write("annotation", self.id, {"status": "rejected"})
         elif self.id is None:
             self.id = model.archive.add_annotations([self.annotation])[0]
+            # stamped as an edit: adding it is the reviewer's decision on the item it joins
+            model._write("annotation", self.id, {"status": self.annotation.status})
         else:
             model._write("annotation", self.id, {"status": self.status_before_undo})
 
@@ -571,14 +614,15 @@ class ViewerModel:
 
     # ------------------------------------------------------------------ events
     def reload_events(self) -> None:
-        """Re-read both event tables from the archive (after a commit or a refresh)."""
-        self._events = ([EventRow("detection", e) for e in self.archive.detections()]
-                        + [EventRow("annotation", e) for e in self.archive.annotations()])
-        self._events.sort(key=lambda r: (r.event.onset, r.kind, r.event.id))
+        """Re-read both event tables from the archive (after a commit or a refresh) and group them into items."""
+        self._events = [EventRow.of(item) for item in review_items(self.archive)]
+        self._by_key = {key: row for row in self._events for key in row.keys}
+        if getattr(self, "selected", None) in self._by_key:  # an edit can regroup: keep the item selected
+            self.selected = self._by_key[self.selected].key
 
     @property
     def all_events(self) -> list[EventRow]:
-        """Every detection and annotation, by onset."""
+        """Every review item (:mod:`eegmon.archive.review`: one per seizure, whatever found it), by onset."""
         return list(self._events)
 
     def events(self) -> list[EventRow]:
@@ -598,11 +642,11 @@ class ViewerModel:
         self.event_filter = replace(self.event_filter, **changes)
 
     def event(self, key: tuple[str, int]) -> EventRow:
-        """The event with ``key == (kind, id)``."""
-        for r in self._events:
-            if r.key == tuple(key):
-                return r
-        raise EegmonError(f"no {key[0]} with id {key[1]}.", self.archive.path)
+        """The item holding the event ``key == (kind, id)``."""
+        row = self._by_key.get(tuple(key))
+        if row is None:
+            raise EegmonError(f"no {key[0]} with id {key[1]}.", self.archive.path)
+        return row
 
     def events_in(self, start: float, stop: float) -> list[EventRow]:
         """Events overlapping ``[start, stop)`` (unfiltered: the trace shows them all)."""
@@ -674,8 +718,10 @@ class ViewerModel:
         if key is None:
             raise EegmonError("no event is selected.")
         row = self.event(key)
-        before = {k: getattr(row.event, k) for k in after}
-        self._run(EditCommand(row.kind, row.event.id, before, after, text))
+        # a decision is on the item: every detector's event and annotation of this seizure
+        edits = [EditCommand(kind, ev.id, {k: getattr(ev, k) for k in after}, after, text)
+                 for kind, ev in row.item.members]
+        self._run(ItemCommand(edits, text))
         return self.event(key).event
 
     def confirm(self, key: tuple[str, int] | None = None) -> StoredAnnotation:
@@ -714,7 +760,7 @@ class ViewerModel:
                          source=f"reviewer:{self.reviewer}", status="confirmed")
         cmd = AddCommand(ann, f"add {label}")
         self._run(cmd)
-        self.selected = ("annotation", cmd.id)
+        self.selected = self.event(("annotation", cmd.id)).key  # it may join the item of a detection
         return self.selected
 
     @property

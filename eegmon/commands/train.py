@@ -1,8 +1,10 @@
 """Train a seizure classifier from recordings with known seizures.
 
 Each SRC (archive, EDF/BDF file or device folder) is one recording; its seizures come from its
-annotations (ground truth, EDF+ annotations, sidecar events.tsv) and, for archives, from detections
-a reviewer confirmed. --labels adds SzCORE events.tsv files (absolute times from their dateTime).
+annotations (ground truth, EDF+ annotations, sidecar events.tsv) and, for archives, from the
+review: one seizure per review item (a seizure seen by several detectors and the ground truth is
+counted once), confirmed items and annotated ones nobody rejected. --labels adds SzCORE
+events.tsv files (absolute times from their dateTime).
 Patient-specific: give one patient's recordings. Generic: give many patients'. The model file
 is safe to share: JSON metadata plus the forest in the skops format (no pickle).
 

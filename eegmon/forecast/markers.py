@@ -99,6 +99,7 @@ def marker_from_archive(path: str | os.PathLike, kind: str = "detections") -> Ho
     HourlyMarker
     """
     from ..archive import Archive
+    from ..archive.review import review_items
 
     path = Path(path)
     with Archive.open(path) as arc:
@@ -113,7 +114,8 @@ def marker_from_archive(path: str | os.PathLike, kind: str = "detections") -> Ho
             covered += hi - lo
         observed = covered > 0.5 * HOUR
         if kind == "detections":
-            onsets = np.array([d.onset for d in arc.detections() if d.status != "rejected"])
+            onsets = np.array([it.onset for it in review_items(arc)  # an event seen by two detectors counts once
+                               if it.kind == "detection" and it.status != "rejected"])
             counts = np.bincount(((onsets - first) // HOUR).astype(np.int64), minlength=hours.size)[: hours.size] \
                 if onsets.size else np.zeros(hours.size)
             values = np.where(observed, counts * HOUR / np.maximum(covered, 1.0), np.nan)

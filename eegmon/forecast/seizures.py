@@ -125,19 +125,22 @@ def from_archive(path: str | os.PathLike, *, include_unreviewed: bool = False,
         Onsets over the span from the archive's first to its last sample.
     """
     from ..archive import Archive
+    from ..archive.review import group_events, review_items
 
     path = Path(path)
     with Archive.open(path) as arc:
         if not arc.segments:
             raise EegmonError("the archive holds no recording, so there is no span to forecast over.", path)
+        # one seizure per review item: the detectors (or annotation sources) that saw it count it once
         if ground_truth:
             # a reviewer's rejection of an imported annotation counts as for a detection
-            events, what = [ev for ev in arc.annotations() if ev.status != "rejected"], "ground truth"
+            items = group_events(("annotation", ev) for ev in arc.annotations())
+            events, what = [it for it in items if it.status != "rejected"], "ground truth"
         else:
             statuses = {"confirmed", "unreviewed"} if include_unreviewed else {"confirmed"}
-            events = [ev for ev in arc.detections() if ev.status in statuses]
+            events = [it for it in review_items(arc) if it.kind == "detection" and it.status in statuses]
             what = "confirmed and unreviewed detections" if include_unreviewed else "confirmed detections"
-        onsets = [ev.onset for ev in events if ev.is_seizure]
+        onsets = [it.onset for it in events if it.is_seizure]
         return SeizureHistory(path.stem, np.array(onsets, dtype=float), arc.start, arc.stop, f"{path.name}: {what}")
 
 

@@ -5,7 +5,9 @@ from kind to opener reads it, so import, detect, view, batch and the monitor's r
 input the same way and a new kind is one row:
 
 ``archive``
-    An eegmon archive (``.h5`` / ``.hdf5``): its samples, annotations and confirmed detections.
+    An eegmon archive (``.h5`` / ``.hdf5``): its samples and its events, one per review item
+    (:mod:`eegmon.archive.review`: a seizure seen by several detectors and annotations is one event),
+    leaving out seizures only detected and not yet reviewed.
 ``edf``
     An EDF/EDF+/BDF file (told from its extension or its first bytes), with its sidecar
     annotations: ``<stem>_events.tsv`` and ``<stem>_artifacts.tsv``, or for a BIDS run file
@@ -87,6 +89,7 @@ def _read_file(path: Path) -> Recording:
 
 def _open_archive(path: Path) -> SignalSource:
     from ..archive import Archive
+    from ..archive.review import review_items
 
     arc = Archive.open(path)
     if not arc.segments:
@@ -94,7 +97,12 @@ def _open_archive(path: Path) -> SignalSource:
     segments = [arc.segment(info) for info in arc.segments]
     for seg in segments:
         seg.source = seg.source or str(path)
-    known = list(arc.annotations()) + [d for d in arc.detections() if d.status == "confirmed"]
+    # one event per seizure (review items): confirmed or rejected ones, and annotated ones not yet
+    # reviewed; unreviewed detections are not labels
+    items = review_items(arc)
+    known = [it.as_annotation() for it in items
+             if not it.is_seizure and it.kind == "annotation" or it.is_seizure and (
+                 it.status != "unreviewed" or any(kind == "annotation" for kind, _ in it.members))]
     return SignalSource(tuple(arc.channels), float(arc.fs), segments, known, path=path, kind="archive")
 
 
