@@ -10,6 +10,11 @@ import datetime as dt
 import http.client
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.parse
 
 import pytest
@@ -381,3 +386,59 @@ def test_cli_page_link_needs_a_secret_and_an_outbox(tmp_path, capsys):
                  str(tmp_path / "none.sqlite")]) == 2
     assert "no such outbox" in capsys.readouterr().err
     assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_served_by_alerts_serve_and_revoked_from_another_process(tmp_path, monkeypatch, capsys):
+    """A real ``eegmon alerts serve`` process; links made and revoked by the CLI take effect in it at once."""
+    monkeypatch.setenv("EEGMON_TEST_ACK_SECRET", SECRET)
+    pol = tmp_path / "alerts.toml"
+    pol.write_text('[patient]\nalias = "Sam"\n[ack]\nsecret = "${EEGMON_TEST_ACK_SECRET}"\nport = 0\n'
+                   '[[contacts]]\nname = "mum"\nchannels = ["console://"]\n')
+    db = tmp_path / "o.sqlite"
+    mum = parse_policy({"contacts": [{"name": "mum", "channels": ["console://"]}]})
+    outbox = Outbox(db, mum)
+    ev = SeizureEvent(event_id(STREAM, NOW), STREAM, NOW, 0.97, NOW + 10)
+    assert outbox.record_event(ev)
+    outbox.close()
+    args = ["--alerts", str(pol), "--outbox", str(db)]
+    assert main(["alerts", "page-link", "--contact", "mum", *args]) == 0
+    query = urllib.parse.urlsplit(capsys.readouterr().out.splitlines()[0]).query
+    token = urllib.parse.parse_qs(query)["t"][0]
+    proc = subprocess.Popen([sys.executable, "-m", "eegmon.cli", "alerts", "serve", *args],
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = ""
+        while "caregiver page on" not in line:  # the port it got (port = 0)
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, "eegmon alerts serve ended before serving"
+        host, port = urllib.parse.urlsplit(line.split("caregiver page on ")[1].split()[0]).netloc.split(":")
+
+        def request(method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+            con = http.client.HTTPConnection(host, int(port), timeout=30)
+            try:
+                body = urllib.parse.urlencode(form).encode() if form else None
+                con.request(method, path, body=body, headers={"Content-Type": "application/x-www-form-urlencoded"})
+                r = con.getresponse()
+                return r.status, r.read().decode()
+            finally:
+                con.close()
+
+        deadline = time.monotonic() + 60
+        while "I am on it" not in (page := request("GET", f"/home?{query}"))[1]:  # once serve delivered to mum
+            assert page[0] == 200 and time.monotonic() < deadline, page
+            time.sleep(0.1)
+        assert "<h1>Sam</h1>" in page[1]
+        assert request("POST", "/home", {"t": token, "e": ev.id})[0] == 200
+        assert outbox.event(ev.id)["acked_by"] == "link:mum"
+        assert main(["alerts", "revoke-links", "--contact", "mum", *args]) == 0
+        code, page = request("GET", f"/home?{query}")
+        assert code == 403 and "was revoked" in page and "Sam" not in page
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
+        outbox.close()
