@@ -787,12 +787,12 @@ class Outbox:
             con.row_factory = None
 
     def quality(self, latest: int | None = None) -> list[dict]:
-        """Signal-quality events, oldest first (only the ``latest`` ones when given)."""
+        """Signal-quality events, oldest first (only the ``latest`` recorded when given: no sort of the table)."""
         con = self._con()
         sql = "SELECT stream, kind, t, detail FROM quality ORDER BY t"
         if latest is not None:
-            sql = f"SELECT * FROM (SELECT stream, kind, t, detail FROM quality ORDER BY t DESC LIMIT {int(latest)}) " \
-                  "ORDER BY t"
+            sql = (f"SELECT * FROM (SELECT stream, kind, t, detail FROM quality ORDER BY rowid DESC "
+                   f"LIMIT {int(latest)}) ORDER BY t")
         return [dict(zip(("stream", "kind", "t", "detail"), r, strict=True)) for r in con.execute(sql)]
 
     def set_meta(self, key: str, value) -> None:

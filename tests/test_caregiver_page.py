@@ -218,8 +218,10 @@ def test_revocation_one_or_all_and_the_record(home):
     assert codes == {200, 403}
     assert home.links.revoke("mum") == 1
     assert home.get(a)[0] == home.get(b)[0] == 403 and home.get(dad)[0] == 200
+    record = home.outbox.get_meta(PAGE_LINKS_KEY)
     with pytest.raises(Exception, match="no unexpired page link"):
         home.links.revoke("dad", ids[0])  # mum's link, not dad's
+    assert home.outbox.get_meta(PAGE_LINKS_KEY) == record  # the refused change was rolled back whole
     # a link from an outbox that never recorded it (another eegmon, or a rebuilt outbox) is refused
     stranger = home.signer.make_page("mum", "feedfacecafe", 3600)
     assert home.get(stranger)[0] == 403 and "not known here" in home.get(stranger)[1]
