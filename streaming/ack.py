@@ -1,18 +1,33 @@
-"""Acknowledgement: signed, expiring, single-use tokens and a small HTTP endpoint (127.0.0.1 by default).
+"""Acknowledgement: signed, expiring tokens, caregiver page links and a small HTTP endpoint (127.0.0.1 by default).
 
 A token is ``base64url(payload) "." base64url(HMAC-SHA256(secret, payload))`` where the payload is
 JSON ``{"e": event id, "c": contact, "x": expiry (s since epoch), "n": random nonce, "p": purpose}``,
-the purpose ``"ack"`` (acknowledge; a token without ``"p"`` is one) or ``"cancel"`` (a false
-alarm, :meth:`~eegmon.streaming.outbox.Outbox.cancel`): a token of one purpose is refused by the
-other. It is refused when the signature does not match (forged or altered), when it has expired,
-or when its purpose is not the one asked for. Its nonce is recorded as used in the outbox's SQLite
-file in the transaction that acknowledges; a token used again is not an error for the family: the
-page says who acknowledged (or cancelled) and when.
+the purpose ``"ack"`` (acknowledge; a token without ``"p"`` is one), ``"cancel"`` (a false
+alarm, :meth:`~eegmon.streaming.outbox.Outbox.cancel`) or ``"page"`` (the caregiver page, below;
+no ``"e"``, and ``"n"`` is the link's id): a token of one purpose is refused by the others. It is
+refused when the signature does not match (forged or altered), when it has expired, or when its
+purpose is not the one asked for. An ack or cancel token's nonce is recorded as used in the
+outbox's SQLite file in the transaction that acknowledges; a token used again is not an error for
+the family: the page says who acknowledged (or cancelled) and when.
 
 The endpoint answers ``GET /ack?t=TOKEN`` (``/cancel``) with a phone-sized page (the patient's
 alias, local time, what to do) holding one large button, and acts only on ``POST /ack``
 (``/cancel``; ``t=TOKEN`` in the form body): mail scanners and link previews follow GET links, and
 must not acknowledge a seizure alert on the caregiver's behalf.
+
+Caregiver page
+--------------
+``GET /home?t=TOKEN`` is the caregiver page (:mod:`eegmon.streaming.caregiver`): whether
+monitoring runs, the signal, recent alerts, the daily forecast. Its token is a per-contact page
+link made by :meth:`PageLinks.issue` (``eegmon alerts page-link``), valid for ``[ack]
+page_link_days`` and reusable; the outbox records every link id issued (:data:`PAGE_LINKS_KEY` in
+its ``meta`` table, the one store the monitor and ``eegmon alerts serve`` share), so a link works
+only while its id is recorded for its contact, not revoked (:meth:`PageLinks.revoke`, ``eegmon
+alerts revoke-links``) and the contact is in the policy. Without such a link the answer is 403
+with the reason and nothing of the page. ``POST /home`` (``t=TOKEN&e=EVENT`` in the body)
+acknowledges an open event as the link's contact, when that contact was alerted about it; GET
+never changes anything. Every page is sent with a Content-Security-Policy that forbids scripts
+and framing (a one-button page must not be clickjacked) and ``Referrer-Policy: no-referrer``.
 
 Limits
 ------
@@ -65,6 +80,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from eegmon.errors import EegmonError
 
+from . import caregiver
 from .outbox import _DEFAULT_INSTRUCTIONS, Outbox, ReplayError, acknowledger, local_time
 
 logger = logging.getLogger("eegmon.streaming")
@@ -97,8 +113,18 @@ class UsedTokenError(TokenError):
         self.event_id = event_id
 
 
-#: The purposes a token can have (``"p"`` in its payload).
-PURPOSES = ("ack", "cancel")
+#: The purposes a token can have (``"p"`` in its payload): acknowledge or cancel one event, open the caregiver page.
+PURPOSES = ("ack", "cancel", "page")
+_WHAT = {"ack": "an acknowledgement", "cancel": "a cancel", "page": "a caregiver page"}
+_DAMAGED = "this link is incomplete or damaged (open the whole link from the message)"
+#: The outbox ``meta`` key recording the caregiver page links issued (see the module docstring).
+PAGE_LINKS_KEY = "caregiver.page_links"
+#: Where the caregiver page is served.
+HOME = "/home"
+
+
+def _is_time(x) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _b64(data: bytes) -> str:
@@ -135,29 +161,60 @@ class TokenSigner:
     def _mac(self, payload: bytes) -> bytes:
         return hmac.new(self.secret.encode(), payload, hashlib.sha256).digest()
 
-    def make(self, event_id: str, contact: str, purpose: str = "ack") -> str:
-        """A fresh token for ``purpose`` (``"ack"`` or ``"cancel"``) on ``event_id`` as ``contact``."""
-        if purpose not in PURPOSES:
-            raise EegmonError(f"a token's purpose must be one of {PURPOSES}, got {purpose!r}.")
-        payload = json.dumps({"e": event_id, "c": contact, "x": round(self.clock() + self.ttl_s, 3),
-                              "n": secrets.token_urlsafe(12), "p": purpose}, separators=(",", ":")).encode()
+    @classmethod
+    def from_policy(cls, policy) -> TokenSigner:
+        """The signer of a :class:`~eegmon.streaming.policy.Policy` (``[ack] secret``, ``${NAME}`` expanded)."""
+        from .policy import expand_env
+
+        if not policy.ack.secret:
+            raise EegmonError("links need [ack] secret in the alert policy (e.g. secret = \"${EEGMON_ACK_SECRET}\").",
+                              policy.path)
+        return cls(expand_env(policy.ack.secret, where="ack.secret", path=policy.path), policy.ack.token_ttl_min * 60)
+
+    def _sign(self, data: dict) -> str:
+        payload = json.dumps(data, separators=(",", ":")).encode()
         return f"{_b64(payload)}.{_b64(self._mac(payload))}"
 
+    def make(self, event_id: str, contact: str, purpose: str = "ack") -> str:
+        """A fresh token for ``purpose`` (``"ack"`` or ``"cancel"``) on ``event_id`` as ``contact``."""
+        if purpose not in ("ack", "cancel"):
+            raise EegmonError(f"an event token's purpose must be 'ack' or 'cancel', got {purpose!r} (page links: "
+                              "make_page).")
+        return self._sign({"e": event_id, "c": contact, "x": round(self.clock() + self.ttl_s, 3),
+                           "n": secrets.token_urlsafe(12), "p": purpose})
+
+    def make_page(self, contact: str, link: str, ttl_s: float) -> str:
+        """A caregiver page token of ``contact`` with link id ``link``, valid ``ttl_s`` s (see :class:`PageLinks`)."""
+        return self._sign({"c": contact, "x": round(self.clock() + ttl_s, 3), "n": link, "p": "page"})
+
     def check(self, token: str, purpose: str = "ack") -> dict:
-        """The token's payload if it is genuine, unexpired and made for ``purpose`` (the nonce is not consumed)."""
+        """The token's payload if it is genuine, unexpired and made for ``purpose`` (the nonce is not consumed).
+
+        Raises :class:`TokenError`, whose message says why in plain words, for anything else.
+        """
+        if purpose not in PURPOSES:
+            raise EegmonError(f"a token's purpose must be one of {PURPOSES}, got {purpose!r}.")
         try:
             body, sig = token.split(".")
             payload, mac = _unb64(body), _unb64(sig)
         except (ValueError, TypeError) as err:
-            raise TokenError("this link is incomplete or damaged (open the whole link from the message)") from err
+            raise TokenError(_DAMAGED) from err
         if not hmac.compare_digest(mac, self._mac(payload)):
             raise TokenError("this link was not made by this eegmon: it is forged or was changed")
-        data = json.loads(payload)
-        if not isinstance(data, dict) or not {"e", "c", "x", "n"} <= set(data):
-            raise TokenError("this link is incomplete or damaged (open the whole link from the message)")
+        try:
+            data = json.loads(payload)
+        except ValueError:  # not UTF-8 or not JSON: not a payload we signed
+            data = None
+        if not isinstance(data, dict) or not {"c", "x", "n"} <= set(data) or not _is_time(data["x"]) \
+                or not isinstance(data["c"], str) or not isinstance(data["n"], str):
+            raise TokenError(_DAMAGED)
         if data.get("p", "ack") != purpose:
-            raise TokenError(f"this link is not {'an acknowledgement' if purpose == 'ack' else 'a cancel'} link")
-        if self.clock() > float(data["x"]):
+            raise TokenError(f"this link is not {_WHAT[purpose]} link")
+        if purpose != "page" and not isinstance(data.get("e"), str):
+            raise TokenError(_DAMAGED)
+        if self.clock() > data["x"]:
+            if purpose == "page":
+                raise TokenError("this page link has expired: ask for a new one (eegmon alerts page-link)")
             raise TokenError(f"this link has expired (links work for {self.ttl_s / 60:g} min)")
         return data
 
@@ -184,13 +241,118 @@ class TokenSigner:
         return eid
 
 
+def page_links(outbox: Outbox, *, now: float | None = None) -> list[dict]:
+    """The caregiver page links recorded in ``outbox`` and unexpired at ``now`` (default: the outbox's clock).
+
+    Each is its record with ``"id"`` (see :class:`PageLinks`), by contact and time of issue; no
+    secret is needed to list them, and the tokens are not kept.
+    """
+    now = outbox.clock() if now is None else now
+    links = outbox.get_meta(PAGE_LINKS_KEY) or {}
+    return sorted(({"id": k, **v} for k, v in links.items() if v["expires"] > now),
+                  key=lambda r: (r["contact"], r["issued"]))
+
+
+class PageLinks:
+    """The caregiver page links of one outbox: made per contact, checked, revoked (see the module docstring).
+
+    Parameters
+    ----------
+    signer : TokenSigner
+        Signs and checks the links' tokens (its clock is the time of issue and of checks).
+    outbox : Outbox
+        Holds the record of the links issued (``meta``, :data:`PAGE_LINKS_KEY`) and the policy
+        whose contacts may have one.
+
+    Notes
+    -----
+    The record maps each link id to ``{"contact", "issued", "expires", "revoked"}`` (times in s
+    since the epoch; ``revoked`` None while the link works). Links past their expiry are dropped
+    from it whenever a link is issued or revoked, so it stays small.
+    """
+
+    def __init__(self, signer: TokenSigner, outbox: Outbox) -> None:
+        self.signer, self.outbox = signer, outbox
+
+    def _change(self, change: Callable[[dict, float], dict]) -> dict:
+        now = self.signer.clock()
+        return self.outbox.update_meta(
+            PAGE_LINKS_KEY, lambda links: change({k: v for k, v in links.items() if v["expires"] > now}, now), {})
+
+    def issue(self, contact: str, days: float) -> tuple[str, dict]:
+        """A new page link of ``contact`` valid for ``days``: its token and its record (with ``"id"``).
+
+        Raises :class:`~eegmon.errors.EegmonError` when ``contact`` is not in the policy.
+        """
+        self.outbox.policy.contact(contact)
+        if isinstance(days, bool) or not isinstance(days, int | float) or not 0 < days < math.inf:
+            raise EegmonError(f"a page link's life must be a number of days in (0, inf), got {days!r}.")
+        link = secrets.token_hex(6)
+
+        def add(links: dict, now: float) -> dict:
+            links[link] = {"contact": contact, "issued": now, "expires": now + days * 86400.0, "revoked": None}
+            return links
+
+        record = self._change(add)[link]
+        return self.signer.make_page(contact, link, days * 86400.0), {"id": link, **record}
+
+    def revoke(self, contact: str, link: str | None = None) -> int:
+        """Revoke ``contact``'s page link ``link`` (None: all of them); return how many were working.
+
+        Raises :class:`~eegmon.errors.EegmonError` when ``contact`` is not in the policy, or
+        ``link`` is not one of its unexpired links.
+        """
+        self.outbox.policy.contact(contact)
+        revoked: list[str] = []
+
+        def cut(links: dict, now: float) -> dict:
+            if link is not None and links.get(link, {}).get("contact") != contact:
+                raise EegmonError(f"{contact!r} has no unexpired page link {link!r} (see 'eegmon alerts list').",
+                                  self.outbox.path)
+            for key, rec in links.items():
+                if rec["contact"] == contact and link in (None, key) and rec["revoked"] is None:
+                    rec["revoked"] = now
+                    revoked.append(key)
+            return links
+
+        self._change(cut)
+        return len(revoked)
+
+    def links(self) -> list[dict]:
+        """The unexpired links recorded (see :func:`page_links`)."""
+        return page_links(self.outbox, now=self.signer.clock())
+
+    def check(self, token: str) -> str:
+        """The contact of a page link that works now; :class:`TokenError` saying why not."""
+        data = self.signer.check(token, "page")
+        record = (self.outbox.get_meta(PAGE_LINKS_KEY) or {}).get(data["n"])
+        if record is None or record.get("contact") != data["c"]:
+            raise TokenError("this page link is not known here (it was revoked, or made for another eegmon): "
+                             "ask for a new one")
+        if record.get("revoked") is not None:
+            raise TokenError("this page link was revoked: ask for a new one")
+        try:
+            self.outbox.policy.contact(data["c"])
+        except EegmonError:
+            raise TokenError("this page link's contact is no longer in the alert policy") from None
+        return data["c"]
+
+
 # phone first: most links are opened from a notification, at night
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>eegmon</title>
-<style>body{{font-family:sans-serif;font-size:1.25rem;line-height:1.4;max-width:32em;margin:0 auto;padding:1em}}
-button{{width:100%;font-size:1.5rem;padding:1em;margin:1em 0;border-radius:.5em;border:0;color:#fff;
-background:#b00020}} button.calm{{background:#1b5e20}} h1{{font-size:1.6rem}}</style></head>
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>eegmon</title>{head}
+<style>body{{font-family:sans-serif;font-size:1.25rem;line-height:1.4;max-width:32em;margin:0 auto;padding:1em;
+overflow-wrap:anywhere}} button{{width:100%;font-size:1.5rem;padding:1em;margin:1em 0;border-radius:.5em;border:0;
+color:#fff;background:#b00020}} button.calm{{background:#1b5e20}} h1{{font-size:1.6rem;margin:.2em 0}}
+h2{{font-size:1.3rem;margin:1.2em 0 .3em}} p{{margin:.4em 0}} ul{{margin:.3em 0;padding-left:1.2em}}
+.card{{border:1px solid #bbb;border-left:.5em solid #1b5e20;border-radius:.4em;padding:.5em .8em;margin:.6em 0}}
+.card.bad{{border-left-color:#b00020}} .card.info{{border-left-color:#666}} .small{{font-size:1rem;color:#444}}
+pre{{white-space:pre-wrap;font:inherit;margin:0}}</style></head>
 <body>{body}</body></html>"""
+#: Scripts, frames and outside resources forbidden; forms post only here.
+_SECURITY_HEADERS = {"Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                                "frame-ancestors 'none'; base-uri 'none'",
+                     "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
 #: What each action's page says: the heading, the button, what a first POST answers.
 _ACTIONS = {
@@ -227,9 +389,9 @@ class _DeadlineReader(io.RawIOBase):
 
 
 class AckHandler(BaseHTTPRequestHandler):
-    """One request to the acknowledgement endpoint (``GET /ack?t=TOKEN`` and ``POST /ack``).
+    """One request to the endpoint (``GET``/``POST`` of ``/ack``, ``/cancel`` and the caregiver page ``/home``).
 
-    Its server (the one :class:`AckServer` runs) provides ``signer``, ``outbox`` and ``timeout_s``.
+    Its server (the one :class:`AckServer` runs) provides ``signer``, ``outbox``, ``links`` and ``timeout_s``.
     One request per connection: answers are HTTP/1.0 with ``Connection: close``.
     """
 
@@ -388,14 +550,14 @@ class AckHandler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.timeout_s)  # writing gets its own time, not what reading left
         super().send_response(code, message)
 
-    def _reply(self, code: int, body: str, headers: dict[str, str] | None = None) -> None:
-        data = _PAGE.format(body=body).encode()
+    def _reply(self, code: int, body: str, headers: dict[str, str] | None = None, *, head: str = "") -> None:
+        data = _PAGE.format(body=body, head=head).encode()
         self.send_response(code)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("Connection", "close")
-        for name, value in (headers or {}).items():
+        for name, value in (_SECURITY_HEADERS | (headers or {})).items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -434,11 +596,32 @@ class AckHandler(BaseHTTPRequestHandler):
                          f"<p>The alert itself is not changed: check on {html.escape(alias)}, and use the newest "
                          "message's link or run <code>eegmon alerts ack</code>.</p>")
 
+    def _home(self, token: str, event: str | None = None) -> None:
+        """The caregiver page for a working page link (after acknowledging ``event`` when given), else 403."""
+        try:
+            contact = self.server.links.check(token)
+        except TokenError as err:
+            self._reply(403, f"<h1>This link cannot be used</h1><p>Refused: {html.escape(str(err))}.</p>"
+                             "<p>Ask whoever runs eegmon at home for a new caregiver page link (<code>eegmon "
+                             "alerts page-link</code>).</p>")
+            return
+        now = self.server.signer.clock()
+        code, said = 200, None
+        if event is not None:
+            code, said = caregiver.acknowledge(self.server.outbox, contact, event, now=now)
+            if code == 200:
+                logger.info("event %s acknowledged from the caregiver page", event)
+        body, head = caregiver.page(self.server.outbox, contact, token, now=now, said=said)
+        self._reply(code, body, head=head)
+
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         if self.headers.get("Content-Length") or self.headers.get("Transfer-Encoding"):
             self._linger = True  # a body we will not read
         path, query = self._target()
         token = parse_qs(query).get("t", [""])[0]
+        if path == HOME:
+            self._home(token)
+            return
         action = self._action(path)
         if action is None:
             self._reply(404, "<p>Not found.</p>")
@@ -470,15 +653,20 @@ class AckHandler(BaseHTTPRequestHandler):
                          f"value='{html.escape(token, quote=True)}'><button class='{style}'>{button}</button></form>")
 
     def do_POST(self) -> None:  # noqa: N802
-        action = self._action(self._target()[0])
-        if action is None:
+        path = self._target()[0]
+        action = self._action(path)
+        if action is None and path != HOME:
             self._linger = True  # the body is not read
             self._reply(404, "<p>Not found.</p>")
             return
         body = self._read_body()
         if body is None:
             return
-        token = parse_qs(body.decode("utf-8", "replace")).get("t", [""])[0]
+        form = parse_qs(body.decode("utf-8", "replace"))
+        token = form.get("t", [""])[0]
+        if action is None:
+            self._home(token, form.get("e", [""])[0])
+            return
         use = self.server.signer.acknowledge if action == "ack" else self.server.signer.cancel
         try:
             eid = use(token, self.server.outbox)
@@ -504,6 +692,7 @@ class _AckHTTPServer(ThreadingHTTPServer):
                  max_connections: int, backlog: int) -> None:
         self.request_queue_size = backlog  # read by listen() in the base __init__
         self.signer, self.outbox, self.timeout_s = signer, outbox, timeout_s
+        self.links = PageLinks(signer, outbox)
         self._slots = threading.BoundedSemaphore(max_connections)
         super().__init__(address, AckHandler)
 
@@ -528,7 +717,7 @@ class _AckHTTPServer(ThreadingHTTPServer):
 
 
 class AckServer:
-    """The acknowledgement endpoint in a background thread.
+    """The acknowledgement endpoint and the caregiver page in a background thread.
 
     Parameters
     ----------

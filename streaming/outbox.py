@@ -786,11 +786,14 @@ class Outbox:
         finally:
             con.row_factory = None
 
-    def quality(self) -> list[dict]:
-        """Signal-quality events."""
+    def quality(self, latest: int | None = None) -> list[dict]:
+        """Signal-quality events, oldest first (only the ``latest`` recorded when given: no sort of the table)."""
         con = self._con()
-        return [dict(zip(("stream", "kind", "t", "detail"), r, strict=True))
-                for r in con.execute("SELECT stream, kind, t, detail FROM quality ORDER BY t")]
+        sql = "SELECT stream, kind, t, detail FROM quality ORDER BY t"
+        if latest is not None:
+            sql = (f"SELECT * FROM (SELECT stream, kind, t, detail FROM quality ORDER BY rowid DESC "
+                   f"LIMIT {int(latest)}) ORDER BY t")
+        return [dict(zip(("stream", "kind", "t", "detail"), r, strict=True)) for r in con.execute(sql)]
 
     def set_meta(self, key: str, value) -> None:
         """Store a small JSON value (e.g. where a stream resumes)."""
@@ -800,6 +803,25 @@ class Outbox:
         """A value stored with :meth:`set_meta`."""
         row = self._con().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return default if row is None else json.loads(row[0])
+
+    def update_meta(self, key: str, change: Callable, default=None):
+        """Replace the :meth:`set_meta` value of ``key`` by ``change(value)`` in one transaction; return it.
+
+        ``change`` gets ``default`` when there is no value. The file is checkpointed after, so the
+        change survives a lost WAL (e.g. a revoked caregiver page link).
+        """
+        con = self._con()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            row = con.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+            value = change(default if row is None else json.loads(row[0]))
+            con.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, json.dumps(value)))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        self._durable(con, ledger=False)
+        return value
 
     # ------------------------------------------------------------------ delivery
     def _message(self, con: sqlite3.Connection, row: dict, ack_url: str | None, cancel_url: str | None) -> Message:

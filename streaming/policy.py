@@ -32,6 +32,7 @@ Example (``sample_data/alerts.example.toml`` is the documented reference)::
     host = "127.0.0.1"
     port = 8765
     token_ttl_min = 120.0
+    page_link_days = 90.0     # caregiver page links (eegmon alerts page-link) work this long, unless revoked
 
     [supervision]             # alarms about the monitoring itself (0 or "" turns one off)
     no_data_s = 60.0          # no samples this long: the device or its link is lost
@@ -86,6 +87,8 @@ from eegmon.errors import EegmonError
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _CONTACT_KEYS = {"name", "channels", "daily_forecast"}
+#: Longest life of a caregiver page link (``[ack] page_link_days``): a link is a key to the page.
+MAX_PAGE_LINK_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -197,13 +200,18 @@ class Delivery:
 
 @dataclass(frozen=True)
 class AckSettings:
-    """Acknowledgement links and the endpoint that receives them."""
+    """Acknowledgement links, caregiver page links and the endpoint that serves both.
+
+    ``page_link_days`` is the life of a caregiver page link (``eegmon alerts page-link``), in
+    days, at most :data:`MAX_PAGE_LINK_DAYS`.
+    """
 
     secret: str = ""
     base_url: str = "http://127.0.0.1:8765"
     host: str = "127.0.0.1"
     port: int = 8765
     token_ttl_min: float = 120.0
+    page_link_days: float = 90.0
 
 
 @dataclass(frozen=True)
@@ -337,6 +345,9 @@ def parse_policy(data: dict, path: str = "<policy>") -> Policy:
         if not getattr(delivery, name) > 0:
             raise EegmonError(f"delivery.{name} must be > 0, got {getattr(delivery, name)}.", path)
     ack = _section(data, "ack", AckSettings, path)
+    if not 0 < ack.page_link_days <= MAX_PAGE_LINK_DAYS:
+        raise EegmonError(f"ack.page_link_days must be in (0, {MAX_PAGE_LINK_DAYS}] days, got {ack.page_link_days:g}.",
+                          path)
     if alert.countdown_s > 0 and not ack.secret:
         raise EegmonError("alert.countdown_s needs [ack] secret: the first contact cancels a false alarm with a "
                           "signed link.", path)

@@ -5,7 +5,14 @@
   ack ID   acknowledge an event (its id or a unique prefix): stops escalation and reminders
   deliver  run the delivery worker (escalations, reminders, retries) without a monitor;
            --once delivers what is due now and exits
-  serve    deliver, serve acknowledgement links and watch the monitor's heartbeat until interrupted
+  serve    deliver, serve acknowledgement links and the caregiver page (/home) and watch the
+           monitor's heartbeat until interrupted
+  page-link --contact NAME
+           print a new caregiver page link for NAME ([ack] base_url + /home?t=...): monitoring
+           status, recent alerts with "I am on it" buttons, the daily forecast. It works for
+           [ack] page_link_days (default 90) until revoked; give each person their own link
+  revoke-links --contact NAME [--link ID]
+           revoke NAME's page links (all, or the one with link id ID): they are refused at once
   watch    the watchdog, as its own process beside the monitor: tells every contact when the
            monitor's heartbeat is older than [supervision] stale_s (a crash, a frozen or
            powered-off computer) and when it is running again; it also delivers, since the
@@ -28,6 +35,8 @@ examples:
   eegmon alerts test --alerts alerts.toml --contact neighbour
   eegmon alerts list --outbox patient.h5.alerts.sqlite
   eegmon alerts ack 3f9c2a --outbox patient.h5.alerts.sqlite
+  eegmon alerts page-link --contact parent --alerts alerts.toml --outbox patient.h5.alerts.sqlite
+  eegmon alerts revoke-links --contact parent --alerts alerts.toml --outbox patient.h5.alerts.sqlite
   eegmon alerts deliver --once --alerts alerts.toml --outbox patient.h5.alerts.sqlite
   eegmon alerts watch --alerts alerts.toml --outbox patient.h5.alerts.sqlite
   eegmon alerts recover --archive patient.h5 --alerts alerts.toml
@@ -60,8 +69,8 @@ def _since(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "watch", "recover", "test"),
-                        help="what to do")
+    parser.add_argument("action", choices=("list", "ack", "deliver", "serve", "watch", "recover", "test",
+                                           "page-link", "revoke-links"), help="what to do")
     parser.add_argument("event", nargs="?", default=None, metavar="ID", help="event id (or prefix) for 'ack'")
     parser.add_argument("--outbox", type=Path, default=None, metavar="DB",
                         help="the outbox file (default: ARCHIVE.h5.alerts.sqlite with --archive, else "
@@ -69,7 +78,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alerts", type=Path, default=None, metavar="POLICY",
                         help="alert policy TOML (for deliver/serve/recover/test; default: console only)")
     parser.add_argument("--contact", default=None, metavar="NAME",
-                        help="test: only this contact's channels (default: every contact)")
+                        help="test: only this contact's channels (default: every contact); page-link, "
+                             "revoke-links: whose page link")
+    parser.add_argument("--link", default=None, metavar="ID",
+                        help="revoke-links: only this link id (page-link and list print it; default: all of "
+                             "the contact's links)")
     parser.add_argument("--once", action="store_true", help="deliver: one round, then exit")
     parser.add_argument("--by", default="cli", help="ack: who acknowledges (default: cli)")
     parser.add_argument("--archive", type=Path, default=None, metavar="ARCHIVE.h5",
@@ -87,8 +100,13 @@ def run(args: argparse.Namespace) -> int:
 
     if args.action != "ack" and args.event is not None:
         raise EegmonError(f"'{args.action}' takes no event id (got {args.event!r}).")
-    if args.action != "test" and args.contact is not None:
-        raise EegmonError(f"--contact is for 'test' only (got it with '{args.action}').")
+    links = args.action in ("page-link", "revoke-links")
+    if args.action != "test" and not links and args.contact is not None:
+        raise EegmonError(f"--contact is for 'test', 'page-link' and 'revoke-links' (got it with '{args.action}').")
+    if links and not args.contact:
+        raise EegmonError(f"'{args.action}' needs --contact NAME (a contact of the alert policy).")
+    if args.action != "revoke-links" and args.link is not None:
+        raise EegmonError(f"--link is for 'revoke-links' only (got it with '{args.action}').")
     if args.action == "test":
         policy = load_policy(args.alerts)
         policy.check_environment()
@@ -98,13 +116,15 @@ def run(args: argparse.Namespace) -> int:
                        else Path("eegmon-alerts.sqlite"))
     if args.action == "recover":
         return _recover(args, load_policy(args.alerts))
-    if args.action in ("list", "ack") and not args.outbox.is_file():
+    if (args.action in ("list", "ack") or links) and not args.outbox.is_file():
         held = read_ledger(args.outbox).get("events")
         if held:
             raise EegmonError(f"no such outbox, but its ledger says it held {held} event(s): rebuild it with "
                               f"'{recover_hint(args.outbox)}'.", args.outbox)
-        raise EegmonError("no such outbox (the monitor creates it).", args.outbox)
+        raise EegmonError("no such outbox (the monitor or 'eegmon alerts serve' creates it).", args.outbox)
     policy = load_policy(args.alerts)
+    if links:
+        return _links(args, policy)
     if args.action in ("deliver", "serve", "watch"):
         policy.check_environment()
         return _watch(args, policy) if args.action == "watch" else _deliver(args, policy)
@@ -125,6 +145,7 @@ def run(args: argparse.Namespace) -> int:
                 err = f" ({a['last_error']})" if a["last_error"] and a["state"] != "sent" else ""
                 print(f"    {a['kind']:<14} {a['contact']:<16} channel {a['channel']}  {a['state']}{when}  "
                       f"attempts {a['attempts']}{err}")
+        _list_links(outbox)
         notices = outbox.notices()
         if notices:
             print("messages (not seizure events; e.g. the daily forecast):")
@@ -159,13 +180,50 @@ def _deliver(args: argparse.Namespace, policy) -> int:
         return 0
     with live:
         if live.ack_server is not None:
-            print(f"acknowledgement endpoint on {live.ack_server.url}/ack")
+            print(f"acknowledgement endpoint on {live.ack_server.url}/ack; caregiver page on "
+                  f"{live.ack_server.url}/home (open it with a link from 'eegmon alerts page-link')")
         try:
             while True:
                 time.sleep(1.0)
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _links(args: argparse.Namespace, policy) -> int:
+    """``page-link`` (print a new caregiver page link) and ``revoke-links``."""
+    from ..streaming.ack import HOME, PageLinks, TokenSigner
+    from ..streaming.outbox import Outbox, local_time
+
+    outbox = Outbox(args.outbox, policy)
+    links = PageLinks(TokenSigner.from_policy(policy), outbox)
+    if args.action == "revoke-links":
+        n = links.revoke(args.contact, args.link)
+        which = f"link {args.link}" if args.link else "page links"
+        print(f"revoked {n} working {which} of {args.contact}" if n else f"{args.contact} had no working {which}")
+        return 0
+    days = policy.ack.page_link_days
+    token, link = links.issue(args.contact, days)
+    # stdout only, never a log line: whoever holds the URL sees the page
+    print(f"{policy.ack.base_url.rstrip('/')}{HOME}?t={token}")
+    print(f"caregiver page link {link['id']} of {args.contact}, valid for {days:g} days (until "
+          f"{local_time(link['expires'], policy.patient.time_zone)}); send it to {args.contact} only. Revoke it "
+          f"with: eegmon alerts revoke-links --contact {args.contact} --link {link['id']} --outbox {args.outbox}")
+    return 0
+
+
+def _list_links(outbox) -> None:
+    """The unexpired caregiver page links in ``list`` (the ids, never the tokens)."""
+    from ..events import to_datetime
+    from ..streaming.ack import page_links
+
+    rows = page_links(outbox)
+    if rows:
+        print("caregiver page links:")
+    for r in rows:
+        state = f"revoked {to_datetime(r['revoked']):%Y-%m-%d %H:%M} UTC" if r["revoked"] else "working"
+        print(f"    {r['id']}  {r['contact']:<16} issued {to_datetime(r['issued']):%Y-%m-%d %H:%M} UTC  expires "
+              f"{to_datetime(r['expires']):%Y-%m-%d %H:%M} UTC  {state}")
 
 
 def _watch(args: argparse.Namespace, policy) -> int:
