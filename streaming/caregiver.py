@@ -71,7 +71,13 @@ def _monitoring(outbox: Outbox, clock: _Clock) -> tuple[bool, str]:
     if clock.now - beat["t"] > stale_s:
         return False, (f"Monitoring has stopped unexpectedly: the last sign of life was at {clock.at(beat['t'])} "
                        f"({clock.ago(beat['t'])}). Seizures are not detected.")
-    return True, f"Monitoring is running (last sign of life {clock.ago(beat['t'])})."
+    if "data" not in beat:  # a monitor from before heartbeats said when data came
+        return True, f"Monitoring is running (last sign of life {clock.ago(beat['t'])})."
+    data = beat["data"]
+    if data is None:
+        return True, f"Monitoring is running (last sign of life {clock.ago(beat['t'])}); no data has arrived yet."
+    return True, (f"Monitoring is running (last sign of life {clock.ago(beat['t'])}; last data at {clock.at(data)}, "
+                  f"{clock.ago(data)}).")
 
 
 def _signal(outbox: Outbox, clock: _Clock, running: bool) -> tuple[bool, str, list[str]]:

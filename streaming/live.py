@@ -141,7 +141,7 @@ class LiveSystem:
         """Start the heartbeat, the dead-man ping and the stream watcher (with the first engine)."""
         sup = self.policy.supervision
         if self.heartbeat is None and sup.heartbeat_s:
-            self.heartbeat = Heartbeat(self.outbox, sup.heartbeat_s).start()
+            self.heartbeat = Heartbeat(self.outbox, sup.heartbeat_s, last_data=self.watcher.last_data).start()
         if self.deadman is None and sup.deadman_url:
             self.deadman = DeadManPing(expand_env(sup.deadman_url, where="supervision.deadman_url",
                                                   path=self.policy.path), sup.deadman_every_s).start()

@@ -174,6 +174,12 @@ class StreamWatcher:
             elif not s.bad:
                 s.bad_signal.since = None
 
+    def last_data(self) -> float | None:
+        """Wall time data last arrived from any watched stream, as of the latest :meth:`check` (None before any)."""
+        with self._lock:
+            times = [s.seen for s in self._streams.values() if s.chunks > 0]
+        return max(times) if times else None
+
     def battery(self, stream: str, level: float) -> None:
         """A battery level (0-1) reported by the source of ``stream``; checked at once."""
         with self._lock:
@@ -264,19 +270,22 @@ class StreamWatcher:
 class Heartbeat:
     """A running monitor's heartbeat in the outbox's ``meta`` table (``HEARTBEAT_KEY``).
 
-    The value is ``{"run", "t", "state"}``: ``run`` is random per monitor start (an episode of
-    the watchdog), ``t`` the wall time, ``state`` ``"running"`` or a clean stop's reason
-    (a key of ``STOP_REASONS``).
+    The value is ``{"run", "t", "state", "data"}``: ``run`` is random per monitor start (an episode
+    of the watchdog), ``t`` the wall time, ``state`` ``"running"`` or a clean stop's reason (a key
+    of ``STOP_REASONS``), ``data`` the wall time data last arrived (``last_data()``; None before
+    any, or without ``last_data``): a process can be alive with its device silent.
     """
 
-    def __init__(self, outbox: Outbox, every_s: float, *, clock: Callable[[], float] = time.time) -> None:
-        self.outbox, self.every_s, self.clock = outbox, every_s, clock
+    def __init__(self, outbox: Outbox, every_s: float, *, clock: Callable[[], float] = time.time,
+                 last_data: Callable[[], float | None] | None = None) -> None:
+        self.outbox, self.every_s, self.clock, self.last_data = outbox, every_s, clock, last_data
         self.run = os.urandom(8).hex()
         self._runner = _Periodic("eegmon-heartbeat")
 
     def beat(self, state: str = "running") -> None:
         """Record that the monitor is alive (or, with a reason, that it stopped cleanly)."""
-        self.outbox.set_meta(HEARTBEAT_KEY, {"run": self.run, "t": self.clock(), "state": state})
+        data = None if self.last_data is None else self.last_data()
+        self.outbox.set_meta(HEARTBEAT_KEY, {"run": self.run, "t": self.clock(), "state": state, "data": data})
 
     def start(self) -> Heartbeat:
         """Beat now and every ``every_s`` in a background thread."""

@@ -83,7 +83,7 @@ class Home:
         assert self.outbox.record_event(self.open)
         worker.run_once()
         self.clock.t = NOW
-        Heartbeat(self.outbox, 10.0, clock=lambda: NOW - 4).beat()
+        Heartbeat(self.outbox, 10.0, clock=lambda: NOW - 4, last_data=lambda: NOW - 5).beat()
         self.signer = TokenSigner(SECRET, ttl_s=600.0, clock=self.clock)
         self.links = PageLinks(self.signer, self.outbox)
         self.server = AckServer(self.signer, self.outbox).start()
@@ -128,7 +128,7 @@ def test_page_shows_status_alerts_and_forecast(home):
     code, page = home.get(home.link("mum"))
     assert code == 200
     assert "<h1>Sam</h1>" in page and "For mum" in page
-    assert "Monitoring is running (last sign of life 4 s ago)." in page
+    assert "Monitoring is running (last sign of life 4 s ago; last data at " in page and ", 5 s ago)." in page
     assert "Signal: good." in page and "gap in the data" in page and "signal good again" in page
     assert "Possible seizure at 02:18</b> (it started 02:18)" in page  # local time (London = UTC in December)
     assert "Delivered to mum; not acknowledged yet." in page

@@ -176,6 +176,26 @@ def test_the_simulated_device_runs_its_battery_down_and_the_monitor_alarms(tmp_p
     with pytest.raises(Exception, match="battery_h"):
         SimSource(0, battery_h=0)
 
+
+def test_the_heartbeat_says_when_data_last_arrived(tmp_path):
+    clock = Clock()
+    live, eng, _ = _live(tmp_path, _policy(), clock)
+    try:
+        beat = Heartbeat(live.outbox, 10.0, clock=clock, last_data=live.watcher.last_data)
+        beat.beat()
+        assert live.outbox.get_meta(HEARTBEAT_KEY)["data"] is None  # alive, but nothing has come yet
+        eng.push(1.7e9, np.zeros((128, 2)))
+        clock.t += 5
+        live.watcher.check()
+        arrived = clock.t
+        clock.t += 30  # the device falls silent: the process still beats
+        live.watcher.check()
+        beat.beat()
+        got = live.outbox.get_meta(HEARTBEAT_KEY)
+        assert got["t"] == clock.t and got["data"] == arrived
+    finally:
+        live.stop()
+
 class Pings:
     """An HTTP server on 127.0.0.1 counting GETs."""
 
