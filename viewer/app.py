@@ -407,8 +407,11 @@ class MainWindow(QtWidgets.QMainWindow):
             plot.getAxis("left").setWidth(72)
             if row:
                 # what the lane shows is set by refresh_overview (the trend lane's depends on the archive)
-                caption = pg.TextItem("spectrum (0-40 Hz, colour: power in dB)" if name == "spectrum" else "",
-                                      color=(255, 255, 255) if name == "spectrum" else (90, 90, 90), anchor=(0, 0))
+                spectrum = name == "spectrum"
+                # the trend's caption on a light box: the curve runs under it
+                caption = pg.TextItem("spectrum (0-40 Hz, colour: power in dB)" if spectrum else "",
+                                      color=(255, 255, 255) if spectrum else (60, 60, 60), anchor=(0, 0),
+                                      fill=None if spectrum else (255, 255, 255, 190))
                 caption.setParentItem(plot.getViewBox())
                 caption.setPos(4, 0)
                 if name == "trend":
@@ -482,7 +485,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate((104, 48, 64, 118, 78, 40)):
+        header_px = self.table.fontMetrics().horizontalAdvance(self.table_model.headers[0]) + 20
+        for col, width in enumerate((max(104, header_px), 48, 64, 118, 78, 40)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
         self.table.doubleClicked.connect(lambda _: self.jump_to_selected())
@@ -539,7 +543,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # scale bar: half a trace spacing, at the right edge
         bx = x1 - (x1 - x0) * 0.01
         self.scale_bar.setData([bx, bx], [-n + 0.5, -n + 1.0])
-        self.scale_text.setText(f"{m.scale_uv / 2:g} µV")
+        self.scale_text.setText(f"{m.scale_uv / 2:.3g} µV")
         self.scale_text.setPos(bx, -n + 0.75)
         self._draw_event_regions()
         f = m.filters
@@ -652,7 +656,7 @@ class MainWindow(QtWidgets.QMainWindow):
             if row is None:
                 continue
             placed[row].append((x0, x1))
-            text.setPos(x0, 0.6 - row * size.height() * per_px_y)
+            text.setPos(x0, 0.6 - row * (size.height() + 3) * per_px_y)  # 3 px between rows
             text.show()
 
     @property
