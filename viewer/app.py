@@ -46,7 +46,8 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("F3",), "low-pass: off / 70 / 40 / 30 / 15 Hz", "cycle_lowpass"),
     (("F4",), "notch: off / 50 / 60 Hz", "cycle_notch"),
     (("B",), "montage: next of referential, longitudinal and transverse bipolar, average, device", "toggle_montage"),
-    (("Return", "Enter"), "jump to the event selected in the list, centred with context", "jump_to_selected"),
+    (("Return", "Enter"), "jump to the event selected in the list (its onset a quarter into the page)",
+     "jump_to_selected"),
     (("N",), "next event", "next_event"),
     (("P",), "previous event", "previous_event"),
     (("U",), "next unreviewed event", "next_unreviewed"),
@@ -511,6 +512,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def refresh_trace(self) -> None:
         """Redraw the current page (data from the model's cache or the archive)."""
         m = self.model
+        if m.filters.active and m.lod == "raw" and not KernelWarmup.done():
+            # a filtered raw page in the first seconds: its kernels are still compiling in the background
+            self.statusBar().showMessage("preparing the display filters ...")
+            self.statusBar().repaint()  # painted now; processing events here would run queued keys re-entrantly
+            KernelWarmup.wait()
+            self.statusBar().clearMessage()
         page = m.page_data()
         n = len(page.labels)
         if len(self.trace_curves) != n:
@@ -531,6 +538,9 @@ class MainWindow(QtWidgets.QMainWindow):
             curve.setPen(SELECTED_TRACE_PEN if i == self.selected_trace else TRACE_PEN)
         x0, x1 = m.page_start - m.origin, m.page_stop - m.origin
         self.trace_plot.setXRange(x0, x1, padding=0)
+        # apply the new range now: pyqtgraph defers it to the next paint, whose transform change then
+        # asked for a second full paint of the traces (measured: two paints per page step, not one)
+        self.trace_plot.getViewBox().updateMatrix()
         axis = self.trace_plot.getAxis("bottom")
         lines = axis.tickValues(x0, x1, max(self.trace_widget.width() - 80, 100))[0][1]
         gx = np.repeat(np.asarray(lines, dtype=float), 2)
@@ -914,12 +924,6 @@ class MainWindow(QtWidgets.QMainWindow):
     def _set_filters(self, **changes) -> None:
         f = self.model.filters
         values = {"highpass": f.highpass, "lowpass": f.lowpass, "notch": f.notch, **changes}
-        if any(v is not None for v in values.values()) and not KernelWarmup.done():
-            # a filter switched on in the first seconds: its kernels are still compiling in the background
-            self.statusBar().showMessage("preparing the display filters ...")
-            self.statusBar().repaint()  # painted now; processing events here would run queued keys re-entrantly
-            KernelWarmup.wait()
-            self.statusBar().clearMessage()
         try:
             self.model.set_filters(**values)
         except Exception as err:  # noqa: BLE001 - shown to the user, the display keeps its filters
@@ -951,7 +955,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh_trace()
 
     def jump_to(self, key: tuple[str, int]) -> None:
-        """Select an event and centre the page on it."""
+        """Select an event and show it, its onset a quarter into the page (:meth:`ViewerModel.jump_to`)."""
         self.model.jump_to(key)
         self.refresh_events()
         self.refresh_trace()
