@@ -172,3 +172,12 @@ def _horizontal():
     from pyqtgraph.Qt import QtCore
 
     return QtCore.Qt.Orientation.Horizontal
+
+
+def test_viewer_falls_back_to_utc_for_a_zone_this_system_lacks(qtbot, clinical_archive, tmp_path):
+    path = copy_archive(clinical_archive, tmp_path / "elsewhere.h5")
+    with Archive.open(path, "a") as arc:  # as written by a system with a newer zone database
+        arc._manifest.commit(lambda state: state.meta.update(time_zone="Nowhere/Atlantis"))
+    win = _window(qtbot, path)
+    assert win.zone_name == "UTC" and " UTC  ·" in win.page_label.text()
+    assert "Nowhere/Atlantis" in win.statusBar().currentMessage()

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyqtgraph as pg
@@ -330,7 +330,12 @@ class MainWindow(QtWidgets.QMainWindow):
         self.model = model
         #: The zone times are shown in, and its name on the page line, the events list and the overview.
         self.zone_name = "UTC" if utc else model.archive.time_zone
-        self.zone: dt.tzinfo = dt.UTC if self.zone_name == "UTC" else ZoneInfo(self.zone_name)
+        zone_note = ""
+        try:
+            self.zone: dt.tzinfo = dt.UTC if self.zone_name == "UTC" else ZoneInfo(self.zone_name)
+        except (ZoneInfoNotFoundError, ValueError):  # stored by a system whose zone database had it
+            zone_note = f"time zone {self.zone_name!r} is not known on this system: times are shown in UTC"
+            self.zone_name, self.zone = "UTC", dt.UTC
         self.selected_trace = 0
         self._regions: list[pg.GraphicsObject] = []
         self._region_pool: list[tuple[pg.LinearRegionItem, pg.TextItem]] = []
@@ -365,6 +370,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh_events()
         self.refresh_overview()
         self.refresh_trace()
+        if zone_note:
+            self.statusBar().showMessage(zone_note, 15000)
         self._csa_timer.start()
 
     # ------------------------------------------------------------------ construction
@@ -387,9 +394,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.trace_plot.addItem(self.grid_curve)
         self.trace_curves: list[pg.PlotCurveItem] = []
         self.scale_bar = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1, cosmetic=True))
-        self.scale_text = pg.TextItem(anchor=(1, 0.5), color=(0, 0, 0))
-        self.trace_plot.addItem(self.scale_bar)
-        self.trace_plot.addItem(self.scale_text)
+        self.scale_text = pg.TextItem(anchor=(1, 0.5), color=(0, 0, 0), fill=(255, 255, 255, 210))
+        for item in (self.scale_bar, self.scale_text):
+            item.setZValue(5)  # above the traces, which are added later
+            self.trace_plot.addItem(item)
 
     def _build_overview(self) -> None:
         self.overview_widget = pg.GraphicsLayoutWidget()
