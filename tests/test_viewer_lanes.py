@@ -57,26 +57,40 @@ def test_traces_stay_in_their_lanes_at_a_huge_gain(window, page_s):
     _lane_check(window)
 
 
+def _shown_labels(window):
+    return [text for region, text in window._region_pool if region.event_key is not None and text.isVisible()]
+
+
+def _assert_apart(rects) -> None:
+    for i, a in enumerate(rects):
+        assert a.width() > 10 and a.height() > 5
+        for b in rects[i + 1:]:
+            assert not a.intersects(b), (a, b)
+
+
 def test_overlapping_event_labels_do_not_intersect(window, qtbot):
     m = window.model
     m.set_page_size(60.0)
     m.goto(START + 590)
     window.refresh_trace()
     qtbot.wait(30)  # the labels' transforms follow the view
-    shown = [text for region, text in window._region_pool if region.event_key is not None and text.isVisible()]
+    shown = _shown_labels(window)
     bands = window.event_bands
     assert len(bands) == len(OVERLAPPING)
     assert len(shown) == min(len(OVERLAPPING), LABEL_ROWS)  # four overlapping events: four rows
-    rects = [t.sceneBoundingRect() for t in shown]
-    for i, a in enumerate(rects):
-        assert a.width() > 10 and a.height() > 5
-        for b in rects[i + 1:]:
-            assert not a.intersects(b), (a, b)
+    _assert_apart([t.sceneBoundingRect() for t in shown])
     # the labels start at their events' onsets (the page start for one that began before it)
     view = window.trace_plot.getViewBox()
     for text in shown:
         onset = view.mapSceneToView(text.sceneBoundingRect().topLeft()).x() + m.origin
         assert any(abs(onset - (START + a)) < 0.5 for a, _ in OVERLAPPING)
+    # a narrower window: the same seconds take fewer pixels, the rows are laid out again
+    window.resize(700, 700)
+    qtbot.waitUntil(lambda: view.width() < 600, timeout=3000)
+    qtbot.wait(30)
+    narrow = _shown_labels(window)
+    assert 1 <= len(narrow) <= LABEL_ROWS
+    _assert_apart([t.sceneBoundingRect() for t in narrow])
 
 
 def test_overview_trend_lane_says_what_it_shows(window, clinical_archive):

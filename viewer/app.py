@@ -340,6 +340,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._regions: list[pg.GraphicsObject] = []
         self._region_pool: list[tuple[pg.LinearRegionItem, pg.TextItem]] = []
         self._placing_regions = False
+        self._labelled_rows: list[EventRow] = []  # the page's events whose labels are shown
         self._csa_next = 0
         self._csa_columns = int(csa_columns)
         self._table_keys: list[tuple[str, int]] = []
@@ -388,6 +389,8 @@ class MainWindow(QtWidgets.QMainWindow):
                                                     axisItems={"bottom": TimeAxis(self.model.origin, self.zone)})
         self.trace_plot.hideButtons()
         self.trace_plot.setMenuEnabled(False)
+        # label rows depend on the view's size in pixels: lay them out again when it changes
+        vb.sigResized.connect(lambda _: self._place_labels(self._labelled_rows))
         # grid: opaque lines at the major time ticks in one curve (pyqtgraph's alpha grid cost ~25 ms a page)
         self.grid_curve = pg.PlotCurveItem(pen=pg.mkPen((222, 222, 222), width=1, cosmetic=True), connect="pairs")
         self.grid_curve.setZValue(-10)
@@ -643,8 +646,8 @@ class MainWindow(QtWidgets.QMainWindow):
                 region.event_key = None
                 region.hide()
                 text.hide()
-            if labelled:
-                self._place_labels(bands)
+            self._labelled_rows = bands if labelled else []
+            self._place_labels(self._labelled_rows)
         finally:
             self._placing_regions = False
 
@@ -662,6 +665,8 @@ class MainWindow(QtWidgets.QMainWindow):
         per_px_x = m.page_s / max(vb.width(), 1.0)
         per_px_y = n / max(vb.height(), 1.0)
         gap = 6 * per_px_x
+        for _, text in self._region_pool[:len(rows)]:
+            text.hide()
         placed: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]
         order = sorted(range(len(rows)), key=lambda i: (rows[i].key != m.selected, rows[i].event.onset))
         for i in order:
