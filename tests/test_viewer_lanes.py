@@ -96,3 +96,20 @@ def test_overlapping_event_labels_do_not_intersect(window, qtbot):
 def test_overview_trend_lane_says_what_it_shows(window, clinical_archive):
     assert window.trend_caption.toPlainText().startswith("signal activity")  # no detector ran
     assert "µV" in window.trend_caption.toPlainText() and "trend" not in window.trend_caption.toPlainText()
+
+
+def test_overview_trend_lane_names_the_seizure_probability(qtbot, clinical_archive, tmp_path):
+    from _review_archive import copy_archive
+
+    path = copy_archive(clinical_archive, tmp_path / "detected.h5")
+    with Archive.open(path, "a") as arc:  # what `eegmon detect` stores: a probability per minute
+        times = arc.start + 60.0 * np.arange(30)
+        arc.write_trend("detector:classifier", times, np.linspace(0, 1, 30))
+    arc = Archive.open(path, "r")
+    win = MainWindow(ViewerModel(arc, n_pixels=600), csa_columns=10)
+    qtbot.addWidget(win)
+    caption = win.trend_caption.toPlainText()
+    assert caption.startswith("seizure probability") and "0-1" in caption and "µV" not in caption
+    assert win.trend_plot.getViewBox().viewRange()[1][1] >= 1.0  # the whole 0-1 range is on the lane
+    win.close()
+    arc.close()
