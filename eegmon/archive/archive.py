@@ -206,7 +206,7 @@ class Archive:
     def time_zone(self, name: str) -> None:
         name = check_time_zone(name)
 
-        def change(state) -> None:
+        def change(state: ManifestState) -> None:
             state.meta["time_zone"] = name
 
         self._manifest.commit(change)
