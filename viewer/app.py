@@ -11,8 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import math
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pyqtgraph as pg
@@ -20,8 +23,9 @@ from pyqtgraph.Qt import QtCore, QtGui, QtWidgets
 
 from ..events import REVIEW_STATUSES
 from ..forecast.risk import RISK_LEVELS
+from ..forecast.store import TREND_PREFIX
 from ..io.labels import VOCABULARY
-from ._qtfix import guard_singleton_refcounts
+from ._qtfix import check_qt_platform, guard_singleton_refcounts
 from .export import export_events_tsv, export_summary
 from .model import PAGE_SIZES, QUICK_LABELS, EventRow, ViewerModel
 
@@ -42,7 +46,8 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("F3",), "low-pass: off / 70 / 40 / 30 / 15 Hz", "cycle_lowpass"),
     (("F4",), "notch: off / 50 / 60 Hz", "cycle_notch"),
     (("B",), "montage: next of referential, longitudinal and transverse bipolar, average, device", "toggle_montage"),
-    (("Return", "Enter"), "jump to the event selected in the list, centred with context", "jump_to_selected"),
+    (("Return", "Enter"), "jump to the event selected in the list (its onset a quarter into the page)",
+     "jump_to_selected"),
     (("N",), "next event", "next_event"),
     (("P",), "previous event", "previous_event"),
     (("U",), "next unreviewed event", "next_unreviewed"),
@@ -73,6 +78,10 @@ STATUS_COLOURS = {"unreviewed": (230, 180, 0), "confirmed": (220, 40, 40), "reje
 #: (Okabe-Ito bluish green, orange, vermillion: told apart with the common colour-vision deficiencies).
 RISK_COLOURS = {"low": (0, 158, 115), "medium": (230, 159, 0), "high": (213, 94, 0)}
 TRACE_PEN = pg.mkPen((20, 20, 20), width=1, cosmetic=True)
+#: Half the height of a trace's lane (traces are one unit apart): drawn values are clipped to it.
+LANE_HALF = 0.5
+#: Rows of event labels above the traces; labels that fit in none are left out (the band stays).
+LABEL_ROWS = 4
 SELECTED_TRACE_PEN = pg.mkPen((0, 70, 200), width=1, cosmetic=True)
 
 
@@ -86,16 +95,75 @@ def _fmt_span(seconds: float) -> str:
     return f"{seconds:.3g} s"
 
 
-def _utc(t: float, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
-    return dt.datetime.fromtimestamp(t, tz=dt.UTC).strftime(fmt)
+def _local(t: float, zone: dt.tzinfo, fmt: str = "%Y-%m-%d %H:%M:%S") -> str:
+    """Absolute time ``t`` (seconds since the epoch) as wall-clock time in ``zone``."""
+    return dt.datetime.fromtimestamp(t, tz=zone).strftime(fmt)
+
+
+def _utc_offset(t: float, zone: dt.tzinfo) -> float:
+    """Seconds ``zone`` is ahead of UTC at absolute time ``t`` (daylight saving time included)."""
+    return dt.datetime.fromtimestamp(t, tz=zone).utcoffset().total_seconds()
+
+
+class KernelWarmup:
+    """Compiles the display filters' Numba kernels in a background thread, once per process.
+
+    The first filtered page would otherwise compile them on the UI thread (about 3 s here), and
+    keys typed meanwhile would be applied seconds late. :meth:`start` returns at once; the window
+    starts it when it opens and waits for it (:meth:`wait`) only when a filter is switched on
+    before it finished. Compiling runs on tiny arrays of the dtype and layout the model filters
+    (C-contiguous float64, ``filter_signal(..., zero_phase=True)``).
+    """
+
+    _lock = threading.Lock()
+    _thread: threading.Thread | None = None
+    _done = threading.Event()
+    #: Seconds the warm-up took (None until it finished), and the error it met (None when none).
+    seconds: float | None = None
+    error: BaseException | None = None
+
+    @classmethod
+    def start(cls) -> None:
+        """Start the warm-up thread unless it was started before."""
+        with cls._lock:
+            if cls._thread is None:
+                cls._thread = threading.Thread(target=cls._run, name="eegmon-kernel-warmup", daemon=True)
+                cls._thread.start()
+
+    @classmethod
+    def _run(cls) -> None:
+        t0 = time.perf_counter()
+        try:
+            from ..dsp import design_filter, filter_signal
+
+            sos = np.vstack([design_filter("highpass", 256.0, low=0.5, order=2),
+                             design_filter("notch", 256.0, line_freq=50.0)])
+            filter_signal(np.zeros((64, 2)), sos, zero_phase=True)
+        except BaseException as err:  # noqa: BLE001 - the UI thread then compiles and reports it
+            cls.error = err
+        finally:
+            cls.seconds = time.perf_counter() - t0
+            cls._done.set()
+
+    @classmethod
+    def done(cls) -> bool:
+        """True when the kernels are compiled (or the warm-up gave up)."""
+        return cls._done.is_set()
+
+    @classmethod
+    def wait(cls, timeout: float | None = None) -> bool:
+        """Wait until the warm-up finished (starting it if needed); return :meth:`done`."""
+        cls.start()
+        return cls._done.wait(timeout)
 
 
 class TimeAxis(pg.AxisItem):
-    """Bottom axis in UTC wall-clock time for x values relative to ``origin`` (absolute seconds)."""
+    """Bottom axis in wall-clock time of ``zone`` for x values relative to ``origin`` (absolute seconds)."""
 
-    def __init__(self, origin: float, **kwargs) -> None:
+    def __init__(self, origin: float, zone: dt.tzinfo = dt.UTC, **kwargs) -> None:
         super().__init__("bottom", **kwargs)
         self.origin = origin
+        self.zone = zone
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 (pyqtgraph API)
         if spacing >= 86400:
@@ -110,7 +178,7 @@ class TimeAxis(pg.AxisItem):
             fmt = "%H:%M:%S.%f"
         out = []
         for v in values:
-            text = _utc(self.origin + v, fmt)
+            text = _local(self.origin + v, self.zone, fmt)
             out.append(text[:-4] if fmt.endswith("%f") else text)
         return out
 
@@ -126,10 +194,12 @@ class TimeAxis(pg.AxisItem):
         return [(major, 0), (minor, 0)]
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 (pyqtgraph API)
-        # ticks on round wall-clock times: offset by the origin's phase
+        # ticks on round wall-clock times of the zone: offset by the origin's phase and the zone's
+        # UTC offset at the left edge (a daylight-saving change inside a page shifts later ticks)
+        shift = _utc_offset(self.origin + minVal, self.zone)
         out = []
         for spacing, _ in self.tickSpacing(minVal, maxVal, size):
-            first = math.ceil((self.origin + minVal) / spacing) * spacing - self.origin
+            first = math.ceil((self.origin + minVal + shift) / spacing) * spacing - shift - self.origin
             out.append((spacing, list(np.arange(first, maxVal, spacing))))
         return out
 
@@ -189,13 +259,21 @@ class OverviewViewBox(pg.ViewBox):
 
 
 class EventsTableModel(QtCore.QAbstractTableModel):
-    """The events list as a lazy Qt table model (cells are formatted only when shown)."""
+    """The events list as a lazy Qt table model (cells are formatted only when shown).
 
-    HEADERS = ("time (UTC)", "dur s", "label", "source", "status", "p")
+    Parameters
+    ----------
+    zone : tzinfo
+        Onsets are shown as wall-clock times of this zone; the time column's header names it.
+    zone_name : str
+        The zone's name for the header (``Europe/London``, ``UTC``).
+    """
 
-    def __init__(self) -> None:
+    def __init__(self, zone: dt.tzinfo = dt.UTC, zone_name: str = "UTC") -> None:
         super().__init__()
         self.rows: list[EventRow] = []
+        self.zone = zone
+        self.headers = (f"time ({zone_name})", "dur s", "label", "source", "status", "p")
 
     def set_rows(self, rows: list[EventRow]) -> None:
         """Replace the rows."""
@@ -207,11 +285,11 @@ class EventsTableModel(QtCore.QAbstractTableModel):
         return 0 if parent is not None and parent.isValid() else len(self.rows)
 
     def columnCount(self, parent=None) -> int:  # noqa: N802 (Qt API)
-        return len(self.HEADERS)
+        return len(self.headers)
 
     def headerData(self, section, orientation, role=QtCore.Qt.ItemDataRole.DisplayRole):  # noqa: N802 (Qt API)
         if role == QtCore.Qt.ItemDataRole.DisplayRole and orientation == QtCore.Qt.Orientation.Horizontal:
-            return self.HEADERS[section]
+            return self.headers[section]
         return None
 
     def data(self, index, role=QtCore.Qt.ItemDataRole.DisplayRole):
@@ -219,7 +297,7 @@ class EventsTableModel(QtCore.QAbstractTableModel):
         col = index.column()
         if role == QtCore.Qt.ItemDataRole.DisplayRole:
             if col == 0:
-                return _utc(ev.onset, "%m-%d %H:%M:%S")
+                return _local(ev.onset, self.zone, "%m-%d %H:%M:%S")
             if col == 1:
                 return f"{ev.duration:.1f}"
             if col == 5:
@@ -239,17 +317,30 @@ class MainWindow(QtWidgets.QMainWindow):
         The model over an opened archive.
     csa_columns : int
         Columns of the overview's spectral lane (filled in the background after the first paint).
+    utc : bool
+        Show times in UTC instead of the archive's time zone (:attr:`Archive.time_zone
+        <eegmon.archive.Archive.time_zone>`, the patient's).
     """
 
-    def __init__(self, model: ViewerModel, *, csa_columns: int = 240) -> None:
+    def __init__(self, model: ViewerModel, *, csa_columns: int = 240, utc: bool = False) -> None:
         guard_singleton_refcounts(pg.Qt.QT_LIB)
+        KernelWarmup.start()  # the display filters' kernels compile off the UI thread meanwhile
         super().__init__()
         pg.setConfigOptions(antialias=False, background="w", foreground="k")
         self.model = model
+        #: The zone times are shown in, and its name on the page line, the events list and the overview.
+        self.zone_name = "UTC" if utc else model.archive.time_zone
+        zone_note = ""
+        try:
+            self.zone: dt.tzinfo = dt.UTC if self.zone_name == "UTC" else ZoneInfo(self.zone_name)
+        except (ZoneInfoNotFoundError, ValueError):  # stored by a system whose zone database had it
+            zone_note = f"time zone {self.zone_name!r} is not known on this system: times are shown in UTC"
+            self.zone_name, self.zone = "UTC", dt.UTC
         self.selected_trace = 0
         self._regions: list[pg.GraphicsObject] = []
         self._region_pool: list[tuple[pg.LinearRegionItem, pg.TextItem]] = []
         self._placing_regions = False
+        self._labelled_rows: list[EventRow] = []  # the page's events whose labels are shown
         self._csa_next = 0
         self._csa_columns = int(csa_columns)
         self._table_keys: list[tuple[str, int]] = []
@@ -280,6 +371,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh_events()
         self.refresh_overview()
         self.refresh_trace()
+        if zone_note:
+            self.statusBar().showMessage(zone_note, 15000)
         self._csa_timer.start()
 
     # ------------------------------------------------------------------ construction
@@ -292,18 +385,22 @@ class MainWindow(QtWidgets.QMainWindow):
         self._left_ticks: list | None = None
         self._mark_px: tuple[int, int] | None = None
         vb = TraceViewBox(self._on_wheel, self._on_drag_add)
-        self.trace_plot = self.trace_widget.addPlot(viewBox=vb, axisItems={"bottom": TimeAxis(self.model.origin)})
+        self.trace_plot = self.trace_widget.addPlot(viewBox=vb,
+                                                    axisItems={"bottom": TimeAxis(self.model.origin, self.zone)})
         self.trace_plot.hideButtons()
         self.trace_plot.setMenuEnabled(False)
+        # label rows depend on the view's size in pixels: lay them out again when it changes
+        vb.sigResized.connect(lambda _: self._place_labels(self._labelled_rows))
         # grid: opaque lines at the major time ticks in one curve (pyqtgraph's alpha grid cost ~25 ms a page)
         self.grid_curve = pg.PlotCurveItem(pen=pg.mkPen((222, 222, 222), width=1, cosmetic=True), connect="pairs")
         self.grid_curve.setZValue(-10)
         self.trace_plot.addItem(self.grid_curve)
         self.trace_curves: list[pg.PlotCurveItem] = []
         self.scale_bar = pg.PlotCurveItem(pen=pg.mkPen((0, 0, 0), width=1, cosmetic=True))
-        self.scale_text = pg.TextItem(anchor=(1, 0.5), color=(0, 0, 0))
-        self.trace_plot.addItem(self.scale_bar)
-        self.trace_plot.addItem(self.scale_text)
+        self.scale_text = pg.TextItem(anchor=(1, 0.5), color=(0, 0, 0), fill=(255, 255, 255, 210))
+        for item in (self.scale_bar, self.scale_text):
+            item.setZValue(5)  # above the traces, which are added later
+            self.trace_plot.addItem(item)
 
     def _build_overview(self) -> None:
         self.overview_widget = pg.GraphicsLayoutWidget()
@@ -314,19 +411,26 @@ class MainWindow(QtWidgets.QMainWindow):
         # the spectrum sits in row 3 so that a risk lane can go in row 2 when a forecast is stored
         # (at open or on reload); an empty grid row takes no space, so without one nothing changes
         for row, name in zip((0, 1, 3), ("coverage", "trend", "spectrum"), strict=True):
-            axis = {"bottom": TimeAxis(self.model.origin)} if name == "spectrum" else {}
+            axis = {"bottom": TimeAxis(self.model.origin, self.zone)} if name == "spectrum" else {}
             plot = self.overview_widget.addPlot(row=row, col=0, viewBox=OverviewViewBox(self._on_overview_pick),
                                                 axisItems=axis)
             plot.hideButtons()
             plot.setMenuEnabled(False)
             plot.getAxis("left").setWidth(72)
             if row:
-                caption = pg.TextItem(name + (" (max-min µV)" if row == 1 else " (Hz)"),
-                                      color=(90, 90, 90) if row == 1 else (255, 255, 255),
-                                      anchor=(0, 0))
+                # what the lane shows is set by refresh_overview (the trend lane's depends on the archive)
+                spectrum = name == "spectrum"
+                # the trend's caption on a light box: the curve runs under it
+                caption = pg.TextItem("spectrum (0-40 Hz, colour: power in dB)" if spectrum else "",
+                                      color=(255, 255, 255) if spectrum else (60, 60, 60), anchor=(0, 0),
+                                      fill=None if spectrum else (255, 255, 255, 190))
                 caption.setParentItem(plot.getViewBox())
                 caption.setPos(4, 0)
-            if name != "spectrum":
+                if name == "trend":
+                    self.trend_caption = caption
+            if name == "spectrum":
+                plot.setLabel("bottom", f"time ({self.zone_name})")
+            else:
                 plot.getAxis("bottom").setStyle(showValues=False)
             plot.setXRange(0, dur, padding=0)
             plot.disableAutoRange()
@@ -385,7 +489,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.counter = QtWidgets.QLabel()
         layout.addWidget(self.counter)
         self.table = QtWidgets.QTableView()
-        self.table_model = EventsTableModel()
+        self.table_model = EventsTableModel(self.zone, self.zone_name)
         self.table.setModel(self.table_model)
         self.table.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
@@ -393,7 +497,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.table.verticalHeader().setVisible(False)
         self.table.verticalHeader().setDefaultSectionSize(20)
         self.table.horizontalHeader().setStretchLastSection(True)
-        for col, width in enumerate((104, 48, 64, 118, 78, 40)):
+        header_px = self.table.fontMetrics().horizontalAdvance(self.table_model.headers[0]) + 20
+        for col, width in enumerate((max(104, header_px), 48, 64, 118, 78, 40)):
             self.table.setColumnWidth(col, width)
         self.table.selectionModel().selectionChanged.connect(self._on_table_selection)
         self.table.doubleClicked.connect(lambda _: self.jump_to_selected())
@@ -418,6 +523,12 @@ class MainWindow(QtWidgets.QMainWindow):
     def refresh_trace(self) -> None:
         """Redraw the current page (data from the model's cache or the archive)."""
         m = self.model
+        if m.filters.active and m.lod == "raw" and not KernelWarmup.done():
+            # a filtered raw page in the first seconds: its kernels are still compiling in the background
+            self.statusBar().showMessage("preparing the display filters ...")
+            self.statusBar().repaint()  # painted now; processing events here would run queued keys re-entrantly
+            KernelWarmup.wait()
+            self.statusBar().clearMessage()
         page = m.page_data()
         n = len(page.labels)
         if len(self.trace_curves) != n:
@@ -431,14 +542,16 @@ class MainWindow(QtWidgets.QMainWindow):
             self.trace_plot.setYRange(-n + 0.4, 0.6, padding=0)
             self.selected_trace = min(self.selected_trace, n - 1)
         for i, curve in enumerate(self.trace_curves):
-            y = page.y[i] * (m.gain(page.labels[i]) / m.scale_uv)
-            if page.kind == "minmax":  # envelopes stay in their lane (raw pages are not clipped)
-                y = np.clip(y, -0.5, 0.5)
-            y = y - i
+            # every trace stays in its lane (half a spacing each side): at a high gain it flattens at
+            # the lane's edge, as on a paper or clinical EEG display, instead of crossing its neighbours
+            y = np.clip(page.y[i] * (m.gain(page.labels[i]) / m.scale_uv), -LANE_HALF, LANE_HALF) - i
             curve.setData(page.x, y, connect="finite")
             curve.setPen(SELECTED_TRACE_PEN if i == self.selected_trace else TRACE_PEN)
         x0, x1 = m.page_start - m.origin, m.page_stop - m.origin
         self.trace_plot.setXRange(x0, x1, padding=0)
+        # apply the new range now: pyqtgraph defers it to the next paint, whose transform change then
+        # asked for a second full paint of the traces (measured: two paints per page step, not one)
+        self.trace_plot.getViewBox().updateMatrix()
         axis = self.trace_plot.getAxis("bottom")
         lines = axis.tickValues(x0, x1, max(self.trace_widget.width() - 80, 100))[0][1]
         gx = np.repeat(np.asarray(lines, dtype=float), 2)
@@ -451,7 +564,7 @@ class MainWindow(QtWidgets.QMainWindow):
         # scale bar: half a trace spacing, at the right edge
         bx = x1 - (x1 - x0) * 0.01
         self.scale_bar.setData([bx, bx], [-n + 0.5, -n + 1.0])
-        self.scale_text.setText(f"{m.scale_uv / 2:g} µV")
+        self.scale_text.setText(f"{m.scale_uv / 2:.3g} µV")
         self.scale_text.setPos(bx, -n + 0.75)
         self._draw_event_regions()
         f = m.filters
@@ -460,7 +573,9 @@ class MainWindow(QtWidgets.QMainWindow):
                                      f"notch {f.notch:g} Hz" if f.notch else "") if s) or "no filters"
         if page.kind == "minmax" and f.active:
             filt += " (not applied to min/max pages)"
-        self.page_label.setText(f"{_utc(m.page_start)} UTC  ·  page {_fmt_span(m.page_s)}  ·  {page.kind}  ·  "
+        when = _local(m.page_start, self.zone, "%Y-%m-%d %H:%M:%S %Z")
+        zone = "" if self.zone_name == "UTC" else f" ({self.zone_name})"
+        self.page_label.setText(f"{when}{zone}  ·  page {_fmt_span(m.page_s)}  ·  {page.kind}  ·  "
                                  f"{filt}  ·  {m.montage}")
         # move the overview's page mark only when it moves by a pixel (a repaint of the strip otherwise)
         px = max(self.overview_widget.width(), 1) / max(m.duration, 1.0)
@@ -477,7 +592,8 @@ class MainWindow(QtWidgets.QMainWindow):
             region.setZValue(-5)
             region.event_key = None
             region.sigRegionChangeFinished.connect(self._on_region_finished)
-            text = pg.TextItem("", anchor=(0, 0))
+            text = pg.TextItem("", anchor=(0, 0), fill=(255, 255, 255, 210))
+            text.setZValue(5)
             self.trace_plot.addItem(region)
             self.trace_plot.addItem(text)
             self._region_pool.append((region, text))
@@ -524,17 +640,47 @@ class MainWindow(QtWidgets.QMainWindow):
                 region.show()
                 if labelled:
                     p = "" if ev.confidence is None else f" p={ev.confidence:.2f}"
-                    text.setText(f"{ev.label} {ev.status}{p}", color=colour)
-                    text.setPos(max(ev.onset, m.page_start) - m.origin, 0.6)
-                    text.show()
-                else:
-                    text.hide()
+                    text.setText(f"{ev.label} {ev.status}{p}", color=tuple(int(c * 0.75) for c in colour))
+                text.hide()
             for region, text in self._region_pool[len(bands):]:
                 region.event_key = None
                 region.hide()
                 text.hide()
+            self._labelled_rows = bands if labelled else []
+            self._place_labels(self._labelled_rows)
         finally:
             self._placing_regions = False
+
+    def _place_labels(self, rows: list[EventRow]) -> None:
+        """Put the event labels in rows from the top of the trace so that no two overlap.
+
+        Each label starts at its event's onset (or the page start); it goes in the first of
+        :data:`LABEL_ROWS` rows where it overlaps no label already placed (the current event's
+        first, then by onset). A label that fits in no row is left out; its band is still drawn.
+        """
+        m = self.model
+        vb = self.trace_plot.getViewBox()
+        n = max(len(self.trace_curves), 1)
+        # data units per screen pixel, from the ranges refresh_trace set (the view's own transform may lag)
+        per_px_x = m.page_s / max(vb.width(), 1.0)
+        per_px_y = n / max(vb.height(), 1.0)
+        gap = 6 * per_px_x
+        for _, text in self._region_pool[:len(rows)]:
+            text.hide()
+        placed: list[list[tuple[float, float]]] = [[] for _ in range(LABEL_ROWS)]
+        order = sorted(range(len(rows)), key=lambda i: (rows[i].key != m.selected, rows[i].event.onset))
+        for i in order:
+            _, text = self._region_pool[i]
+            size = text.textItem.boundingRect()
+            x0 = max(rows[i].event.onset, m.page_start) - m.origin
+            x1 = x0 + size.width() * per_px_x
+            row = next((r for r, spans in enumerate(placed)
+                        if all(x1 + gap <= a or b + gap <= x0 for a, b in spans)), None)
+            if row is None:
+                continue
+            placed[row].append((x0, x1))
+            text.setPos(x0, 0.6 - row * (size.height() + 3) * per_px_y)  # 3 px between rows
+            text.show()
 
     @property
     def event_bands(self) -> list[pg.LinearRegionItem]:
@@ -552,8 +698,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh_event_marks()
         x, trend = m.trend()
         self.trend_curve.setData(x - m.origin, trend, connect="finite")
-        if np.isfinite(trend).any():
-            self.trend_plot.setYRange(0, float(np.nanpercentile(trend, 99.5)) * 1.1 or 1.0, padding=0)
+        # the model draws a detector's stored probability when there is one (see ViewerModel.trend)
+        probability = any(not name.startswith(TREND_PREFIX) for name in m.archive.trends())
+        if probability:
+            self.trend_caption.setText("seizure probability (detector, highest per pixel, 0-1)")
+            self.trend_plot.setYRange(0, 1.15, padding=0)
+        else:
+            self.trend_caption.setText("signal activity (max - min per pixel, mean over channels, µV)")
+            if np.isfinite(trend).any():
+                self.trend_plot.setYRange(0, float(np.nanpercentile(trend, 99.5)) * 1.1 or 1.0, padding=0)
         self.refresh_risk()
 
     def _build_risk_lane(self) -> None:
@@ -815,7 +968,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.refresh_trace()
 
     def jump_to(self, key: tuple[str, int]) -> None:
-        """Select an event and centre the page on it."""
+        """Select an event and show it, its onset a quarter into the page (:meth:`ViewerModel.jump_to`)."""
         self.model.jump_to(key)
         self.refresh_events()
         self.refresh_trace()
@@ -975,7 +1128,8 @@ class MainWindow(QtWidgets.QMainWindow):
 
 
 def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, montage: str | Path = "referential",
-                show: bool = True, exec_: bool = True, close_after: float | None = None) -> int | MainWindow:
+                utc: bool = False, show: bool = True, exec_: bool = True,
+                close_after: float | None = None) -> int | MainWindow:
     """Open the review window on an archive.
 
     Parameters
@@ -986,22 +1140,33 @@ def open_viewer(archive_path: str | Path, *, reviewer: str | None = None, montag
         Name stored with every edit (default ``$USER``).
     montage : str | Path
         The montage shown first (:data:`eegmon.montage.MONTAGES` or a montage file); B cycles them.
+    utc : bool
+        Show times in UTC, not in the archive's time zone.
     show, exec_ : bool
         Show the window; run the Qt event loop until it closes (then return the exit code).
         With ``exec_=False`` the window is returned.
     close_after : float | None
         Close the window after this many seconds (smoke tests).
+
+    Raises
+    ------
+    EegmonError
+        When Qt cannot open a window here (no display, or its system libraries are missing):
+        creating the application would abort the process.
     """
     from ..archive import Archive
 
-    app = QtWidgets.QApplication.instance() or QtWidgets.QApplication([])
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        check_qt_platform()
+        app = QtWidgets.QApplication([])
     try:
         arc = Archive.open(archive_path, "a")
     except Exception:  # noqa: BLE001 - fall back to browsing only (e.g. a read-only archive)
         arc = Archive.open(archive_path, "r")
     model = ViewerModel(arc, reviewer=reviewer)
     model.set_montage(montage)
-    win = MainWindow(model)
+    win = MainWindow(model, utc=utc)
     if model.montage_notes:
         win.statusBar().showMessage("; ".join(model.montage_notes), 10000)
     if show:

@@ -663,15 +663,23 @@ class ViewerModel:
         self.selected = None if key is None else self.event(key).key
 
     def jump_to(self, key: tuple[str, int], *, context_s: float | None = None) -> None:
-        """Select an event and centre the page on it, widening the page to show it with context."""
+        """Select an event and show its onset a quarter into the page, widening the page to hold it.
+
+        The onset is at ``page_start + page_s / 4`` (context before it, the event after it), as a
+        clinician reads a seizure from its onset on. The page grows to the next of
+        :data:`PAGE_SIZES` when the event and ``context_s`` after it (default 5 s) do not fit in the
+        three quarters after the onset; an event too long for any page still shows its onset.
+        Near the recording's ends the page is clamped, which keeps the onset in view.
+        """
         row = self.event(key)
         self.selected = row.key
         ev = row.event
-        need = ev.duration * 1.5 + 10.0 if context_s is None else ev.duration + 2 * context_s
+        context = 5.0 if context_s is None else float(context_s)
+        need = (ev.duration + context) / 0.75
         if need > self.page_s:
             bigger = [p for p in PAGE_SIZES if p >= need]
             self.page_s = min(bigger[0] if bigger else need, max(self.duration, 1.0))
-        self.center_on(ev.onset + ev.duration / 2)
+        self.goto(ev.onset - self.page_s / 4)
 
     def _neighbour(self, direction: int, *, unreviewed: bool) -> tuple[str, int] | None:
         rows = sorted(self.events(), key=lambda r: (r.event.onset, r.kind, r.event.id))

@@ -20,8 +20,10 @@ Durability rules:
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
+import zoneinfo
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -42,7 +44,29 @@ from .reads import SegmentReader
 if TYPE_CHECKING:
     from ..features import FeatureTable
 
-__all__ = ["Archive", "ImportReport", "SegmentInfo", "StoredAnnotation"]
+__all__ = ["Archive", "ImportReport", "SegmentInfo", "StoredAnnotation", "check_time_zone"]
+
+#: The time zone of an archive that never had one set (archives written before time zones were stored).
+DEFAULT_TIME_ZONE = "UTC"
+
+
+def check_time_zone(name: str) -> str:
+    """Return ``name`` when it is an IANA time zone this system knows (``Europe/London``), else raise.
+
+    Raises
+    ------
+    EegmonError
+        Saying what was expected and what came.
+    """
+    try:
+        zoneinfo.ZoneInfo(str(name))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        known = {z.casefold(): z for z in zoneinfo.available_timezones()}
+        close = difflib.get_close_matches(str(name).casefold(), known, n=1)
+        hint = f" Did you mean {known[close[0]]!r}?" if close else ""
+        raise EegmonError(f"Expected an IANA time zone name such as 'Europe/London', 'America/New_York' or "
+                          f"'UTC', got {name!r}.{hint}") from None
+    return str(name)
 
 
 class Archive:
@@ -167,6 +191,25 @@ class Archive:
         EDF header's physical range per channel).
         """
         return self._reader.physical_range
+
+    @property
+    def time_zone(self) -> str:
+        """The patient's IANA time zone (``Europe/London``): how wall-clock times are shown.
+
+        Times are stored in UTC whatever this says; it only tells readers (the viewer) the local
+        time. ``"UTC"`` for an archive that never had one set. Setting it checks the name and
+        commits it to the manifest at once (durable when the assignment returns).
+        """
+        return str(self._manifest.state.meta.get("time_zone", DEFAULT_TIME_ZONE))
+
+    @time_zone.setter
+    def time_zone(self, name: str) -> None:
+        name = check_time_zone(name)
+
+        def change(state: ManifestState) -> None:
+            state.meta["time_zone"] = name
+
+        self._manifest.commit(change)
 
     @property
     def gaps(self) -> list[tuple[float, float]]:

@@ -1,10 +1,11 @@
 """Open the clinician review window on an archive (or an EDF file, device folder or BIDS dataset).
 
 Shows all channels stacked in wall-clock time with page sizes from 10 s to a day, an overview
-of the whole recording (data and gaps, detections and annotations, an activity trend and a
-spectral lane), and the list of detections and annotations to review. Every review action
-(confirm, reject, relabel, move onset/offset, add) is saved to the archive at once with the
-reviewer's name and time; undo/redo with Ctrl+Z / Ctrl+Shift+Z. F1 lists the keys.
+of the whole recording (data and gaps, detections and annotations, the detector's seizure
+probability or signal activity, and a spectral lane), and the list of detections and annotations
+to review. Times are shown in the patient's time zone stored in the archive (--utc: in UTC).
+Every review action (confirm, reject, relabel, move onset/offset, add) is saved to the archive at
+once with the reviewer's name and time; undo/redo with Ctrl+Z / Ctrl+Shift+Z. F1 lists the keys.
 
 An EDF file, a device folder or a one-subject BIDS dataset is imported first: into --archive
 PATH when given (kept, and reused when it exists), else into a temporary archive that is deleted
@@ -16,6 +17,7 @@ examples:
   eegmon view sample_data/sim --archive sim.h5
   eegmon view clinical.edf --montage longitudinal
   eegmon view patient01.h5 --montage my-montage.toml
+  eegmon view patient01.h5 --utc
 """
 
 from __future__ import annotations
@@ -36,12 +38,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="montage shown first: referential (default), longitudinal (double banana), transverse, "
                              "average, device, bipolar (longitudinal for 10-20 channels, else device) or a .toml/.json "
                              "montage file (docs/viewer.md); B cycles the named ones")
+    parser.add_argument("--utc", action="store_true",
+                        help="show times in UTC (default: the archive's time zone, from 'eegmon import --time-zone')")
     parser.add_argument("--close-after", type=float, default=None, metavar="S", help=argparse.SUPPRESS)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..io import import_sources, recording_kind
+    from ..viewer._qtfix import check_qt_platform
 
+    # before any import and before Qt is loaded: without a display or the X11 plugin's libraries
+    # creating the QApplication aborts the process (exit 134) instead of raising
+    check_qt_platform()
     source = Path(args.source)
     kind = recording_kind(source)
     reviewer = args.reviewer or os.environ.get("USER") or "reviewer"
@@ -57,4 +65,5 @@ def run(args: argparse.Namespace) -> int:
                       "(use --archive PATH to keep them)")
         from ..viewer.app import open_viewer  # Qt is imported here, not when the CLI starts
 
-        return int(open_viewer(path, reviewer=reviewer, montage=args.montage, close_after=args.close_after))
+        return int(open_viewer(path, reviewer=reviewer, montage=args.montage, utc=args.utc,
+                               close_after=args.close_after))
