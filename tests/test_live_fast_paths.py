@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from eegmon.detectors import postprocess
+from eegmon.detectors import FeatureClassifier, postprocess
+from eegmon.detectors._kernels import forest_sum
 from eegmon.detectors.postprocess import PostProcessor
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -45,3 +46,35 @@ def test_window_by_window_post_processing_is_the_array_formulation(seed, cuts, s
     loop = _post_run(True, t, p, cp, cuts, params)
     arrays = _post_run(False, t, p, cp, cuts, params)
     assert loop == arrays  # exact: no tolerance
+
+
+def _forest_sum_reference(X, flat, first, step, acc):
+    """One tree after the other, one row after the other (the order of the sums forest_sum keeps)."""
+    for t in range(first, flat["roots"].size, step):
+        for i in range(X.shape[0]):
+            node = flat["roots"][t]
+            while flat["left"][node] != -1:
+                v = X[i, flat["feature"][node]]
+                if np.isnan(v):
+                    node = flat["left"][node] if flat["nan_left"][node] else flat["right"][node]
+                else:
+                    node = flat["left"][node] if v <= flat["threshold"][node] else flat["right"][node]
+            acc[i] += flat["leaf_p"][node]
+
+
+@pytest.mark.parametrize(("n_trees", "first", "step"), [(1, 0, 1), (11, 0, 1), (19, 1, 4), (8, 3, 3)])
+def test_forest_walked_trees_side_by_side_sums_in_tree_order(n_trees, first, step):
+    rng = np.random.default_rng(n_trees)
+    X = rng.normal(size=(2000, 5))
+    X[rng.uniform(size=X.shape) < 0.1] = np.nan
+    y = (np.nan_to_num(X[:, 0]) + np.nan_to_num(X[:, 3]) ** 2 > 0.7).astype(int)
+    flat = FeatureClassifier(n_estimators=n_trees, max_depth=8, random_state=0).fit(X, y).flat_
+    for n in (1, 2, 255, 256, 600):  # across the blocks of rows
+        Xt = rng.normal(size=(n, 5)).astype(np.float32)
+        Xt[rng.uniform(size=Xt.shape) < 0.1] = np.nan
+        start = rng.uniform(size=n)  # sums are added to what is there
+        got, expected = start.copy(), start.copy()
+        forest_sum(Xt, flat["left"], flat["right"], flat["feature"], flat["threshold"], flat["nan_left"],
+                   flat["leaf_p"], flat["roots"], first, step, got)
+        _forest_sum_reference(Xt, flat, first, step, expected)
+        np.testing.assert_array_equal(got, expected)  # exact: the same additions in the same order
