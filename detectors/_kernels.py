@@ -9,7 +9,6 @@ from numba import prange
 
 from eegmon.dsp._jit import jit
 
-
 #: Trees walked side by side, and rows per block of their leaf values (see :func:`forest_sum`).
 _LOCKSTEP_TREES = 8
 _ROW_BLOCK = 256
