@@ -27,6 +27,8 @@ import numpy as np
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
+from ._kernels import all_finite
+
 
 @dataclass
 class Run:
@@ -51,7 +53,7 @@ _LOOP_WINDOWS = 16
 
 def _finite(a: np.ndarray) -> np.ndarray:
     """``np.nan_to_num(a, nan=0.0)``, skipped when there is nothing to replace (nearly always)."""
-    return a if np.isfinite(a).all() else np.nan_to_num(a, nan=0.0)
+    return a if all_finite(a.reshape(-1)) else np.nan_to_num(a, nan=0.0)
 
 
 class PostProcessor:

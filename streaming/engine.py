@@ -42,6 +42,7 @@ import numpy as np
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
+from ._kernels import any_nan
 from .localtime import local_time
 from .outbox import Outbox, SeizureEvent, event_id
 
@@ -579,7 +580,7 @@ class StreamEngine:
             self._end = self._anchor + self._count / self.fs
             self.stats.chunks += 1
             self.stats.samples += x.shape[0]
-            nan = bool(np.isnan(x).any())
+            nan = any_nan(x)
             if nan != self._nan:
                 self._nan = nan
                 self._flag("nan_start" if nan else "nan_end", start, "NaN samples" if nan else "")
@@ -639,10 +640,10 @@ class StreamEngine:
             self.stats.windows += len(chunk.times)
             if len(chunk.proba):
                 self._probability = float(chunk.proba[-1])
-            any_bad = bad.any(axis=1)
-            for t, b in zip(chunk.times, any_bad, strict=True):
-                if bool(b) != self._bad:
-                    self._bad = bool(b)
+            for t, row in zip(chunk.times.tolist(), bad.tolist(), strict=True):
+                b = any(row)
+                if b != self._bad:
+                    self._bad = b
                     self._flag("bad_signal_start" if b else "bad_signal_end", t,
                                "signal-quality gate (flat, clipped, NaN)" if b else "")
             out = self._check_alert(staged.arrival, float(chunk.times[-1]))

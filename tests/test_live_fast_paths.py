@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from eegmon.detectors import FeatureClassifier, postprocess
-from eegmon.detectors._kernels import forest_sum
+from eegmon.detectors._kernels import all_finite, forest_sum
 from eegmon.detectors.postprocess import PostProcessor
+from eegmon.streaming._kernels import any_nan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -78,3 +79,17 @@ def test_forest_walked_trees_side_by_side_sums_in_tree_order(n_trees, first, ste
                    flat["leaf_p"], flat["roots"], first, step, got)
         _forest_sum_reference(Xt, flat, first, step, expected)
         np.testing.assert_array_equal(got, expected)  # exact: the same additions in the same order
+
+
+@settings(max_examples=200, deadline=None)
+@given(shape=st.tuples(st.integers(0, 40), st.integers(1, 5)), seed=st.integers(0, 2**16),
+       bad=st.sampled_from([None, np.nan, np.inf, -np.inf]), transposed=st.booleans())
+def test_nan_and_finite_checks_equal_numpy(shape, seed, bad, transposed):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=shape)
+    if bad is not None and x.size:
+        x[rng.integers(0, shape[0]), rng.integers(0, shape[1])] = bad
+    if transposed:  # any memory layout, as a chunk may come
+        x = x.T.copy().T
+    assert any_nan(x) == bool(np.isnan(x).any())
+    assert all_finite(x.reshape(-1)) == bool(np.isfinite(x).all())
