@@ -14,6 +14,9 @@ Each chunk goes through
    detector, post-processing), exactly as batch detection runs it, so the finished events are
    the same (tested). NaN samples and electrode-off windows are gated to probability 0 by the
    detector; the engine reports them as signal-quality events (start and end), never alerts.
+   A chunk that completes no window (7 in 8 of a live stream's 1/8-s chunks) is held and given to
+   the detector with the one that completes the next window: the same samples in the same order,
+   so the same results, for one detector call per window.
 3. **alerting**: as soon as the running event (``StreamingDetector.active``) reaches the policy's minimum
    probability and duration, a :class:`~eegmon.streaming.outbox.SeizureEvent` is written to the
    outbox (event and alerts in one transaction); the wall time from the chunk's arrival to that
@@ -563,7 +566,11 @@ class StreamEngine:
         return self.outbox.policy.patient if self.outbox is not None else PatientSettings()
 
     def stage(self, t0: float | None, x) -> StagedChunk | None:
-        """Order a chunk and run it to the detector rows (no estimator yet); None if dropped."""
+        """Order a chunk and run it to the detector rows (no estimator yet); None if dropped.
+
+        A chunk that completes no window is accepted (ordering, quality events, archive) and held
+        for the detector (see :meth:`_feed`): its ``rows`` are None, as they would be anyway.
+        """
         arrival = self.clock()
         try:
             ordered = self._order(t0, x)
