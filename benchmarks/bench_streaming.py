@@ -9,13 +9,14 @@ Rows:
   1/8-s chunk through the whole live pipeline (``StreamEngine.push``: ordering, causal filters,
   window features, adaptive normalisation, classifier, post-processing, alert check), median and
   99th percentile over all chunks, and median over the chunks that complete a window (1 in 8:
-  they run the estimator). Reference: a straightforward SciPy/NumPy chunk loop doing the same
+  they run the estimator; the engine filters the 7 chunks before one with it, which it holds
+  until then). Reference: a straightforward SciPy/NumPy chunk loop doing the same
   work: ``scipy.signal.sosfilt`` with carried ``zi``, a NumPy ring buffer, the features of
   ``benchmarks/reference_features.py`` on each completed window and the same estimator.
 - ``streams_per_core``: how many real-time 2-channel 207 Hz streams (1/8-s chunks) one core
   sustains = stream-seconds processed per CPU second (``time.process_time``), with a
   :class:`~eegmon.streaming.engine.Monitor` batching the estimator call across streams;
-  reference: the SciPy loop, one stream at a time. Target: >= 200.
+  reference: the SciPy loop, one stream at a time. Target (issue #15): >= 5,000.
 - ``alert_latency_median`` / ``alert_latency_p95``: from ``Outbox.record_event`` (event and alert
   committed; the commit wakes the delivery worker) to the JSON webhook's arrival at an
   ``http.server`` on 127.0.0.1; reference: apprise posting the same message directly (no outbox).

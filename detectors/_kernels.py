@@ -11,27 +11,69 @@ from eegmon.dsp._jit import jit
 
 
 @jit()
+def all_finite(x):  # pragma: no cover - compiled
+    """True when no value of the 1-D array ``x`` is NaN or infinite (``np.isfinite(x).all()`` without its calls)."""
+    for i in range(x.shape[0]):
+        if not math.isfinite(x[i]):
+            return False
+    return True
+
+
+#: Trees walked side by side, and rows per block of their leaf values (see :func:`forest_sum`).
+_LOCKSTEP_TREES = 8
+_ROW_BLOCK = 256
+
+
+@jit()
 def forest_sum(X, left, right, feature, threshold, nan_left, leaf_p, roots, first, step, acc):  # pragma: no cover
     """Add to ``acc`` the positive-class probability of each row's leaf in trees first, first + step, ...
 
     The trees are flattened into one node array (``roots[t]`` is tree t's first node, a leaf has
     ``left == -1``). A row goes left when its value is <= the threshold, and where it is missing
-    (NaN) the way the tree learned (``nan_left``), exactly as scikit-learn walks its trees. Tree by
-    tree keeps one tree's nodes in cache while all rows walk it.
+    (NaN) the way the tree learned (``nan_left``), exactly as scikit-learn walks its trees.
+
+    A row walks ``_LOCKSTEP_TREES`` trees side by side, one level of each in turn: the node
+    loads of different trees do not wait for each other, so their cache misses overlap (a live
+    chunk's few rows find few nodes in cache). Each row's leaf values are then added tree by
+    tree, in the order of the trees, so the sums are those of one tree after the other.
     """
     n = X.shape[0]
-    for t in range(first, roots.shape[0], step):
-        for i in range(n):
-            node = roots[t]
-            while left[node] != -1:
-                v = X[i, feature[node]]
-                if v != v:
-                    node = left[node] if nan_left[node] else right[node]
-                elif v <= threshold[node]:
-                    node = left[node]
-                else:
-                    node = right[node]
-            acc[i] += leaf_p[node]
+    n_trees = roots.shape[0]
+    group = np.empty(_LOCKSTEP_TREES, dtype=np.int64)
+    node = np.empty(_LOCKSTEP_TREES, dtype=np.int64)
+    vals = np.empty((_LOCKSTEP_TREES, min(n, _ROW_BLOCK)))
+    for t0 in range(first, n_trees, step * _LOCKSTEP_TREES):
+        g_n = 0
+        for g in range(_LOCKSTEP_TREES):
+            t = t0 + g * step
+            if t < n_trees:
+                group[g_n] = t
+                g_n += 1
+        for r0 in range(0, n, _ROW_BLOCK):
+            r1 = min(r0 + _ROW_BLOCK, n)
+            for i in range(r0, r1):
+                for g in range(g_n):
+                    node[g] = roots[group[g]]
+                moving = True
+                while moving:
+                    moving = False
+                    for g in range(g_n):
+                        k = node[g]
+                        if left[k] != -1:
+                            v = X[i, feature[k]]
+                            if v != v:
+                                node[g] = left[k] if nan_left[k] else right[k]
+                            elif v <= threshold[k]:
+                                node[g] = left[k]
+                            else:
+                                node[g] = right[k]
+                            moving = True
+                for g in range(g_n):
+                    vals[g, i - r0] = leaf_p[node[g]]
+            # tree by tree into the sums: the order of adding one tree after the other
+            for g in range(g_n):
+                for i in range(r0, r1):
+                    acc[i] += vals[g, i - r0]
 
 
 @jit(parallel=True)

@@ -27,6 +27,8 @@ import numpy as np
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
+from ._kernels import all_finite
+
 
 @dataclass
 class Run:
@@ -42,6 +44,16 @@ class Run:
         self.peak = max(self.peak, other.peak)
         if self.channel_peak is not None and other.channel_peak is not None:
             self.channel_peak = np.maximum(self.channel_peak, other.channel_peak)
+
+
+#: Up to this many windows per :meth:`PostProcessor.update` are taken one by one (a live chunk's
+#: one or two); more go through the array formulation (batch detection's millions).
+_LOOP_WINDOWS = 16
+
+
+def _finite(a: np.ndarray) -> np.ndarray:
+    """``np.nan_to_num(a, nan=0.0)``, skipped when there is nothing to replace (nearly always)."""
+    return a if all_finite(a.reshape(-1)) else np.nan_to_num(a, nan=0.0)
 
 
 class PostProcessor:
@@ -176,18 +188,34 @@ class PostProcessor:
             Optional per-channel probabilities, to name the channels involved.
         """
         times = np.asarray(times, dtype=float)
-        proba = np.nan_to_num(np.asarray(proba, dtype=float), nan=0.0)
+        proba = _finite(np.asarray(proba, dtype=float))
         if times.shape != proba.shape or times.ndim != 1:
             raise EegmonError(f"times and proba must be 1-D of equal length, got {times.shape} and {proba.shape}.")
-        if times.size and (np.any(np.diff(times) <= 0) or times[0] <= self._last_t):
+        if times.size and (times[0] <= self._last_t or (times.size > 1 and np.any(np.diff(times) <= 0))):
             raise EegmonError("window times must increase strictly across calls.")
         if channel_proba is not None:
-            channel_proba = np.nan_to_num(np.asarray(channel_proba, dtype=float), nan=0.0)
+            channel_proba = _finite(np.asarray(channel_proba, dtype=float))
             if channel_proba.shape != (times.size, len(self.channel_names)):
                 raise EegmonError(f"channel_proba must have shape ({times.size}, {len(self.channel_names)}), "
                                   f"got {channel_proba.shape}.")
         if times.size == 0:
             return []
+        if times.size <= _LOOP_WINDOWS:
+            out = self._update_windows(times, proba, channel_proba)
+        else:
+            out = self._update_arrays(times, proba, channel_proba)
+        self._last_t = float(times[-1])
+        # The pending event is final once no later run can merge with it: a run starts at least one
+        # window length before its first window's end, which comes after the last time seen.
+        if self._current is None and self._pending is not None and \
+                self._last_t - self.window_s - self._pending.offset >= self.merge_gap_s:
+            out += self._finalize(self._pending)
+            self._pending = None
+        return out
+
+    def _update_arrays(self, times: np.ndarray, proba: np.ndarray,
+                       channel_proba: np.ndarray | None) -> list[Annotation]:
+        """:meth:`update` on many windows: segments of equal state found with array operations."""
         smoothed = self._smooth(proba)
         state = np.where(smoothed >= self.threshold, 1.0, np.where(smoothed < self.threshold_off, 0.0, np.nan))
         # Hysteresis: undecided windows keep the previous state (forward fill from the carried one).
@@ -212,19 +240,61 @@ class PostProcessor:
                 continue
             chan = channel_proba[seg].max(axis=0) if channel_proba is not None else None
             run = Run(onset=times[first] - self.window_s, offset=times[seg[-1]], peak=float(proba[seg].max()),
-                       channel_peak=chan)
+                      channel_peak=chan)
             if self._current is None:
                 self._current = run
             else:
                 self._current.absorb(run)
         self._on = bool(on[-1])
-        self._last_t = float(times[-1])
-        # The pending event is final once no later run can merge with it: a run starts at least one
-        # window length before its first window's end, which comes after the last time seen.
-        if self._current is None and self._pending is not None and \
-                self._last_t - self.window_s - self._pending.offset >= self.merge_gap_s:
-            out += self._finalize(self._pending)
-            self._pending = None
+        return out
+
+    def _update_windows(self, times: np.ndarray, proba: np.ndarray,
+                        channel_proba: np.ndarray | None) -> list[Annotation]:
+        """:meth:`update` window by window: the same decisions and numbers as :meth:`_update_arrays`.
+
+        A live chunk brings a window or two, where the array formulation's few dozen NumPy calls
+        cost more than its arithmetic. The smoothing adds in the order of ``np.cumsum`` and a
+        segment's run is grown window by window with :meth:`Run.absorb` (maxima: exact), so the
+        results are bit-for-bit those of the array formulation (tested).
+        """
+        p = proba.tolist()
+        n, k = len(p), self.smooth_windows
+        if k == 1:
+            smoothed = p
+        else:
+            full = self._tail.tolist() + p
+            csum = [0.0, full[0]]
+            for v in full[1:]:
+                csum.append(csum[-1] + v)
+            m = len(full) - n
+            smoothed = [(csum[j] - csum[max(j - k, 0)]) / min(j, k) for j in range(m + 1, m + n + 1)]
+            self._tail = np.array(full[-(k - 1):])
+        t = times.tolist()
+        gap = max(self.gap_s, self.merge_gap_s)
+        out: list[Annotation] = []
+        on, prev_t = self._on, self._last_t
+        for i in range(n):
+            was_on = on
+            if smoothed[i] >= self.threshold:
+                on = True
+            elif smoothed[i] < self.threshold_off:
+                on = False
+            jump = t[i] - prev_t > gap
+            prev_t = t[i]
+            if i == 0 or jump or on != was_on:  # a segment of equal state starts here
+                if jump and self._current is not None:
+                    out += self._close()
+                if not on and self._current is not None:
+                    out += self._close()
+            if not on:
+                continue
+            run = Run(onset=times[i] - self.window_s, offset=times[i], peak=p[i],
+                      channel_peak=None if channel_proba is None else channel_proba[i].copy())
+            if self._current is None:
+                self._current = run
+            else:
+                self._current.absorb(run)
+        self._on = on
         return out
 
     def flush(self) -> list[Annotation]:

@@ -14,6 +14,9 @@ Each chunk goes through
    detector, post-processing), exactly as batch detection runs it, so the finished events are
    the same (tested). NaN samples and electrode-off windows are gated to probability 0 by the
    detector; the engine reports them as signal-quality events (start and end), never alerts.
+   A chunk that completes no window (7 in 8 of a live stream's 1/8-s chunks) is held and given to
+   the detector with the one that completes the next window: the same samples in the same order,
+   so the same results, for one detector call per window.
 3. **alerting**: as soon as the running event (``StreamingDetector.active``) reaches the policy's minimum
    probability and duration, a :class:`~eegmon.streaming.outbox.SeizureEvent` is written to the
    outbox (event and alerts in one transaction); the wall time from the chunk's arrival to that
@@ -42,6 +45,7 @@ import numpy as np
 from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 
+from ._kernels import any_nan
 from .localtime import local_time
 from .outbox import Outbox, SeizureEvent, event_id
 
@@ -399,13 +403,31 @@ class StreamEngine:
         self._alerted: float | None = None  # onset of the running event already emitted
         self._probability: float | None = None  # of the latest window
         self._nan = self._bad = False
+        self._grid = self._window_grid()
         self._new_detector()
+
+    def _window_grid(self):
+        """Where the detector's windows end (:func:`eegmon.features.window_grid`), or None when it cannot be told.
+
+        Known when the detector runs at the stream's rate (no resampler between a sample and its
+        window position) and every time the engine gives it is a gap to its pipeline as well
+        (``jitter_s`` above half a sample); then :meth:`_feed` holds chunks that complete no window.
+        """
+        from eegmon.features import window_grid
+
+        grid = window_grid(self.fs, self.model.window_s, self.model.hop_s, resample_to=self.model.fs)
+        return grid if grid.resample_to is None and self.jitter_s > 0.5 / self.fs else None
 
     def _new_detector(self) -> None:
         from eegmon.detectors import StreamingDetector
 
         self.detector = StreamingDetector(self.model, self.fs, self.channels, clip_level=self.clip_level,
                                           name=self.name, line_freq=self.line_freq)
+        self._cold = True  # its first chunk must carry a time
+        self._held: list[np.ndarray] = []  # chunks of this segment not given to the detector yet
+        self._held_t: float | None = None  # the time to give with them (a segment start) or None
+        self._fed = 0  # samples of this segment given to the detector or held for it
+        self._next_end = 0  # where the next window ends, in samples from the segment start
 
     def _flag(self, kind: str, t: float, detail: str = "") -> None:
         q = QualityEvent(self.stream, kind, float(t), detail)
@@ -544,7 +566,11 @@ class StreamEngine:
         return self.outbox.policy.patient if self.outbox is not None else PatientSettings()
 
     def stage(self, t0: float | None, x) -> StagedChunk | None:
-        """Order a chunk and run it to the detector rows (no estimator yet); None if dropped."""
+        """Order a chunk and run it to the detector rows (no estimator yet); None if dropped.
+
+        A chunk that completes no window is accepted (ordering, quality events, archive) and held
+        for the detector (see :meth:`_feed`): its ``rows`` are None, as they would be anyway.
+        """
         arrival = self.clock()
         try:
             ordered = self._order(t0, x)
@@ -554,14 +580,14 @@ class StreamEngine:
             if x.shape[0] == 0:
                 return None
             staged = StagedChunk(t_push, x, arrival)
-            staged.detector = self.detector.stage(x, t_push)
+            staged.detector = self._feed(start if t_push is None and self._cold else t_push, x)
             if t_push is not None:  # the first chunk or after a gap: a new anchor
                 self._anchor, self._count = t_push, 0
             self._count += x.shape[0]
             self._end = self._anchor + self._count / self.fs
             self.stats.chunks += 1
             self.stats.samples += x.shape[0]
-            nan = bool(np.isnan(x).any())
+            nan = any_nan(x)
             if nan != self._nan:
                 self._nan = nan
                 self._flag("nan_start" if nan else "nan_end", start, "NaN samples" if nan else "")
@@ -571,8 +597,36 @@ class StreamEngine:
         if self.archive is not None:
             # outside the try: the writer handles storage faults itself, the detector is never restarted for them
             self.archive.write(start, x)
-            if len(staged.detector.table):
+            if staged.detector is not None and len(staged.detector.table):
                 self.archive.write_features(staged.detector.table)
+        return staged
+
+    def _feed(self, t: float | None, x: np.ndarray) -> Staged | None:
+        """Give a chunk to the detector (``t``: a segment start, else None); None while it is held.
+
+        A chunk that completes no window only moves the detector's filter state and window history
+        forward: with a known window grid it is held and given with the chunk that completes the
+        next window, as one chunk. The detector's output is the same whatever the chunking (the
+        same samples through the same filters, bit for bit), and a held chunk has no output to
+        wait for; a live stream's 1/8-s chunks then cost one detector call per window instead of
+        eight. At a segment start, held samples are let go: the detector would forget them there
+        (filters restart and partial windows are dropped at a gap).
+        """
+        if t is not None:
+            self._cold = False
+            self._held, self._held_t, self._fed = [], t, 0
+            self._next_end = 0 if self._grid is None else self._grid.window
+        if self._grid is None:
+            return self.detector.stage(x, t)
+        self._held.append(x)
+        self._fed += x.shape[0]
+        if self._fed < self._next_end:
+            return None
+        x = x if len(self._held) == 1 else np.concatenate(self._held)
+        t, self._held, self._held_t = self._held_t, [], None
+        staged = self.detector.stage(x, t)
+        win, hop = self._grid.window, self._grid.hop
+        self._next_end = win + ((self._fed - win) // hop + 1) * hop  # the first window end after the samples fed
         return staged
 
     def proba(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -593,10 +647,10 @@ class StreamEngine:
             self.stats.windows += len(chunk.times)
             if len(chunk.proba):
                 self._probability = float(chunk.proba[-1])
-            any_bad = bad.any(axis=1)
-            for t, b in zip(chunk.times, any_bad, strict=True):
-                if bool(b) != self._bad:
-                    self._bad = bool(b)
+            for t, row in zip(chunk.times.tolist(), bad.tolist(), strict=True):
+                b = any(row)
+                if b != self._bad:
+                    self._bad = b
                     self._flag("bad_signal_start" if b else "bad_signal_end", t,
                                "signal-quality gate (flat, clipped, NaN)" if b else "")
             out = self._check_alert(staged.arrival, float(chunk.times[-1]))
@@ -688,7 +742,8 @@ class StreamEngine:
     def recover(self, err: BaseException) -> None:
         """After a pipeline error: log it, record an ``engine_error`` quality event and restart the detector.
 
-        The new detector starts cold (filters, baseline and warm-up, no open event), at the next chunk.
+        The new detector starts cold (filters, baseline and warm-up, no open event), at the next chunk,
+        which starts a segment for it at the chunk's stream time (its own time or none).
         """
         logger.exception("%s: pipeline error; detector restarted", self.stream)
         self._flag("engine_error", self._end or 0.0, f"{type(err).__name__}: {err}"[:200])
