@@ -81,14 +81,12 @@ def _span(archive: Archive, start: float | None, stop: float | None) -> tuple[fl
         raise EegmonError("the archive holds no samples to export.", archive.path)
     start = archive.start if start is None else check_number("start", start)
     stop = archive.stop if stop is None else check_number("stop", stop)
+    span = f"{to_datetime(start).isoformat()} .. {to_datetime(stop).isoformat()}"
     if stop <= start:
-        raise EegmonError(f"the span must end after it starts, got start={start}, stop={stop}.", archive.path)
+        raise EegmonError(f"the span must end after it starts, got {span}.", archive.path)
     if stop <= archive.start or start >= archive.stop:
-        raise EegmonError(
-            f"the span {to_datetime(start).isoformat()} .. {to_datetime(stop).isoformat()} is outside the "
-            f"recording ({to_datetime(archive.start).isoformat()} .. {to_datetime(archive.stop).isoformat()}).",
-            archive.path,
-        )
+        recording = f"{to_datetime(archive.start).isoformat()} .. {to_datetime(archive.stop).isoformat()}"
+        raise EegmonError(f"the span {span} is outside the recording ({recording}).", archive.path)
     return start, stop
 
 
@@ -448,6 +446,8 @@ def export_edf(
     path = Path(path)
     if path.exists() and not overwrite:
         raise EegmonError("the file exists; pass overwrite=True (--overwrite) to replace it.", path)
+    if not path.parent.is_dir():
+        raise EegmonError("the folder to write the EDF file into does not exist.", path)
     start, stop = _span(archive, start, stop)
     names = _channel_names(archive, channels)
     record_s, spr = record_layout(archive.fs)
