@@ -301,12 +301,10 @@ def _number(value: float, up: bool) -> str:
 def _physical_ranges(archive: Archive, t0: float, t1: float, names: Sequence[str]) -> list[tuple[str, str]]:
     """Each channel's (min, max) in µV over the span, 1 % wider each side, as EDF header text."""
     _, mins, maxs = archive.minmax(t0, t1, n_pixels=1000, channels=names)
+    if not np.isfinite(mins).any():
+        raise EegmonError("the span holds no samples to export (it lies wholly in gaps).", archive.path)
     out = []
-    with np.errstate(all="ignore"):
-        lows, highs = np.nanmin(mins, axis=1), np.nanmax(maxs, axis=1)
-    for lo, hi in zip(lows, highs, strict=True):
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise EegmonError("the span holds no samples to export (it lies wholly in gaps).", archive.path)
+    for lo, hi in zip(np.nanmin(mins, axis=1), np.nanmax(maxs, axis=1), strict=True):
         pad = max(0.01 * (hi - lo), 1.0)
         out.append((_number(lo - pad, up=False), _number(hi + pad, up=True)))
     return out
