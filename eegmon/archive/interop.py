@@ -207,8 +207,8 @@ def to_mne(
     if size > MAX_MNE_BYTES:
         hours = MAX_MNE_BYTES / (len(names) * fs * 8 * 3600)
         raise EegmonError(
-            f"the span holds {size / 1e9:.1f} GB of samples and an MNE RawArray lives in memory: pass a span of "
-            f"at most {hours:.0f} h (or fewer channels), or export_edf() it and open that with "
+            f"the span holds {size / 1e9:.3g} GB of samples and an MNE RawArray lives in memory: pass a span of "
+            f"at most {hours:.3g} h (or fewer channels), or export_edf() it and open that with "
             "mne.io.read_raw_edf(preload=False).", archive.path,
         )
     _, uv = archive.read(start, stop, names)
