@@ -4,12 +4,15 @@ MNE, edfio, eegmon's own) agreeing with the archive, the round trip through 'eeg
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import textwrap
 import time
 import tracemalloc
 from pathlib import Path
@@ -383,3 +386,31 @@ def test_cli_export(arc, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "expected an ISO 8601 time" in err
     assert not (tmp_path / "y.edf").exists()
+
+
+_EXPORT_CHILD = textwrap.dedent("""
+    import json, resource, sys
+    from eegmon.archive import Archive
+    from eegmon.archive.interop import export_edf
+    with Archive.open(sys.argv[1]) as arc:
+        rep = export_edf(arc, sys.argv[2])
+    print(json.dumps({"maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "n": rep.n_records}))
+""")
+
+
+@pytest.mark.timeout(300)
+def test_peak_rss_flat_in_span_length(tmp_path):
+    """8x the span (hourly segments, as the live monitor writes them) costs no more memory to export."""
+    hour = digital(2, FS * 3600)
+    peaks = {}
+    for hours in (6, 48):
+        path = tmp_path / f"h{hours}.h5"
+        with Archive.create(path, ["F3", "C3"], FS) as a:
+            for h in range(hours):
+                a.append_segment(T0 + 3600 * h, hour, GAINS, OFFSETS)
+        proc = subprocess.run([sys.executable, "-c", _EXPORT_CHILD, str(path), str(tmp_path / f"h{hours}.edf")],
+                              capture_output=True, text=True, timeout=240, check=True)
+        peaks[hours] = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert peaks[hours]["n"] == 3600 * hours + 1  # the quarter-second start adds one record
+    print(f"peak RSS exporting 6 h: {peaks[6]['maxrss_kb'] / 1e3:.0f} MB, 48 h: {peaks[48]['maxrss_kb'] / 1e3:.0f} MB")
+    assert peaks[48]["maxrss_kb"] < 1.25 * peaks[6]["maxrss_kb"] + 40_000, peaks

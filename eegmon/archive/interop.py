@@ -299,12 +299,21 @@ def _number(value: float, up: bool) -> str:
 
 
 def _physical_ranges(archive: Archive, t0: float, t1: float, names: Sequence[str]) -> list[tuple[str, str]]:
-    """Each channel's (min, max) in µV over the span, 1 % wider each side, as EDF header text."""
-    _, mins, maxs = archive.minmax(t0, t1, n_pixels=1000, channels=names)
-    if not np.isfinite(mins).any():
+    """Each channel's (min, max) in µV over the span, 1 % wider each side, as EDF header text.
+
+    From the min/max pyramid a day at a time, letting go of the segment files after each day (see
+    :func:`export_edf`'s loop).
+    """
+    lows, highs = np.full(len(names), np.inf), np.full(len(names), -np.inf)
+    for a in np.arange(t0, t1, 86400.0):
+        _, mins, maxs = archive.minmax(a, min(a + 86400.0, t1), n_pixels=100, channels=names)
+        archive.close()
+        lows, highs = np.fmin(lows, np.nanmin(mins, axis=1, initial=np.inf)), np.fmax(
+            highs, np.nanmax(maxs, axis=1, initial=-np.inf))
+    if not np.isfinite(lows).all():
         raise EegmonError("the span holds no samples to export (it lies wholly in gaps).", archive.path)
     out = []
-    for lo, hi in zip(np.nanmin(mins, axis=1), np.nanmax(maxs, axis=1), strict=True):
+    for lo, hi in zip(lows, highs, strict=True):
         pad = max(0.01 * (hi - lo), 1.0)
         out.append((_number(lo - pad, up=False), _number(hi + pad, up=True)))
     return out
@@ -466,6 +475,9 @@ def export_edf(
         f.write(header)
         for r0 in progress(range(0, n_records, block), total=-(-n_records // block), desc=f"export {path.name}",
                            quiet=quiet, unit="block", leave=True):
+            # an open segment file keeps HDF5's caches (a few MB each: hundreds of MB over a month of
+            # hourly segments): let go of the files the range scan and the earlier blocks opened
+            archive.close()
             nb = min(block, n_records - r0)
             _, uv = archive.read(t0 + r0 * record_s, t0 + (r0 + nb) * record_s, names)
             with np.errstate(invalid="ignore"):

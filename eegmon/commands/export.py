@@ -11,7 +11,7 @@ file and covered by a "BAD_ACQ_SKIP" annotation (MNE skips them when filtering a
 --start/--stop: an ISO 8601 time (UTC unless it has an offset) or seconds from the recording's
 start; the whole recording by default. The file starts at the whole second at or before START
 (EDF header times have whole seconds) and ends with the data record holding STOP. Samples are
-written in blocks straight from the archive: a month-long span needs no more memory than a minute.
+written in blocks straight from the archive: memory does not grow with the span (a month is fine).
 
 examples:
   eegmon export patient01.h5 -o patient01.edf
