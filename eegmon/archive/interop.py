@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 
     from .archive import Archive
 
-__all__ = ["GAP_DESCRIPTION", "EdfExport", "event_text", "export_edf", "to_mne"]
+__all__ = ["GAP_DESCRIPTION", "EdfExport", "event_text", "export_edf", "record_layout", "to_mne"]
 
 #: Description of the annotation over every stretch without samples (MNE's acquisition-skip name).
 GAP_DESCRIPTION = "BAD_ACQ_SKIP"
