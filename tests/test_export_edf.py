@@ -367,6 +367,19 @@ def test_refusals(arc, tmp_path):
     assert not (tmp_path / "y.edf").exists()
 
 
+@pytest.mark.parametrize(("channel", "t0", "match"), [
+    ("Fp1-Référence", T0, "label of 'Fp1-Référence' must be at most 16 printable ASCII"),
+    ("EEG Fp1-Ref-long-name", T0, "label of 'EEG Fp1-Ref-long-name' must be at most 16"),
+    ("Fp1", dt.datetime(1984, 12, 31, 23, 0, tzinfo=dt.UTC).timestamp(), "EDF start dates run from 1985 to 2084"),
+])
+def test_what_edf_cannot_hold_is_refused(tmp_path, channel, t0, match):
+    with Archive.create(tmp_path / "p.h5", [channel], FS) as a:
+        a.append_segment(t0, digital(1, FS * 10), [0.1], [0.0])
+        with pytest.raises(EegmonError, match=match):
+            export_edf(a, tmp_path / "x.edf")
+    assert not (tmp_path / "x.edf").exists()
+
+
 def test_cli_export(arc, tmp_path, capsys):
     out = tmp_path / "x.edf"
     assert main(["export", str(arc.path), "-o", str(out), "--start", "10", "--stop", "2025-01-06T09:00:40",
