@@ -13,12 +13,12 @@ the middle of each channel's range.
 
 EDF+D would keep the gaps without filling them, but neither reader that matters reads it: MNE
 1.13 ignores the record onsets and joins the records end to end (every sample after the first
-gap lands at the wrong time) and EDFbrowser 2.00 refuses to open EDF+D (remote-control error
-107, "file is discontiguous"). So the export is EDF+C.
+gap lands at the wrong time) and EDFbrowser 2.00 does not open EDF+D (its remote control answers
+error 107, "file is discontiguous"). So the export is EDF+C.
 
 The EDF writer is our own: edfio (which reads the files back in the tests) builds every data
-record of a file in memory before writing (two bytes per sample on top of the signals: 4.3 GB
-for 30 days of 2 channels at 207 Hz), while a month-long span must export in constant memory.
+record of a file in memory before writing (a second copy of every sample besides the signals'
+own: 4.3 GB in all for 30 days of 2 channels at 207 Hz), while a month must export in constant memory.
 It writes the header, then the data records in blocks read from the archive.
 """
 
