@@ -22,6 +22,7 @@ import mne
 import numpy as np
 import pytest
 from _archive_helpers import START, digital
+from _terminal import FakeTerminal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -427,3 +428,14 @@ def test_peak_rss_flat_in_span_length(tmp_path):
         assert peaks[hours]["n"] == 3600 * hours + 1  # the quarter-second start adds one record
     print(f"peak RSS exporting 6 h: {peaks[6]['maxrss_kb'] / 1e3:.0f} MB, 48 h: {peaks[48]['maxrss_kb'] / 1e3:.0f} MB")
     assert peaks[48]["maxrss_kb"] < 1.25 * peaks[6]["maxrss_kb"] + 40_000, peaks
+
+
+def test_cli_shows_a_progress_bar_on_a_terminal_only(arc, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(interop, "_BLOCK_SAMPLES", FS * 30)  # 121 records in 30-record blocks: 5 blocks
+    term = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", term)
+    assert main(["export", str(arc.path), "-o", str(tmp_path / "x.edf")]) == 0
+    assert "export x.edf" in term.text and "5/5" in term.text and "block" in term.text
+    term.text = ""
+    assert main(["export", str(arc.path), "-o", str(tmp_path / "x.edf"), "--overwrite", "-q"]) == 0
+    assert term.text == ""
