@@ -298,15 +298,16 @@ def _number(value: float, up: bool) -> str:
     raise EegmonError(f"a physical range bound of {value:g} µV does not fit the EDF header's 8 characters.")
 
 
-def _physical_ranges(archive: Archive, t0: float, t1: float, names: Sequence[str]) -> list[tuple[str, str]]:
+def _physical_ranges(archive: Archive, t0: float, t1: float, names: Sequence[str],
+                     window: float) -> list[tuple[str, str]]:
     """Each channel's (min, max) in µV over the span, 1 % wider each side, as EDF header text.
 
-    From the min/max pyramid a day at a time, letting go of the segment files after each day (see
-    :func:`export_edf`'s loop).
+    From the min/max pyramid one ``window`` at a time, letting go of the segment files after each
+    (see :func:`export_edf`'s loop).
     """
     lows, highs = np.full(len(names), np.inf), np.full(len(names), -np.inf)
-    for a in np.arange(t0, t1, 86400.0):
-        _, mins, maxs = archive.minmax(a, min(a + 86400.0, t1), n_pixels=100, channels=names)
+    for a in np.arange(t0, t1, window):
+        _, mins, maxs = archive.minmax(a, min(a + window, t1), n_pixels=100, channels=names)
         archive.close()
         lows, highs = np.fmin(lows, np.nanmin(mins, axis=1, initial=np.inf)), np.fmax(
             highs, np.nanmax(maxs, axis=1, initial=-np.inf))
@@ -461,7 +462,8 @@ def export_edf(
     t0 = float(math.floor(start))
     n_records = max(1, math.ceil(round((stop - t0) / record_s, 9)))
     t1 = t0 + n_records * record_s
-    ranges = _physical_ranges(archive, t0, t1, names)
+    block = max(1, _BLOCK_SAMPLES // spr)  # records per write
+    ranges = _physical_ranges(archive, t0, t1, names, block * record_s)
     events = _events(archive, t0, t1, names, annotations=True)
     tals = [(min(int(e.onset // record_s), n_records - 1), _tal(e)) for e in events]
     ann_bytes, placed = _pack_tals(tals, n_records, record_s)
@@ -469,14 +471,13 @@ def export_edf(
                      spr=spr, names=names, ranges=ranges, ann_samples=ann_bytes // 2)
     lows = np.array([float(lo) for lo, _ in ranges])
     gains = np.array([(float(hi) - float(lo)) / (_DIGITAL[1] - _DIGITAL[0]) for lo, hi in ranges])
-    block = max(1, _BLOCK_SAMPLES // spr)
     n_ch = len(names)
     with atomic_write(path, "wb") as f:
         f.write(header)
         for r0 in progress(range(0, n_records, block), total=-(-n_records // block), desc=f"export {path.name}",
                            quiet=quiet, unit="block", leave=True):
             # an open segment file keeps HDF5's caches (a few MB each: hundreds of MB over a month of
-            # hourly segments): let go of the files the range scan and the earlier blocks opened
+            # short segments): let go of the files the earlier blocks opened
             archive.close()
             nb = min(block, n_records - r0)
             _, uv = archive.read(t0 + r0 * record_s, t0 + (r0 + nb) * record_s, names)
