@@ -494,5 +494,5 @@ def export_edf(
             )
             records[:, n_ch * spr :] = np.frombuffer(ann, dtype="<i2").reshape(nb, -1)
             f.write(records.tobytes())
-    n_gaps = sum(e.text == GAP_DESCRIPTION and e.extras["table"] == "gaps" for e in events)
+    n_gaps = sum(e.extras["table"] == "gaps" for e in events)
     return EdfExport(path, t0, t1, record_s, n_records, len(events) - n_gaps, n_gaps)
