@@ -42,6 +42,8 @@ from .manifest import Manifest, ManifestState, SegmentInfo, create_manifest, rea
 from .reads import SegmentReader
 
 if TYPE_CHECKING:
+    import mne
+
     from ..features import FeatureTable
 
 __all__ = ["Archive", "ImportReport", "SegmentInfo", "StoredAnnotation", "check_time_zone"]
@@ -462,3 +464,12 @@ class Archive:
         overlaps the previous one. ``data`` is as returned by :meth:`read` (NaN in gaps).
         """
         return self._reader.iter_chunks(chunk_s, overlap_s, start=start, stop=stop, channels=channels)
+
+    # ------------------------------------------------------------------ interoperability
+    def to_mne(self, start: float | None = None, stop: float | None = None, *,
+               channels: Sequence[str] | str | None = None, annotations: bool = True) -> mne.io.RawArray:
+        """A span as an MNE Raw in volts with its annotations, detections and gaps: see
+        :func:`eegmon.archive.interop.to_mne`."""
+        from .interop import to_mne
+
+        return to_mne(self, start, stop, channels=channels, annotations=annotations)

@@ -10,6 +10,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "simulate",
     "import": "import_",
     "info": "info",
+    "export": "export",
     "detect": "detect",
     "train": "train",
     "crossval": "crossval",
