@@ -206,7 +206,7 @@ def replay_demo(folder: str | os.PathLike, out: Callable[[str], None] = print, *
     truth = true_seizures(folder)
     m, name = load_detector(model, None)
     src = ReplaySource(folder, speed=math.inf, chunk_s=chunk_s)
-    rules = AlertRules(min_probability=0.8, min_duration_s=5.0, refractory_s=600.0, escalate_after_min=0.0,
+    rules = AlertRules(min_probability=0.8, min_duration_s=2.0, refractory_s=600.0, escalate_after_min=0.0,
                        max_reminders=0)
     policy = Policy((Contact("caregiver", ("console://",)),), rules)
 

@@ -9,7 +9,7 @@ Example (``sample_data/alerts.example.toml`` is the documented reference)::
 
     [alert]
     min_probability = 0.8     # the running event's peak probability must reach this
-    min_duration_s = 5.0      # ... and it must have lasted this long (0 = alert at once)
+    min_duration_s = 2.0      # ... and it must have lasted this long (0 = alert at once)
     refractory_s = 600.0      # no second alert for one stream within this time of an alerted onset
     bad_signal = "quiet"      # bad signal is logged as signal-quality events, never alerted
     escalate_after_min = 5.0  # not acknowledged after N minutes: alert the next contact
@@ -115,7 +115,7 @@ class AlertRules:
     """When a detection becomes an alert (see the module docstring)."""
 
     min_probability: float = 0.8
-    min_duration_s: float = 5.0
+    min_duration_s: float = 2.0
     refractory_s: float = 600.0
     bad_signal: str = "quiet"
     escalate_after_min: float = 5.0

@@ -366,7 +366,9 @@ def test_from_archive_review_states(tmp_path):
     assert "confirmed" in h.source
 
     h = from_archive(path, include_unreviewed=True)
-    assert h.onsets.tolist() == [T0 + 5, T0 + 20, T1 + 10]  # never the rejected one at T0+40
+    # never the rejected one at T0+40; the unreviewed detection at T0+20 touches the annotated
+    # seizure at T0+15..20: one review item, one seizure, from the annotation's onset
+    assert h.onsets.tolist() == [T0 + 5, T0 + 15, T1 + 10]
 
     h = from_archive(path, ground_truth=True)
     assert h.onsets.tolist() == [T0 + 15, T1 + 25]          # not bckg, not the rejected annotation
@@ -411,9 +413,10 @@ def test_diary_merged_into_archive_history(tmp_path):
     # span union: the diary starts at local midnight of the 6th (23:00 UTC on the 5th)
     assert (h.start, h.stop) == (utc(2025, 1, 5, 23), max(T1 + 60, utc(2025, 1, 9, 23)))
     assert "diary" in h.source and "P01.h5" in h.source
-    # the unreviewed detection 15 s after the confirmed one is a second EEG seizure, merged or not
+    # the unreviewed detection at T0+20 (one review item with the annotated seizure at T0+15) is a
+    # second EEG seizure, merged or not
     (h,) = load_histories(path, diary=diary, timezone="Europe/Paris", include_unreviewed=True)
-    assert h.onsets.tolist() == [T0 + 5, T0 + 20, utc(2025, 1, 6, 0, 40), utc(2025, 1, 7, 12), T1 + 10]
+    assert h.onsets.tolist() == [T0 + 5, T0 + 15, utc(2025, 1, 6, 0, 40), utc(2025, 1, 7, 12), T1 + 10]
 
 
 def test_merged_keeps_clusters_of_one_source():

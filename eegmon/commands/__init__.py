@@ -20,4 +20,5 @@ COMMANDS: dict[str, str] = {
     "monitor": "monitor",
     "alerts": "alerts",
     "view": "view",
+    "report": "report",
 }
