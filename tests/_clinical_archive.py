@@ -17,7 +17,8 @@ CHANNELS_10_20 = ("Fp1", "Fp2", "F7", "F3", "Fz", "F4", "F8", "T3", "C3", "Cz", 
 FS = 256.0
 #: Recording start: 2026-07-01 08:00:00 UTC (09:00 BST in Europe/London).
 START = dt.datetime(2026, 7, 1, 8, 0, tzinfo=dt.UTC).timestamp()
-#: Overlapping detections and an annotation around 600 s, and a long annotation at 1000-1400 s.
+#: A detection and three overlapping artifact annotations around 600 s, and a long seizure annotation at
+#: 1000-1400 s.
 OVERLAPPING = ((600.0, 30.0), (603.0, 37.0), (606.0, 14.0), (609.0, 20.0))
 LONG_EVENT = (1000.0, 400.0)
 
@@ -34,10 +35,12 @@ def make_clinical_archive(path: str | os.PathLike, *, minutes: float = 30.0, see
     with Archive.create(path, CHANNELS_10_20, FS) as arc:
         arc.append_segment(START, digital, [gain] * len(CHANNELS_10_20), [0.0] * len(CHANNELS_10_20),
                            source="synthetic")
-        arc.add_detections([Annotation(onset=START + a, duration=d, label="sz", confidence=0.9 - 0.1 * i,
-                                       source="detector:synthetic") for i, (a, d) in enumerate(OVERLAPPING[:3])])
-        a, d = OVERLAPPING[3]
-        arc.add_annotations([Annotation(onset=START + a, duration=d, label="sz_foc_ia", source="ground_truth"),
-                             Annotation(onset=START + LONG_EVENT[0], duration=LONG_EVENT[1], label="sz",
-                                        source="ground_truth")])
+        a, d = OVERLAPPING[0]
+        arc.add_detections([Annotation(onset=START + a, duration=d, label="sz", confidence=0.9,
+                                       source="detector:synthetic")])
+        # artifacts over the seizure: each its own review item (seizure events of any source would be one)
+        arc.add_annotations([Annotation(onset=START + a, duration=d, label=label, source="ground_truth")
+                             for (a, d), label in zip(OVERLAPPING[1:], ("musc", "chew", "elpp"), strict=True)]
+                            + [Annotation(onset=START + LONG_EVENT[0], duration=LONG_EVENT[1], label="sz",
+                                          source="ground_truth")])
     return path
