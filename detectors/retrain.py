@@ -180,7 +180,7 @@ class ReviewComparison:
     Attributes
     ----------
     false_alarms : int
-        Reviewed false alarms (rejected seizure items, relabelled detections) in the span.
+        Reviewed false alarms (rejected seizure items a detector raised, relabelled detections) in the span.
     cleared : int
         Of them, how many the new run does not raise.
     confirmed : int
@@ -225,7 +225,8 @@ def compare_with_review(items: Sequence[ReviewItem], events: Sequence[Annotation
     """
     items = [it for it in items if start <= it.onset < stop]
     spans = [(ev.onset, ev.offset) for ev in events if ev.is_seizure and start <= ev.onset < stop]
-    false = [it for it in items if (it.is_seizure and it.status == "rejected") or _relabelled(it)]
+    false = [it for it in items if it.kind == "detection" and (it.is_seizure and it.status == "rejected"
+                                                                  or _relabelled(it))]
     confirmed = [it for it in items if it.is_seizure and it.status == "confirmed"]
     reviewed = [(it.onset, it.offset) for it in false + confirmed]
     return ReviewComparison(
