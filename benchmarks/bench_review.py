@@ -209,11 +209,12 @@ def main() -> None:
     base.mkdir(parents=True, exist_ok=True)
     source = open_recording(simulation(cfg, base))
     generic = bundled_model()
-    key = feature_key(cfg)
-    for old in base.glob("features-*"):
-        if old.name != f"features-{key}":
+    tag = f"features-{'quick' if args.quick else 'full'}"
+    folder = base / f"{tag}-{feature_key(cfg)}"
+    for old in base.glob(f"{tag}-*"):  # an older code's features (~3 GB for the full run)
+        if old != folder:
             shutil.rmtree(old, ignore_errors=True)
-    blocks = feature_blocks(source, generic, base / f"features-{key}")
+    blocks = feature_blocks(source, generic, folder)
     truth = [a for a in source.annotations if a.is_seizure]
     unit = cfg["unit_s"]
     t0 = source.start

@@ -18,15 +18,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _archive_helpers import tree_digest
+from eegmon.detectors.generic import bundled_model
+from eegmon.detectors.retrain import compare_with_review, review_labels
+from eegmon.detectors.training import feature_batches, rows_from_features
 
 from eegmon.archive import Archive
 from eegmon.archive.events import StoredAnnotation
 from eegmon.archive.models import read_registry, store_model
 from eegmon.archive.review import ReviewItem, decide, review_items
 from eegmon.cli import main
-from eegmon.detectors.generic import bundled_model
-from eegmon.detectors.retrain import compare_with_review, review_labels
-from eegmon.detectors.training import feature_batches, rows_from_features
 from eegmon.events import Annotation
 from eegmon.io import open_recording
 from eegmon.simulate import simulate
