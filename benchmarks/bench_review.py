@@ -13,7 +13,7 @@ smoke run whose few events say nothing about the figures):
    rejected ones hard negatives) with the generic model's processing chain, as
    ``eegmon train ARCHIVE`` does: the default blend (the generic trees plus a 60-tree patient
    forest) and, for the choice, the patient forest alone and the blend with the rejected
-   windows weighted 5x;
+   windows weighted 5x (``--hard-weight 5``);
 3. every model runs over the same unseen test weeks (5-6) and is scored as SzCORE does
    (``eegmon.evaluate.scoring.score_recording``): event sensitivity and false alarms per 24 h of
    recorded time.
@@ -225,7 +225,7 @@ def main() -> None:
     scores = {"generic": score(truth, run(generic, "classifier", source, blocks, *test), source, *test)}
     variants = [(f"after_{k}{cfg['unit'][0]}", k, True, 1.0) for k in TRAIN_UNITS]
     variants += [(f"after_{k}{cfg['unit'][0]}_patient_only", k, False, 1.0) for k in TRAIN_UNITS]
-    variants += [(f"after_2{cfg['unit'][0]}_hard_weight_5", 2, True, 5.0)]
+    variants += [(f"after_{k}{cfg['unit'][0]}_hard_weight_5", k, True, 5.0) for k in TRAIN_UNITS]
     for name, k, blend, weight in variants:
         model, labels = train(arc, source, blocks, generic, t0 + k * unit, blend=blend, hard_weight=weight)
         scores[name] = score(truth, run(model, name, source, blocks, *test), source, *test)
