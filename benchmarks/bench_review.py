@@ -28,10 +28,11 @@ vote and post-processing are those of ``eegmon detect``, :func:`eegmon.detectors
 and cached with the simulation under ``$EEGMON_BENCH_CACHE`` (default: the temp dir) in
 ``eegmon-bench-detection/review/``, keyed by hashes of the simulator and feature sources and of
 the bundled model. A first full run simulates and computes them (~20 min on a busy 2-core
-machine: more than the 10 minutes of CONVENTIONS, said here); later runs take ~2-3 min.
+machine: more than the 10 minutes of CONVENTIONS, said here); later runs take ~8 min.
 
-Real recordings: ``../shared/realdata`` has no patient with weeks of data (its longest
-recordings are hours), so there are no real-data rows.
+Real recordings: ``../shared/realdata`` has no patient with weeks of data (per patient at
+most minutes: the Muse headband's 8.4 h are 50 subjects, the dog has 406 s of interictal runs,
+CHB-MIT and Bonn are windows of seconds), so there are no real-data rows.
 """
 
 from __future__ import annotations
