@@ -87,7 +87,8 @@ def test_archive_time_zone_default_set_and_reopened(clinical_archive, tmp_path):
             arc.time_zone = "Mars/Olympus_Mons"
         assert arc.time_zone == "America/New_York"  # a refused name changes nothing
     with Archive.open(path, "r") as arc:
-        assert arc.time_zone == "America/New_York" and len(arc.detections()) == 1 and len(arc.annotations()) == 4  # nothing else changed
+        # nothing else changed
+        assert arc.time_zone == "America/New_York" and len(arc.detections()) == 1 and len(arc.annotations()) == 4
 
 
 def test_import_time_zone_option(tmp_path, capsys):

@@ -258,3 +258,19 @@ def test_screenshots(qtbot, archive_path):
     overview = SCREENSHOTS / "viewer_overview.png"
     assert win.grab().save(str(overview))
     assert page.stat().st_size > 10_000 and overview.stat().st_size > 10_000
+
+
+@pytest.mark.timeout(600)
+def test_ctrl_t_trains_the_patients_model_in_the_background(qtbot, archive_path):
+    from eegmon.archive.models import read_registry
+
+    win = _window(qtbot, archive_path)
+    m = win.model
+    for row in m.events():  # the scripted review: detections of a true seizure confirmed, the others rejected
+        if row.event.is_seizure and any(s.startswith("detector:") for s in row.sources):
+            (m.confirm if "ground_truth" in row.sources else m.reject)(row.key)
+    _key(qtbot, win, Key.Key_T, Mod.ControlModifier)
+    assert "training the patient's model" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "stored as model v1" in win.statusBar().currentMessage(), timeout=480000)
+    registry = read_registry(archive_path)
+    assert registry.current == "v0001" and len(registry.versions) == 1

@@ -66,6 +66,8 @@ SHORTCUTS: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (("Ctrl+Shift+Z", "Ctrl+Y"), "redo", "redo"),
     (("Ctrl+R",), "reload the archive (data and events written by other processes meanwhile)", "reload"),
     (("Ctrl+E",), "export reviewed events (events.tsv) and the review summary (PNG/HTML)", "export_dialog"),
+    (("Ctrl+T",), "train the patient's model from this review (in the background; stored in the archive)",
+     "train_model"),
     (("F1", "?"), "this help", "show_help"),
     (("Ctrl+Q",), "quit", "close"),
 )
@@ -1098,6 +1100,43 @@ class MainWindow(QtWidgets.QMainWindow):
         folder = QtWidgets.QFileDialog.getExistingDirectory(self, "Export review to folder")
         if folder:
             self.export_to(folder)
+
+    def train_model(self) -> None:
+        """Train the patient's model from this review in a worker thread; its result line goes to the status bar.
+
+        The archive stores it as its next model version (``eegmon train ARCHIVE`` does the same);
+        the window stays usable meanwhile (one Numba thread for the worker).
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        if getattr(self, "_training", None) is not None and not self._training.done():
+            self.statusBar().showMessage("the patient's model is still training", 3000)
+            return
+        path = self.model.archive.path
+
+        def work() -> str:
+            from .._threads import limit_threads
+            from ..detectors.retrain import train_from_review
+            from ..errors import EegmonError
+
+            try:
+                with limit_threads(1):
+                    return train_from_review(path).message(path.name)
+            except EegmonError as err:
+                return f"not trained: {err.message}"
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="eegmon-train")
+        self._training = pool.submit(work)
+        pool.shutdown(wait=False)
+        self.statusBar().showMessage("training the patient's model from this review...")
+        self._training_timer = QtCore.QTimer(self)
+        self._training_timer.timeout.connect(self._training_poll)
+        self._training_timer.start(250)
+
+    def _training_poll(self) -> None:
+        if self._training.done():
+            self._training_timer.stop()
+            self.statusBar().showMessage(self._training.result(), 20000)
 
     def help_text(self) -> str:
         """The shortcuts as an HTML table."""
