@@ -22,6 +22,13 @@ Rows:
   the first use of mne-qt-browser; ours is the median of several after one warm-up).
 - ``page_30s_median`` / ``page_30s_p95`` and ``page_1h_median`` / ``page_1h_p95``: next page (right
   arrow) at 30-s and 1-h pages, over consecutive steps.
+- ``review_item_median`` / ``_p95``: review by keyboard, as a clinician does, in a scripted QTest
+  run: ``U`` (jump to the next unreviewed item) then ``C`` (confirm it, on disk when it returns),
+  one item after the other, 30 items (--quick: 3). The items are grouped: each of the first ground-truth
+  seizures of the recording also has a detection from two detectors (``classifier`` 2 s late,
+  ``line-length`` 4 s late), so the archive holds three rows per seizure and the list one item;
+  every confirm writes the three. On a copy of the archive (hard links: segment files are never
+  rewritten). No reference: MNE's browser has no review.
 - ``zoom_month``: show the whole recording on one page (key ``0``; served from the overview's
   pyramid read made at open) and ``zoom_month_uncached`` (the model's cache cleared first).
   No reference: MNE's browser reads and draws every sample for that (``setXRange`` over the whole
@@ -73,6 +80,26 @@ def _steps(fn, n: int) -> list[float]:
         app.processEvents()
         out.append(time.perf_counter() - t0)
     return out
+
+
+def _review_copy(path: Path, n_items: int) -> Path:
+    """A hard-linked copy of the archive with two detectors' detections on its first ``n_items`` seizures."""
+    import shutil
+
+    from eegmon.archive import Archive
+    from eegmon.events import Annotation
+
+    copy = Path(tempfile.mkdtemp(prefix="eegmon-bench-review-")) / path.name
+    shutil.copy2(path, copy)
+    shutil.copytree(f"{path}.d", f"{copy}.d", copy_function=os.link)
+    with Archive.open(copy, "a") as arc:
+        seizures = [a for a in arc.annotations() if a.is_seizure][:n_items]
+        if len(seizures) < n_items:
+            raise SystemExit(f"bench_viewer: the recording has {len(seizures)} seizures, {n_items} needed")
+        detectors = (("classifier", 2.0, 0.9), ("line-length", 4.0, 0.7))
+        arc.add_detections([Annotation(a.onset + lag, max(a.duration - lag, 5.0), "sz", confidence=p,
+                                       source=f"detector:{name}") for a in seizures for name, lag, p in detectors])
+    return copy
 
 
 def _p95(values: list[float]) -> float:
@@ -146,6 +173,33 @@ def main() -> None:
         win.set_page_size(30)
         zoom_uncached += _steps(zoom_cold, 1)
     close(win, arc)
+    # review by keyboard: U then C per item, on grouped items (three rows each)
+    from pyqtgraph.Qt import QtCore, QtTest
+
+    n_items = 3 if args.quick else 30
+    copy = _review_copy(path, n_items)
+    arc = Archive.open(copy, "a")
+    win = MainWindow(ViewerModel(arc, reviewer="bench"), csa_columns=0)
+    win.resize(1600, 900)
+    win.show()
+    app.processEvents()
+    win.set_page_size(30)
+    win.model.set_event_filter(sources=("detector",))
+    win.refresh_events()
+    assert all(len(r.keys) == 3 for r in win.model.events()), "the items are not grouped"
+
+    def review_one():
+        QtTest.QTest.keyClick(win.trace_widget, QtCore.Qt.Key.Key_U)
+        QtTest.QTest.keyClick(win.trace_widget, QtCore.Qt.Key.Key_C)
+
+    per_item = _steps(review_one, n_items)
+    confirmed = sum(r.event.status == "confirmed" for r in win.model.events())
+    close(win, arc)
+    if confirmed != n_items:
+        raise SystemExit(f"bench_viewer: {confirmed} of {n_items} items confirmed by the keys")
+    import shutil
+
+    shutil.rmtree(copy.parent, ignore_errors=True)
     # a screenshot of the whole recording, spectral lane included (not timed)
     arc = Archive.open(path, "r")
     win = MainWindow(ViewerModel(arc, reviewer="bench"), csa_columns=240)
@@ -211,8 +265,11 @@ def main() -> None:
                                 get("zoom", statistics.median), ref_name))
     results.append(_harness.row(f"zoom_month_uncached_{tag}", "s", statistics.median(zoom_uncached),
                                 get("zoom", statistics.median), ref_name))
+    results.append(_harness.row(f"review_item_median_{tag}", "s", statistics.median(per_item)))
+    results.append(_harness.row(f"review_item_p95_{tag}", "s", _p95(per_item)))
     print(f"screenshot of the whole recording: {month_png}")
-    print("targets: open < 1 s, page steps < 30 ms, zoom to the whole month < 100 ms")
+    print("targets: open < 1 s, page steps < 30 ms, zoom to the whole month < 100 ms; review: time per item "
+          "(U + C) printed, no target")
     _harness.finish("viewer", results, args)
 
 

@@ -215,8 +215,8 @@ class EditCommand:
     after: dict
     text: str
 
-    def apply(self, model: ViewerModel, undo: bool) -> None:
-        model._write(self.kind, self.id, self.before if undo else self.after)
+    def apply(self, model: ViewerModel, undo: bool, *, reload: bool = True) -> None:
+        model._write(self.kind, self.id, self.before if undo else self.after, reload=reload)
 
 
 @dataclass
@@ -228,7 +228,8 @@ class ItemCommand:
 
     def apply(self, model: ViewerModel, undo: bool) -> None:
         for edit in reversed(self.edits) if undo else self.edits:
-            edit.apply(model, undo)
+            edit.apply(model, undo, reload=False)
+        model.reload_events()  # once: regrouping a month of events per member made each decision slow
 
 
 @dataclass
@@ -708,10 +709,11 @@ class ViewerModel:
         return key
 
     # ------------------------------------------------------------------ review actions (undoable, durable)
-    def _write(self, kind: EventKind, id_: int, values: dict) -> StoredAnnotation:
+    def _write(self, kind: EventKind, id_: int, values: dict, *, reload: bool = True) -> StoredAnnotation:
         update = self.archive.update_detection if kind == "detection" else self.archive.update_annotation
         stored = update(id_, reviewer=self.reviewer, **values)
-        self.reload_events()
+        if reload:
+            self.reload_events()
         return stored
 
     def _run(self, cmd) -> None:
