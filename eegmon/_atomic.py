@@ -16,6 +16,7 @@ failed write is then an ordinary ``OSError`` and the temporary file is removed.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 from collections.abc import Iterator
@@ -142,3 +143,15 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", *, encoding: str = "
     text = {"encoding": encoding} if mode == "w" else {}
     with atomic_path(path) as tmp, open(tmp, mode.replace("w", "x"), **text) as f:
         yield f
+
+
+@contextmanager
+def exclusive_lock(path: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created if missing) for the block: one writer at a time."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)

@@ -8,8 +8,6 @@ the old or the new manifest, never a mix, and no writer loses another's change.
 
 from __future__ import annotations
 
-import fcntl
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .._atomic import TEMP_MARKER, atomic_h5
+from .._atomic import TEMP_MARKER, atomic_h5, exclusive_lock
 from ..errors import EegmonError
 from ._layout import (
     EVENT_DTYPE,
@@ -151,13 +149,8 @@ def segment_dir(path: Path) -> Path:
 @contextmanager
 def writer_lock(path: Path) -> Iterator[None]:
     """Hold the archive's writer lock (an exclusive ``flock`` on ``<path>.d/lock``) for the block."""
-    fd = os.open(segment_dir(path) / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with exclusive_lock(segment_dir(path) / "lock"):
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
 def remove_orphans(path: Path) -> None:

@@ -18,16 +18,14 @@ trainers never claim the same version.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 import json
 import os
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_write, fsync_dir
+from .._atomic import atomic_write, exclusive_lock, fsync_dir
 from ..errors import EegmonError
 from .manifest import segment_dir
 
@@ -141,17 +139,6 @@ def model_path(archive_path: str | os.PathLike, version: ModelVersion) -> Path:
     return models_dir(archive_path) / version.file
 
 
-@contextmanager
-def _lock(folder: Path) -> Iterator[None]:
-    fd = os.open(folder / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
 def _write_registry(folder: Path, registry: Registry) -> None:
     doc = {"format": FORMAT, "current": registry.current, "versions": [asdict(v) for v in registry.versions]}
     with atomic_write(folder / REGISTRY, "w") as f:
@@ -185,7 +172,7 @@ def store_model(archive_path: str | os.PathLike, write: Callable[[Path], None], 
     if not folder.is_dir():
         folder.mkdir()
         fsync_dir(folder.parent)
-    with _lock(folder):
+    with exclusive_lock(folder / "lock"):  # one store at a time
         registry = read_registry(archive_path)
         number = max((v.number for v in registry.versions), default=0) + 1
         version = ModelVersion(id=f"v{number:04d}", file=f"v{number:04d}{SUFFIX}",
