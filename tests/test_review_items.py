@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from eegmon.archive import Archive
 from eegmon.archive.review import group_events, review_items, seizures
+from eegmon.errors import EegmonError
 from eegmon.events import Annotation
 from eegmon.forecast.seizures import from_archive
 from eegmon.io import open_recording, read_events_tsv
@@ -151,3 +152,17 @@ def test_confirming_every_item_exports_one_seizure_per_distinct_event(tmp_path_f
 def test_touching_events_join_and_a_gap_keeps_them_apart(tmp_path, gap):
     with _archive(tmp_path / "a.h5", [_det(100, 30, "a"), _det(130 + gap, 30, "b")]) as arc:
         assert len(review_items(arc)) == (1 if gap == 0 else 2)
+
+
+def test_a_decision_on_an_item_is_one_commit_and_all_or_nothing(tmp_path):
+    with _archive(tmp_path / "a.h5", [_det(100, 30, "a"), _det(110, 30, "b")], [_ann(105, 20)]) as arc:
+        item = review_items(arc)[0]
+        stored = arc.update_events([(k, ev.id, {"status": "confirmed"}) for k, ev in item.members], reviewer="x")
+        assert [ev.status for ev in stored] == ["confirmed"] * 3
+        edited = {ev.edited_at for ev in [*arc.detections(), *arc.annotations()]}
+        assert len(edited) == 3 and None not in edited
+        with pytest.raises(EegmonError, match="no detection with id 99"):
+            arc.update_events([("annotation", 1, {"status": "rejected"}), ("detection", 99, {"status": "rejected"})])
+        assert arc.annotations()[0].status == "confirmed"  # the first edit of a refused decision is not kept
+        with pytest.raises(EegmonError, match="status"):
+            arc.update_events([("detection", 1, {"status": "maybe"})])

@@ -163,6 +163,8 @@ class EventRow:
     def of(cls, item: ReviewItem) -> EventRow:
         """The panel row of a review item."""
         kind, first = item.members[0]
+        if len(item.members) == 1:  # most items (artifacts, lone detections): the event itself
+            return cls(kind, first, item)
         found = item.found_by
         others = sorted({ev.source for k, ev in item.members if k == "annotation"})
         source = "+".join(others + ([f"detector:{'+'.join(found)}"] if found else []))
@@ -215,21 +217,24 @@ class EditCommand:
     after: dict
     text: str
 
-    def apply(self, model: ViewerModel, undo: bool, *, reload: bool = True) -> None:
-        model._write(self.kind, self.id, self.before if undo else self.after, reload=reload)
+    def apply(self, model: ViewerModel, undo: bool) -> None:
+        model._write(self.kind, self.id, self.before if undo else self.after)
 
 
 @dataclass
 class ItemCommand:
-    """One review decision on a review item: an edit of each of its events, undone together."""
+    """One review decision on a review item: an edit of each of its events, in one commit, undone together."""
 
     edits: list[EditCommand]
     text: str
 
     def apply(self, model: ViewerModel, undo: bool) -> None:
-        for edit in reversed(self.edits) if undo else self.edits:
-            edit.apply(model, undo, reload=False)
-        model.reload_events()  # once: regrouping a month of events per member made each decision slow
+        changes = [(e.kind, e.id, e.before if undo else e.after) for e in self.edits]
+        stored = model.archive.update_events(changes, reviewer=model.reviewer)
+        if any("onset" in c or "duration" in c for _, _, c in changes):
+            model.reload_events()  # spans moved: the grouping may change
+        else:
+            model._replace_members(list(zip([k for k, _, _ in changes], stored, strict=True)))
 
 
 @dataclass
@@ -621,6 +626,16 @@ class ViewerModel:
         if getattr(self, "selected", None) in self._by_key:  # an edit can regroup: keep the item selected
             self.selected = self._by_key[self.selected].key
 
+    def _replace_members(self, stored: list[tuple[EventKind, StoredAnnotation]]) -> None:
+        """Put events edited in place (same spans: same grouping) into their rows, without re-reading the archive."""
+        new = {(kind, ev.id): ev for kind, ev in stored}
+        for row in {id(self._by_key[k]): self._by_key[k] for k in new}.values():
+            item = ReviewItem(tuple((kind, new.get((kind, ev.id), ev)) for kind, ev in row.item.members))
+            fresh = EventRow.of(item)
+            self._events[next(i for i, r in enumerate(self._events) if r is row)] = fresh
+            for key in fresh.keys:
+                self._by_key[key] = fresh
+
     @property
     def all_events(self) -> list[EventRow]:
         """Every review item (:mod:`eegmon.archive.review`: one per seizure, whatever found it), by onset."""
@@ -709,11 +724,10 @@ class ViewerModel:
         return key
 
     # ------------------------------------------------------------------ review actions (undoable, durable)
-    def _write(self, kind: EventKind, id_: int, values: dict, *, reload: bool = True) -> StoredAnnotation:
+    def _write(self, kind: EventKind, id_: int, values: dict) -> StoredAnnotation:
         update = self.archive.update_detection if kind == "detection" else self.archive.update_annotation
         stored = update(id_, reviewer=self.reviewer, **values)
-        if reload:
-            self.reload_events()
+        self.reload_events()
         return stored
 
     def _run(self, cmd) -> None:

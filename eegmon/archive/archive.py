@@ -366,6 +366,33 @@ class Archive:
         """Edit one detection (confirm/reject in review); durable when this returns."""
         return self._detections.update(id, reviewer, status=status, label=label, onset=onset, duration=duration)
 
+    def update_events(self, edits: Sequence[tuple[str, int, dict]], reviewer: str | None = None
+                      ) -> list[StoredAnnotation]:
+        """Edit several events in one durable commit (a review decision on a review item).
+
+        Parameters
+        ----------
+        edits : sequence of (kind, id, changes)
+            ``kind`` is ``"detection"`` or ``"annotation"``; ``changes`` as for
+            :meth:`update_annotation` (``status``, ``label``, ``onset``, ``duration``, ...).
+        reviewer : str | None
+            Who made the edits.
+
+        Returns
+        -------
+        list of StoredAnnotation
+            The events as stored, in the order of ``edits``. Either all edits are on disk when this
+            returns, or (an unknown id, a bad value) none is.
+        """
+        tables = {"detection": self._detections, "annotation": self._annotations}
+        for kind, _, _ in edits:
+            check_option("kind", kind, list(tables))
+        checked = [(tables[kind], int(id_), tables[kind].checked(dict(changes))) for kind, id_, changes in edits]
+        if not checked:
+            return []
+        return self._manifest.commit(lambda state: [table.apply(state, id_, reviewer, changes)
+                                                    for table, id_, changes in checked])
+
     # ------------------------------------------------------------------ features and trends
     def write_features(self, table: FeatureTable) -> None:
         """Store a block of window features (an ``eegmon.features.FeatureTable``) durably.

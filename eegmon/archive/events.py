@@ -161,6 +161,11 @@ class EventTable:
         **changes
             Any of ``status``, ``label``, ``onset``, ``duration``, ``channels``, ``confidence``.
         """
+        changes = self.checked(changes)
+        return self.manifest.commit(lambda state: self.apply(state, id, reviewer, changes))  # type: ignore[return-value]
+
+    def checked(self, changes: dict) -> dict:
+        """``changes`` validated for :meth:`apply` (None values dropped); an error names the field."""
         changes = {k: v for k, v in changes.items() if v is not None}
         if "status" in changes:
             check_option("status", changes["status"], REVIEW_STATUSES)
@@ -178,14 +183,14 @@ class EventTable:
                 raise EegmonError(
                     f"unknown channel(s) {sorted(unknown)}; the archive has {list(self.manifest.channels)}."
                 )
+        return changes
 
-        def edit(state: ManifestState) -> StoredAnnotation:
-            rows = state.table(self.name)
-            for i, row in enumerate(rows):
-                if row["id"] == id:
-                    ev = replace(_row_event(row), **changes)
-                    rows[i] = _event_row(ev, id, reviewer=reviewer or row["reviewer"], edited_at_ns=time.time_ns())
-                    return _row_event(rows[i])
-            raise EegmonError(f"no {EVENT_TABLES[self.name]} with id {id}.", self.manifest.path)
-
-        return self.manifest.commit(edit)  # type: ignore[return-value]
+    def apply(self, state: ManifestState, id: int, reviewer: str | None, changes: dict) -> StoredAnnotation:
+        """Apply checked ``changes`` to row ``id`` inside a manifest commit (``state``); return the new event."""
+        rows = state.table(self.name)
+        for i, row in enumerate(rows):
+            if row["id"] == id:
+                ev = replace(_row_event(row), **changes)
+                rows[i] = _event_row(ev, id, reviewer=reviewer or row["reviewer"], edited_at_ns=time.time_ns())
+                return _row_event(rows[i])
+        raise EegmonError(f"no {EVENT_TABLES[self.name]} with id {id}.", self.manifest.path)

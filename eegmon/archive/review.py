@@ -149,7 +149,8 @@ def group_events(events: Iterable[tuple[EventKind, StoredAnnotation]]) -> list[R
         end = max(end, ev.offset) if len(group) > 1 else ev.offset
     if group:
         items.append(ReviewItem(tuple(group)))
-    return sorted(items, key=lambda it: (it.onset, it.key))
+    # members are by onset: an item's first member has its onset (cheaper than it.onset)
+    return sorted(items, key=lambda it: (it.members[0][1].onset, it.members[0][0], it.members[0][1].id))
 
 
 def review_items(archive, start: float | None = None, stop: float | None = None) -> list[ReviewItem]:
@@ -159,12 +160,8 @@ def review_items(archive, start: float | None = None, stop: float | None = None)
 
 
 def decide(archive, item: ReviewItem, reviewer: str, **changes) -> list[StoredAnnotation]:
-    """Write a review decision (``status=``, ``label=``, ...) to every member of ``item``; return them as stored."""
-    out = []
-    for kind, ev in item.members:
-        update = archive.update_detection if kind == "detection" else archive.update_annotation
-        out.append(update(ev.id, reviewer=reviewer, **changes))
-    return out
+    """Write a review decision (``status=``, ``label=``, ...) to every member of ``item`` in one commit."""
+    return archive.update_events([(kind, ev.id, changes) for kind, ev in item.members], reviewer=reviewer)
 
 
 def seizures(items: Sequence[ReviewItem], statuses: Iterable[str] = ("confirmed",), *,
