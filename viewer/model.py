@@ -623,6 +623,9 @@ class ViewerModel:
         """Re-read both event tables from the archive (after a commit or a refresh) and group them into items."""
         self._events = [EventRow.of(item) for item in review_items(self.archive)]
         self._by_key = {key: row for row in self._events for key in row.keys}
+        # rows are by onset: a page finds its events by bisection (a month holds tens of thousands)
+        self._onsets = np.array([r.event.onset for r in self._events])
+        self._longest = max((r.event.duration for r in self._events), default=0.0)
         if getattr(self, "selected", None) in self._by_key:  # an edit can regroup: keep the item selected
             self.selected = self._by_key[self.selected].key
 
@@ -666,7 +669,9 @@ class ViewerModel:
 
     def events_in(self, start: float, stop: float) -> list[EventRow]:
         """Events overlapping ``[start, stop)`` (unfiltered: the trace shows them all)."""
-        return [r for r in self._events if r.event.offset >= start and r.event.onset < stop]
+        i0 = int(np.searchsorted(self._onsets, start - self._longest, side="left"))
+        i1 = int(np.searchsorted(self._onsets, stop, side="left"))
+        return [r for r in self._events[i0:i1] if r.event.offset >= start]
 
     def counts(self) -> dict[str, int]:
         """Review progress over the listed (filtered) events: ``reviewed``, ``remaining``, ``total``."""
