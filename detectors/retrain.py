@@ -77,7 +77,7 @@ def review_labels(items: Sequence[ReviewItem]) -> ReviewLabels:
     sz_items = [it for it in items if it.is_seizure]
     confirmed = [it for it in sz_items if it.status == "confirmed"]
     rejected = [it for it in sz_items if it.status == "rejected"] + [it for it in items if _relabelled(it)]
-    annotated = [it for it in sz_items if it.status == "unreviewed" and any(k == "annotation" for k, _ in it.members)]
+    annotated = [it for it in sz_items if it.marked]
     left_out = [it for it in sz_items if it.status == "unreviewed" and it not in annotated]
     decided = confirmed + rejected
     edits = [ev.edited_at for it in decided for _, ev in it.members if ev.edited_at is not None]

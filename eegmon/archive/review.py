@@ -22,6 +22,9 @@ from ..events import Annotation
 from .events import StoredAnnotation
 
 EventKind = Literal["detection", "annotation"]
+#: Events closer than this touch: the archive stores onsets in ns and durations as floats, so an
+#: onset set to another event's end comes back a rounding step off.
+_TOUCH_S = 1e-6
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,11 @@ class ReviewItem:
             return latest.label
         return next((ev.label for k, ev in self.members if k == "annotation"), self.members[0][1].label)
 
+    @property
+    def marked(self) -> bool:
+        """Not reviewed yet, but holding an annotation: a seizure marked in the recording (ground truth, diary)."""
+        return self.status == "unreviewed" and any(k == "annotation" for k, _ in self.members)
+
     def as_annotation(self) -> Annotation:
         """The item as one event: its span, label, status and best probability, all members' channels."""
         channels = tuple(sorted({c for _, ev in self.members for c in ev.channels}))
@@ -142,7 +150,7 @@ def group_events(events: Iterable[tuple[EventKind, StoredAnnotation]]) -> list[R
         if not ev.is_seizure:
             items.append(ReviewItem((member,)))
             continue
-        if group and ev.onset > end:
+        if group and ev.onset > end + _TOUCH_S:
             items.append(ReviewItem(tuple(group)))
             group = []
         group.append(member)
@@ -176,7 +184,6 @@ def seizures(items: Sequence[ReviewItem], statuses: Iterable[str] = ("confirmed"
     for item in items:
         if not item.is_seizure:
             continue
-        marked = annotated and item.status == "unreviewed" and any(k == "annotation" for k, _ in item.members)
-        if item.status in wanted or marked:
+        if item.status in wanted or (annotated and item.marked):
             out.append(item.as_annotation())
     return out

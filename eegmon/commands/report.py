@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     with Archive.open(args.archive) as arc:
         if not arc.segments:
             raise EegmonError("the archive holds no recording to report on.", args.archive)
-        zone = args.time_zone or getattr(arc, "time_zone", None) or "UTC"
+        zone = args.time_zone or arc.time_zone
         diary = []
         if args.diary is not None:
             from ..forecast.seizures import read_diary

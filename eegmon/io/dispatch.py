@@ -89,7 +89,7 @@ def _read_file(path: Path) -> Recording:
 
 def _open_archive(path: Path) -> SignalSource:
     from ..archive import Archive
-    from ..archive.review import review_items
+    from ..archive.review import review_items, seizures
 
     arc = Archive.open(path)
     if not arc.segments:
@@ -100,9 +100,8 @@ def _open_archive(path: Path) -> SignalSource:
     # one event per seizure (review items): confirmed or rejected ones, and annotated ones not yet
     # reviewed; unreviewed detections are not labels
     items = review_items(arc)
-    known = [it.as_annotation() for it in items
-             if not it.is_seizure and it.kind == "annotation" or it.is_seizure and (
-                 it.status != "unreviewed" or any(kind == "annotation" for kind, _ in it.members))]
+    known = sorted([it.as_annotation() for it in items if not it.is_seizure and it.kind == "annotation"]
+                   + seizures(items, ("confirmed", "rejected"), annotated=True), key=lambda a: a.onset)
     return SignalSource(tuple(arc.channels), float(arc.fs), segments, known, path=path, kind="archive")
 
 

@@ -10,10 +10,11 @@ import datetime as dt
 import re
 from collections import Counter
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from ..archive.archive import check_time_zone
 from ..archive.review import ReviewItem, review_items
 from ..errors import EegmonError
 from ..forecast.cycles import PeriodSearch, candidate_periods
@@ -42,14 +43,6 @@ class Period:
         """Every local date of the span."""
         first, last = self.day(self.start), self.day(self.stop - 1e-6)
         return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
-
-
-def zone_info(name: str) -> ZoneInfo:
-    """The IANA time zone ``name`` (an error naming what was given)."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise EegmonError(f"--time-zone must be an IANA time zone such as Europe/London, got {name!r}.") from None
 
 
 def report_period(archive, month: str | None, zone: ZoneInfo) -> Period:
@@ -172,7 +165,7 @@ def report_numbers(archive, month: str | None = None, *, time_zone: str = "UTC",
         ``archive``, ``month``, ``time_zone``, ``span``, ``coverage``, ``seizures``, ``review``,
         ``detectors``, ``diary`` (None without diary entries) and ``cycle``.
     """
-    zone = zone_info(time_zone)
+    zone = ZoneInfo(check_time_zone(time_zone))
     period = report_period(archive, month, zone)
     # diary entries alone are not EEG seizures: they are compared with them (``diary``)
     items = [it for it in review_items(archive, period.start, period.stop)
