@@ -14,8 +14,13 @@ Durability rules:
 - sample data goes into a new immutable segment file (temp + fsync + rename) before the manifest
   mentions it, so a crash loses at most the segment being written;
 - every change to a table (segments, sources, annotations, detections) is a manifest commit:
-  under an exclusive ``flock`` the current manifest is re-read, changed, written to a temporary
-  file, fsynced and renamed over the old one. When a method returns, its change is on disk.
+  under an exclusive ``flock`` the current manifest is brought up to date, changed, written to a
+  temporary file, fsynced and renamed over the old one. When a method returns, its change is on disk;
+- edits of existing events (review decisions: ``update_annotation``, ``update_detection``,
+  ``update_events``) are one fsynced, checksummed record appended to the manifest's journal of
+  event edits instead (see :mod:`eegmon.archive.manifest`): as durable and all-or-nothing, at a
+  cost that does not grow with the number of events. Readers apply the journal; the next full
+  commit folds it into the manifest.
 """
 
 from __future__ import annotations
@@ -390,8 +395,20 @@ class Archive:
         checked = [(tables[kind], int(id_), tables[kind].checked(dict(changes))) for kind, id_, changes in edits]
         if not checked:
             return []
-        return self._manifest.commit(lambda state: [table.apply(state, id_, reviewer, changes)
-                                                    for table, id_, changes in checked])
+        return self._manifest.commit_events(lambda state: [table.apply(state, id_, reviewer, changes)
+                                                           for table, id_, changes in checked])
+
+    def event_columns(self, table: str) -> np.ndarray:
+        """The ``"annotations"`` or ``"detections"`` table as last read: a read-only structured array.
+
+        One record per stored event with the columns of the archive's layout (``id``, ``onset_ns``,
+        ``duration_s``, ``label``, ``status``, ...; strings as ``str``), in storage order: for code
+        that works on every event at once (grouping a month's review items) without an object per
+        event. :meth:`annotations` and :meth:`detections` give the same rows as objects.
+        """
+        tables = {"annotations": self._annotations, "detections": self._detections}
+        check_option("table", table, list(tables))
+        return tables[table].columns
 
     # ------------------------------------------------------------------ features and trends
     def write_features(self, table: FeatureTable) -> None:

@@ -1,7 +1,10 @@
 """The archive's event tables: annotations and detections, one class serving both.
 
-Both tables have the columns of ``EVENT_DTYPE`` (``_layout.py``); every change is one manifest
-commit, so an edit is on disk when the method returns.
+Both tables have the columns of ``EVENT_DTYPE`` (``_layout.py``) and are held as structured
+arrays (:attr:`EventTable.columns`); every change is one manifest commit, so an edit is on disk
+when the method returns. Adding rows rewrites the manifest; editing rows (a review decision) is
+a journal record (:meth:`~eegmon.archive.manifest.Manifest.commit_events`), as durable and as
+all-or-nothing, at a cost that does not grow with the archive.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from .._checks import check_number, check_option
 from ..errors import EegmonError
 from ..events import REVIEW_STATUSES, Annotation
 from ..io.labels import VOCABULARY
-from ._layout import from_ns, to_ns
+from ._layout import EVENT_DTYPE, EVENT_FIELDS, from_ns, to_ns
 from .manifest import Manifest, ManifestState
 
 #: The manifest tables that hold events, and what one row of each is called in messages.
@@ -41,7 +46,7 @@ class StoredAnnotation(Annotation):
     edited_at: float | None = None
 
 
-def _event_row(ev: Annotation, id_: int, *, reviewer: str = "", edited_at_ns: int = 0) -> dict:
+def event_row(ev: Annotation, id_: int, *, reviewer: str = "", edited_at_ns: int = 0) -> dict:
     return {
         "id": id_,
         "onset_ns": to_ns(ev.onset),
@@ -57,8 +62,9 @@ def _event_row(ev: Annotation, id_: int, *, reviewer: str = "", edited_at_ns: in
     }
 
 
-def _row_event(row: dict) -> StoredAnnotation:
-    conf = row["confidence"]
+def row_event(row) -> StoredAnnotation:
+    """The event in one row of an event table (a record of :attr:`EventTable.columns`, or a dict)."""
+    conf = float(row["confidence"])
     return StoredAnnotation(
         onset=from_ns(row["onset_ns"]),
         duration=float(row["duration_s"]),
@@ -84,6 +90,18 @@ def _event_key(row: dict) -> tuple:
         row["channels"],
         row["source"],
     )
+
+
+def _event_keys(rows: np.ndarray) -> list[tuple]:
+    """:func:`_event_key` of every row of a table, column-wise (no per-row record objects)."""
+    cols = [rows[n].tolist() for n in ("onset_ns", "duration_s", "label", "original_label", "channels", "source")]
+    return [(t, round(d, 6), *rest) for t, d, *rest in zip(*cols, strict=True)]
+
+
+def spans(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Onsets and offsets (s since the epoch) of a table's rows, as :class:`StoredAnnotation` computes them."""
+    onset = rows["onset_ns"] / 1e9  # what from_ns gives: the int64 rounded to float64, then divided
+    return onset, onset + rows["duration_s"]
 
 
 def _check_event(ev: Annotation, what: str) -> None:
@@ -115,14 +133,23 @@ class EventTable:
     def __len__(self) -> int:
         return len(self.manifest.state.table(self.name))
 
+    @property
+    def columns(self) -> np.ndarray:
+        """The table as last read or committed: a read-only structured array of ``EVENT_DTYPE``, in storage order."""
+        return self.manifest.state.table(self.name)
+
     def select(self, start: float | None = None, stop: float | None = None) -> list[StoredAnnotation]:
         """Events overlapping ``[start, stop)`` (all by default), ordered by onset then id."""
-        out = [_row_event(r) for r in self.manifest.state.table(self.name)]
+        rows = self.columns
+        onset, offset = spans(rows)
+        keep = np.ones(len(rows), dtype=bool)
         if start is not None:
-            out = [e for e in out if e.offset >= start]
+            keep &= offset >= start
         if stop is not None:
-            out = [e for e in out if e.onset < stop]
-        return sorted(out, key=lambda e: (e.onset, e.id))
+            keep &= onset < stop
+        idx = np.flatnonzero(keep)
+        idx = idx[np.lexsort((rows["id"][idx], onset[idx]))]
+        return [row_event(rows[i]) for i in idx]
 
     def add(self, events: Iterable[Annotation]) -> list[int]:
         """Add events durably; return their ids (an identical existing row is reused, not duplicated)."""
@@ -132,19 +159,21 @@ class EventTable:
 
         def add(state: ManifestState) -> list[int]:
             rows = state.table(self.name)
-            known = {_event_key(r): r["id"] for r in rows}
-            next_id = max((r["id"] for r in rows), default=0) + 1
-            ids = []
+            known = dict(zip(_event_keys(rows), rows["id"].tolist(), strict=True))
+            next_id = int(rows["id"].max()) + 1 if len(rows) else 1
+            ids, new = [], []
             for ev in events:
-                row = _event_row(ev, next_id)
+                row = event_row(ev, next_id)
                 key = _event_key(row)
                 if key in known:
                     ids.append(int(known[key]))
                     continue
-                rows.append(row)
+                new.append(tuple(row[f] for f in EVENT_FIELDS))
                 known[key] = next_id
                 ids.append(next_id)
                 next_id += 1
+            if new:
+                state.set_events(self.name, np.concatenate([rows, np.array(new, dtype=EVENT_DTYPE)]))
             return ids
 
         return list(self.manifest.commit(add)) if events else []
@@ -162,7 +191,7 @@ class EventTable:
             Any of ``status``, ``label``, ``onset``, ``duration``, ``channels``, ``confidence``.
         """
         changes = self.checked(changes)
-        return self.manifest.commit(lambda state: self.apply(state, id, reviewer, changes))  # type: ignore[return-value]
+        return self.manifest.commit_events(lambda state: self.apply(state, id, reviewer, changes))  # type: ignore[return-value]
 
     def checked(self, changes: dict) -> dict:
         """``changes`` validated for :meth:`apply` (None values dropped); an error names the field."""
@@ -188,9 +217,11 @@ class EventTable:
     def apply(self, state: ManifestState, id: int, reviewer: str | None, changes: dict) -> StoredAnnotation:
         """Apply checked ``changes`` to row ``id`` inside a manifest commit (``state``); return the new event."""
         rows = state.table(self.name)
-        for i, row in enumerate(rows):
-            if row["id"] == id:
-                ev = replace(_row_event(row), **changes)
-                rows[i] = _event_row(ev, id, reviewer=reviewer or row["reviewer"], edited_at_ns=time.time_ns())
-                return _row_event(rows[i])
-        raise EegmonError(f"no {EVENT_TABLES[self.name]} with id {id}.", self.manifest.path)
+        hits = np.flatnonzero(rows["id"] == id)
+        if not hits.size:
+            raise EegmonError(f"no {EVENT_TABLES[self.name]} with id {id}.", self.manifest.path)
+        row = rows[hits[0]]
+        ev = replace(row_event(row), **changes)
+        state.put_event(self.name, hits[0], event_row(ev, id, reviewer=reviewer or row["reviewer"],
+                                                      edited_at_ns=time.time_ns()))
+        return row_event(state.table(self.name)[hits[0]])
