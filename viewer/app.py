@@ -13,7 +13,7 @@ import gc
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -345,7 +345,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._labelled_rows: list[EventRow] = []  # the page's events whose labels are shown
         self._csa_next = 0
         self._csa_columns = int(csa_columns)
-        self._table_keys: list[tuple[str, int]] = []
+        self._table_keys: Sequence[tuple[str, int]] = []
         self.setWindowTitle(f"eegmon view: {model.archive.path}  (reviewer {model.reviewer})")
         self._build_trace()
         self._build_overview()
@@ -448,8 +448,10 @@ class MainWindow(QtWidgets.QMainWindow):
         self.coverage_curve = pg.PlotCurveItem(pen=pg.mkPen((60, 140, 60), width=1, cosmetic=True),
                                                fillLevel=0, brush=(60, 160, 60, 150))
         lane.addItem(self.coverage_curve)
-        # one scatter item per status: per-spot brushes made pyqtgraph render a symbol per event
-        self.event_marks = {st: pg.ScatterPlotItem(symbol="s", size=7, pen=None, brush=pg.mkBrush(*colour))
+        # one bar item per status, its bars the items' spans merged at the lane's pixel width
+        # (ViewerModel.event_marks): a month's tens of thousands of events are a few hundred bars
+        self.event_marks = {st: pg.BarGraphItem(x0=[], x1=[], y0=[], y1=[], pen=pg.mkPen(None),
+                                                brush=pg.mkBrush(*colour))
                             for st, colour in STATUS_COLOURS.items()}
         for item in self.event_marks.values():
             lane.addItem(item)
@@ -471,12 +473,12 @@ class MainWindow(QtWidgets.QMainWindow):
         layout = QtWidgets.QVBoxLayout(self.events_panel)
         form = QtWidgets.QGridLayout()
         self.source_box = QtWidgets.QComboBox()
-        sources = sorted({r.event.source.split(":")[0] for r in self.model.all_events} | {"detector", "reviewer"})
+        sources = sorted({*self.model.event_sources(), "detector", "reviewer"})
         self.source_box.addItems(["all sources", *sources])
         self.status_box = QtWidgets.QComboBox()
         self.status_box.addItems(["all statuses", *REVIEW_STATUSES])
         self.label_box = QtWidgets.QComboBox()
-        self.label_box.addItems(["all labels", *sorted({r.event.label for r in self.model.all_events})])
+        self.label_box.addItems(["all labels", *self.model.event_labels()])
         self.prob_box = QtWidgets.QDoubleSpinBox()
         self.prob_box.setRange(0, 1)
         self.prob_box.setSingleStep(0.05)
@@ -613,14 +615,15 @@ class MainWindow(QtWidgets.QMainWindow):
         rows = m.events_in(m.page_start, m.page_stop)
         labelled = len(rows) <= 20
         bands = rows if len(rows) <= 50 else []
-        if not bands and rows:  # wide pages: one bar item per status, not editable at this zoom
+        if not bands and len(rows):  # wide pages: one bar item per status, not editable at this zoom
             n = len(self.trace_curves)
+            marks = m.event_marks(m.page_start, m.page_stop, m.n_pixels)
             for status, colour in STATUS_COLOURS.items():
-                sel = [r for r in rows if r.event.status == status]
-                if not sel:
+                spans = [marks[(status, kind)] for kind in ("annotation", "detection") if (status, kind) in marks]
+                if not spans:
                     continue
-                bars = pg.BarGraphItem(x0=np.array([r.event.onset - m.origin for r in sel]),
-                                       x1=np.array([r.event.offset - m.origin for r in sel]), y0=-n + 0.4, y1=0.6,
+                bars = pg.BarGraphItem(x0=np.concatenate([a for a, _ in spans]) - m.origin,
+                                       x1=np.concatenate([b for _, b in spans]) - m.origin, y0=-n + 0.4, y1=0.6,
                                        brush=pg.mkBrush(*colour, 45), pen=pg.mkPen(None))
                 bars.setZValue(-5)
                 self.trace_plot.addItem(bars)
@@ -770,13 +773,20 @@ class MainWindow(QtWidgets.QMainWindow):
                                   "against the climatology (dashed)")
 
     def refresh_event_marks(self) -> None:
-        """Redraw the overview's detection and annotation marks."""
+        """Redraw the overview's detection and annotation marks (items' spans, at least a pixel wide)."""
         m = self.model
+        stop = max(m.stop, m.start + 1.0)
+        marks = m.event_marks(m.start, stop, m.n_pixels)  # pixels of the model's width: the screen's at most
         for status, item in self.event_marks.items():
-            rows = [r for r in m.all_events if r.event.status == status]
-            x = np.array([r.event.onset - m.origin for r in rows], dtype=float)
-            y = np.array([1.45 if r.kind == "detection" else 2.05 for r in rows], dtype=float)
-            item.setData(x, y)
+            x0, x1, y0, y1 = [], [], [], []
+            for kind, (lo, hi) in (("detection", (1.2, 1.7)), ("annotation", (1.8, 2.3))):
+                a, b = marks.get((status, kind), (np.zeros(0), np.zeros(0)))
+                x0.append(a - m.origin)
+                x1.append(b - m.origin)
+                y0.append(np.full(a.size, lo))
+                y1.append(np.full(a.size, hi))
+            item.setOpts(x0=np.concatenate(x0), x1=np.concatenate(x1), y0=np.concatenate(y0), y1=np.concatenate(y1))
+            item.setVisible(bool(sum(a.size for a in x0)))
 
     def _csa_step(self, batch: int = 12) -> None:
         m = self.model
@@ -815,7 +825,7 @@ class MainWindow(QtWidgets.QMainWindow):
         """Refill the events list and the review counter from the model."""
         m = self.model
         rows = m.events()
-        self._table_keys = [r.key for r in rows]
+        self._table_keys = rows.keys
         selection = self.table.selectionModel()
         selection.blockSignals(True)
         self.table_model.set_rows(rows)

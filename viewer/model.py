@@ -8,6 +8,12 @@ Level of detail: a page with fewer than ``4 * n_pixels`` samples is read raw (``
 display filters and montage applied on the fly); a wider page is drawn from the archive's min/max
 pyramid (``Archive.minmax``), so no raw samples are read for spans wider than the screen can show.
 
+Events: a month of recording holds tens of thousands of events (most of them artifact
+annotations). The model keeps the archive's review items as arrays (:class:`ReviewIndex`) and
+filters, counts, bisects and bins them there; an :class:`EventRow` is made only for an item that
+is read (a visible row of the list, an event of the page), and the lists it returns are lazy
+sequences (:class:`EventRows`).
+
 Undo: the archive stores the last state of each event only. Undoing an edit is another durable
 edit that restores the previous values (with the reviewer and a new edit time); undoing an added
 annotation marks it ``rejected`` (the archive has no deletion), and redo restores its status.
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -26,7 +32,7 @@ import numpy as np
 from .._checks import check_number, check_option
 from ..archive import Archive
 from ..archive.archive import StoredAnnotation
-from ..archive.review import ReviewItem, review_items
+from ..archive.review import KINDS, ReviewIndex, ReviewItem
 from ..errors import EegmonError
 from ..events import REVIEW_STATUSES, Annotation
 from ..forecast.risk import RISK_LEVELS
@@ -206,6 +212,125 @@ class EventFilter:
             return False
         return ev.confidence is None or ev.confidence >= self.min_probability
 
+    def mask(self, index: ReviewIndex) -> np.ndarray:
+        """:meth:`keep` of the row of every item of ``index``, on its arrays (grouped items ask their item)."""
+        keep = np.isnan(index.probability) | (index.probability >= self.min_probability)
+        if self.labels:
+            keep &= _member_of(index.label, set(self.labels))
+        if self.statuses:
+            keep &= _member_of(index.status, set(self.statuses))
+        if self.sources:
+            def match(src: str) -> bool:
+                return any(src == s or src.split(":")[0] == s for s in self.sources)
+
+            keep &= _member_of(index.source, {src for src in index.source_names if match(src)})
+            for i in np.flatnonzero(index.size > 1):  # a grouped item passes when any member's source does
+                keep[i] = _passes_others(self, index, i) and any(map(match, index[i].sources))
+        return keep
+
+
+def _member_of(values: np.ndarray, wanted: set[str]) -> np.ndarray:
+    """``[v in wanted for v in values]`` for an array of strings, as a boolean array."""
+    out = np.zeros(len(values), dtype=bool)
+    for w in wanted:  # a few values: one vectorised comparison each
+        out |= values == w
+    return out
+
+
+def _passes_others(flt: EventFilter, index: ReviewIndex, i: int) -> bool:
+    """Whether item ``i`` passes every criterion of ``flt`` but the sources."""
+    p = index.probability[i]
+    return ((not flt.labels or index.label[i] in flt.labels) and (not flt.statuses or index.status[i] in flt.statuses)
+            and (np.isnan(p) or p >= flt.min_probability))
+
+
+def merge_spans(x0: np.ndarray, x1: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """Spans ``[x0, x1]`` as few as possible: each at least ``width`` wide, merged where closer than ``width``.
+
+    For drawing many events at a coarse zoom (``width``: one pixel): every span lies inside an
+    output span, and every point of an output span is within ``width`` of an input span.
+    Returns the merged ``(starts, stops)``, sorted.
+    """
+    x0, x1 = np.asarray(x0, dtype=float), np.asarray(x1, dtype=float)
+    if not x0.size:
+        return x0, x1
+    order = np.argsort(x0, kind="stable")
+    a = x0[order]
+    b = np.maximum(x1[order], a + width)
+    ends = np.maximum.accumulate(b)
+    starts = np.r_[True, a[1:] > ends[:-1] + width]
+    first = np.flatnonzero(starts)
+    last = np.r_[first[1:] - 1, a.size - 1]
+    return a[first], ends[last]
+
+
+class EventRows(Sequence):
+    """A list of events-panel rows over a :class:`ReviewIndex`, each row made when it is read.
+
+    Parameters
+    ----------
+    index : ReviewIndex
+        The items.
+    rows : dict
+        The rows made so far, by item (shared with the model, which drops rows its edits change).
+    items : ndarray of int
+        The items listed, in order.
+    """
+
+    def __init__(self, index: ReviewIndex, rows: dict[int, EventRow], items: np.ndarray) -> None:
+        self.review, self._rows, self.items = index, rows, np.asarray(items, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return EventRows(self.review, self._rows, self.items[i])
+        item = int(self.items[i])
+        row = self._rows.get(item)
+        if row is None:
+            row = self._rows[item] = EventRow.of(self.review[item])
+        return row
+
+    def __iter__(self) -> Iterator[EventRow]:
+        return (self[i] for i in range(len(self)))
+
+    @property
+    def keys(self) -> EventKeys:
+        """The rows' keys (``(kind, id)`` of each item's first event), without making the rows."""
+        return EventKeys(self.review, self.items)
+
+
+class EventKeys(Sequence):
+    """The keys of :class:`EventRows`, read from the index's arrays."""
+
+    def __init__(self, index: ReviewIndex, items: np.ndarray) -> None:
+        self.review, self.items = index, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return EventKeys(self.review, self.items[i])
+        item = self.items[i]
+        return KINDS[self.review.kind[item]], int(self.review.ids[item])
+
+    def index(self, key) -> int:
+        """Position of ``key`` (ValueError when it is not listed)."""
+        item = self.review.find(*key) if len(key) == 2 else None
+        hits = np.flatnonzero(self.items == item) if item is not None else []
+        if len(hits) and self[int(hits[0])] == tuple(key):
+            return int(hits[0])
+        raise ValueError(f"{key!r} is not listed.")
+
+    def __contains__(self, key) -> bool:
+        try:
+            self.index(tuple(key))
+        except (ValueError, TypeError):
+            return False
+        return True
+
 
 @dataclass
 class EditCommand:
@@ -296,7 +421,7 @@ class ViewerModel:
         self.event_filter = EventFilter()
         self.selected: tuple[str, int] | None = None
         self._history = _History()
-        self._events: list[EventRow] = []
+        self._index: ReviewIndex | None = None
         self.reload_events()
 
     # ------------------------------------------------------------------ recording facts
@@ -620,37 +745,61 @@ class ViewerModel:
 
     # ------------------------------------------------------------------ events
     def reload_events(self) -> None:
-        """Re-read both event tables from the archive (after a commit or a refresh) and group them into items."""
-        self._events = [EventRow.of(item) for item in review_items(self.archive)]
-        self._by_key = {key: row for row in self._events for key in row.keys}
-        # rows are by onset: a page finds its events by bisection (a month holds tens of thousands)
-        self._onsets = np.array([r.event.onset for r in self._events])
-        self._longest = max((r.event.duration for r in self._events), default=0.0)
-        if getattr(self, "selected", None) in self._by_key:  # an edit can regroup: keep the item selected
-            self.selected = self._by_key[self.selected].key
+        """Re-read both event tables from the archive (after a commit or a refresh) and group them into items.
+
+        The grouping is kept while the archive's tables are the ones it was made from.
+        """
+        tables = (self.archive.event_columns("annotations"), self.archive.event_columns("detections"))
+        if self._index is None or any(a is not b for a, b in zip(self._index.tables, tables, strict=True)):
+            self._index = ReviewIndex(*tables)
+            self._rows: dict[int, EventRow] = {}
+            idx = self._index
+            # a row's event ends at onset + duration, which for a grouped item is computed from its span
+            self._ends = np.where(idx.size > 1, idx.onset + (idx.offset - idx.onset), idx.offset)
+            # a page finds its items by bisection over the onsets, from one longest item before its start
+            self._longest = float(np.max(idx.offset - idx.onset)) + 1.0 if len(idx) else 0.0
+        if getattr(self, "selected", None) is not None:  # an edit can regroup: keep the item selected
+            item = self._index.find(*self.selected)
+            if item is not None:
+                self.selected = self._key(item)
+
+    def _key(self, item: int) -> tuple[str, int]:
+        return KINDS[self._index.kind[item]], int(self._index.ids[item])
+
+    def _listed(self, items: np.ndarray) -> EventRows:
+        return EventRows(self._index, self._rows, items)
 
     def _replace_members(self, stored: list[tuple[EventKind, StoredAnnotation]]) -> None:
         """Put events edited in place (same spans: same grouping) into their rows, without re-reading the archive."""
-        new = {(kind, ev.id): ev for kind, ev in stored}
-        for row in {id(self._by_key[k]): self._by_key[k] for k in new}.values():
-            item = ReviewItem(tuple((kind, new.get((kind, ev.id), ev)) for kind, ev in row.item.members))
-            fresh = EventRow.of(item)
-            self._events[next(i for i, r in enumerate(self._events) if r is row)] = fresh
-            for key in fresh.keys:
-                self._by_key[key] = fresh
+        for item in self._index.replace(stored):
+            self._rows.pop(item, None)
 
     @property
-    def all_events(self) -> list[EventRow]:
+    def all_events(self) -> EventRows:
         """Every review item (:mod:`eegmon.archive.review`: one per seizure, whatever found it), by onset."""
-        return list(self._events)
+        return self._listed(np.arange(len(self._index)))
 
-    def events(self) -> list[EventRow]:
+    def _filtered(self) -> np.ndarray:
+        """The items :attr:`event_filter` lists, by onset."""
+        return np.flatnonzero(self.event_filter.mask(self._index))
+
+    def events(self) -> EventRows:
         """Events passing :attr:`event_filter`, in its order."""
-        rows = [r for r in self._events if self.event_filter.keep(r)]
+        items = self._filtered()
         if self.event_filter.sort == "probability":
-            rows.sort(key=lambda r: (-(r.event.confidence if r.event.confidence is not None else -1.0),
-                                     r.event.onset))
-        return rows
+            p = self._index.probability[items]
+            items = items[np.lexsort((self._index.onset[items], -np.where(np.isnan(p), -1.0, p)))]
+        return self._listed(items)
+
+    def event_sources(self) -> list[str]:
+        """The sources of the listed rows, up to the colon (``detector``, ``ground_truth``, ...), sorted."""
+        idx = self._index
+        single = {src.split(":")[0] for src in set(idx.source[idx.size == 1].tolist())}  # few distinct
+        return sorted(single | {self._listed([i])[0].event.source.split(":")[0] for i in np.flatnonzero(idx.size > 1)})
+
+    def event_labels(self) -> list[str]:
+        """The labels of the rows, sorted."""
+        return sorted(set(self._index.label.tolist()))
 
     def set_event_filter(self, **changes) -> None:
         """Change the events filter (fields of :class:`EventFilter`)."""
@@ -662,22 +811,46 @@ class ViewerModel:
 
     def event(self, key: tuple[str, int]) -> EventRow:
         """The item holding the event ``key == (kind, id)``."""
-        row = self._by_key.get(tuple(key))
-        if row is None:
+        item = self._index.find(*key)
+        if item is None:
             raise EegmonError(f"no {key[0]} with id {key[1]}.", self.archive.path)
-        return row
+        return self._listed([item])[0]
 
-    def events_in(self, start: float, stop: float) -> list[EventRow]:
+    def _items_in(self, start: float, stop: float) -> np.ndarray:
+        idx = self._index
+        i0 = int(np.searchsorted(idx.onset, start - self._longest, side="left"))
+        i1 = int(np.searchsorted(idx.onset, stop, side="left"))
+        return i0 + np.flatnonzero(self._ends[i0:i1] >= start)
+
+    def events_in(self, start: float, stop: float) -> EventRows:
         """Events overlapping ``[start, stop)`` (unfiltered: the trace shows them all)."""
-        i0 = int(np.searchsorted(self._onsets, start - self._longest, side="left"))
-        i1 = int(np.searchsorted(self._onsets, stop, side="left"))
-        return [r for r in self._events[i0:i1] if r.event.offset >= start]
+        return self._listed(self._items_in(start, stop))
+
+    def event_marks(self, start: float, stop: float,
+                    n_pixels: int) -> dict[tuple[str, str], tuple[np.ndarray, np.ndarray]]:
+        """The items overlapping ``[start, stop)`` as few spans as a plot ``n_pixels`` wide can show.
+
+        By ``(status, kind)`` (``kind`` of the row: its first event's), the items' spans merged
+        where they are less than a pixel apart and each at least a pixel wide
+        (:func:`merge_spans`), absolute seconds: how the overview and a wide page draw a month's
+        tens of thousands of events as a few hundred rectangles.
+        """
+        idx = self._index
+        items = self._items_in(start, stop)
+        width = (stop - start) / max(int(n_pixels), 1)
+        out = {}
+        for status in REVIEW_STATUSES:
+            for code, kind in enumerate(KINDS):
+                sel = items[(idx.kind[items] == code) & _member_of(idx.status[items], {status})]
+                if sel.size:
+                    out[(status, kind)] = merge_spans(idx.onset[sel], self._ends[sel], width)
+        return out
 
     def counts(self) -> dict[str, int]:
         """Review progress over the listed (filtered) events: ``reviewed``, ``remaining``, ``total``."""
-        rows = self.events()
-        reviewed = sum(r.event.status != "unreviewed" for r in rows)
-        return {"reviewed": reviewed, "remaining": len(rows) - reviewed, "total": len(rows)}
+        items = self._filtered()
+        reviewed = int(np.count_nonzero(~_member_of(self._index.status[items], {"unreviewed"})))
+        return {"reviewed": reviewed, "remaining": len(items) - reviewed, "total": len(items)}
 
     def select(self, key: tuple[str, int] | None) -> None:
         """Make ``key`` the current event (review keys act on it)."""
@@ -703,23 +876,27 @@ class ViewerModel:
         self.goto(ev.onset - self.page_s / 4)
 
     def _neighbour(self, direction: int, *, unreviewed: bool) -> tuple[str, int] | None:
-        rows = sorted(self.events(), key=lambda r: (r.event.onset, r.kind, r.event.id))
+        items = self._filtered()  # by onset, kind and id of the first event: the items' own order
+        current = self._index.find(*self.selected) if self.selected is not None else None
+        if current is not None and self._key(current) != tuple(self.selected):
+            current = None
+        todo = _member_of(self._index.status[items], {"unreviewed"})
         if unreviewed:
-            rows = [r for r in rows if r.event.status == "unreviewed" or r.key == self.selected]
-        if not rows:
+            keep = todo | (items == current)
+            items, todo = items[keep], todo[keep]
+        if not items.size:
             return None
-        keys = [r.key for r in rows]
-        if self.selected in keys:
-            i = keys.index(self.selected) + direction
+        at = int(np.searchsorted(items, current)) if current is not None else -1
+        if 0 <= at < items.size and items[at] == current:
+            i = at + direction
         else:
             centre = self.page_start + self.page_s / 2
-            onsets = [r.event.onset for r in rows]
-            i = int(np.searchsorted(onsets, centre, side="right" if direction > 0 else "left"))
+            i = int(np.searchsorted(self._index.onset[items], centre, side="right" if direction > 0 else "left"))
             i = i if direction > 0 else i - 1
         if unreviewed:
-            while 0 <= i < len(rows) and rows[i].event.status != "unreviewed":
+            while 0 <= i < items.size and not todo[i]:
                 i += direction
-        return rows[i].key if 0 <= i < len(rows) else None
+        return self._key(int(items[i])) if 0 <= i < items.size else None
 
     def next_event(self, direction: int = 1, *, unreviewed: bool = False) -> tuple[str, int] | None:
         """Jump to the next (``direction=1``) or previous (-1) listed event; return its key or None."""
