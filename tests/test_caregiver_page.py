@@ -399,7 +399,9 @@ def test_served_by_alerts_serve_and_revoked_from_another_process(tmp_path, monke
     db = tmp_path / "o.sqlite"
     mum = parse_policy({"contacts": [{"name": "mum", "channels": ["console://"]}]})
     outbox = Outbox(db, mum)
-    ev = SeizureEvent(event_id(STREAM, NOW), STREAM, NOW, 0.97, NOW + 10)
+    # the serving process judges "the last 24 h" by the real clock, not by NOW
+    onset = time.time() - 60.0
+    ev = SeizureEvent(event_id(STREAM, onset), STREAM, onset, 0.97, onset + 10)
     assert outbox.record_event(ev)
     outbox.close()
     args = ["--alerts", str(pol), "--outbox", str(db)]
