@@ -11,7 +11,9 @@ import h5py
 import numpy as np
 
 FORMAT = "eegmon-archive"
-FORMAT_VERSION = 1
+#: 2: review decisions may sit in ARCHIVE.h5.d/events-<journal_token>.journal (see manifest.py),
+#: which an eegmon that knows only version 1 would not read (it refuses a newer version instead).
+FORMAT_VERSION = 2
 #: Samples per HDF5 chunk along time (per channel); 4096 samples is ~20 s at 207 Hz, so a 30-s
 #: read decompresses 2-3 small chunks.
 CHUNK_SAMPLES = 4096
