@@ -302,10 +302,10 @@ def _replace_old(folder: Path, pattern: str, keep: Path) -> None:
     for old in folder.glob(pattern):
         if old == keep:
             continue
-        if old.is_dir():
-            shutil.rmtree(old)
+        if old.is_dir():  # another process may be clearing it too
+            shutil.rmtree(old, ignore_errors=True)
         else:
-            old.unlink()
+            old.unlink(missing_ok=True)
 
 
 def heldout_model(split: str, cache: Path, *, train: bool = True):
