@@ -241,6 +241,25 @@ def test_export_events_and_summary(model, tmp_path):
     assert "data:image/png;base64" in html.read_text() and "dr.test" in html.read_text()
 
 
+def test_summary_counts_the_patients_local_days(model, tmp_path):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    model.set_event_filter(sources=("detector",))
+    keys = [r.key for r in model.events()]
+    model.confirm(keys[0])
+    onset = model.event(keys[0]).event.onset
+    utc_rows = summary_table(model.archive)
+    model.archive.time_zone = "Pacific/Kiritimati"  # UTC+14: most of a UTC day is the next local day
+    rows = summary_table(model.archive)
+    local_day = dt.datetime.fromtimestamp(onset, ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+    assert [r["day"] for r in rows if r["seizures"]] == [local_day]
+    assert local_day != next(r["day"] for r in utc_rows if r["seizures"])
+    assert sum(r["hours"] for r in rows) == pytest.approx(sum(r["hours"] for r in utc_rows))
+    _, html = export_summary(model.archive, tmp_path / "summary")
+    assert "(Pacific/Kiritimati)" in html.read_text()
+
+
 KILL_CHILD = textwrap.dedent(
     """
     import os, signal, sys

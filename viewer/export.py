@@ -13,13 +13,15 @@ import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from ..archive import Archive
 from ..archive.review import review_items, seizures
-from ..events import Annotation, to_datetime
+from ..events import Annotation
 from ..io import write_events_tsv
+from ..report.numbers import Period, hours_per_day
 
 
 def reviewed_events(archive: Archive) -> list[Annotation]:
@@ -39,36 +41,31 @@ def export_events_tsv(archive: Archive, path: str | os.PathLike) -> Path:
     return path
 
 
-def _days(archive: Archive) -> list[dt.date]:
-    first, last = to_datetime(archive.start).date(), to_datetime(max(archive.stop - 1e-6, archive.start)).date()
-    return [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
+def _period(archive: Archive) -> Period:
+    """The whole recording as a span in the patient's time zone (``Archive.time_zone``)."""
+    return Period(archive.start, max(archive.stop, archive.start + 1e-6), "", ZoneInfo(archive.time_zone))
 
 
 def summary_table(archive: Archive) -> list[dict]:
-    """Per-day counts (UTC days): confirmed seizures, detected items confirmed/rejected/unreviewed, hours recorded.
+    """Per-day counts (the patient's local days): confirmed seizures, detected items confirmed/rejected/unreviewed,
+    hours recorded.
 
     Counts are of review items: an event found by several detectors counts once.
     """
+    period = _period(archive)
     rows = {d: {"day": d.isoformat(), "seizures": 0, "confirmed": 0, "rejected": 0, "unreviewed": 0,
-                "hours": 0.0} for d in _days(archive)}
+                "hours": h} for d, h in hours_per_day(archive, period).items()}
     items = review_items(archive)
     for ev in seizures(items):
-        rows[to_datetime(ev.onset).date()]["seizures"] += 1
+        rows[period.day(ev.onset)]["seizures"] += 1
     for item in items:
-        day = to_datetime(item.onset).date()
+        day = period.day(item.onset)
         if item.kind == "detection" and day in rows:
             rows[day][item.status] += 1
-    for seg in archive.segments:
-        t = seg.start
-        while t < seg.stop:
-            day = to_datetime(t).date()
-            end = min(seg.stop, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).timestamp())
-            rows[day]["hours"] += (end - t) / 3600
-            t = end
     return list(rows.values())
 
 
-def _figure_png(rows: list[dict], events: Iterable[Annotation]) -> bytes:
+def _figure_png(rows: list[dict], events: Iterable[Annotation], period: Period) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -81,12 +78,14 @@ def _figure_png(rows: list[dict], events: Iterable[Annotation]) -> bytes:
     step = max(1, len(days) // 10)
     ax1.set_xticks(np.arange(len(days))[::step], [d[5:] for d in days][::step], rotation=45, ha="right")
     ax1.set_ylabel("confirmed seizures")
-    ax1.set_title("Seizures per day (UTC)")
-    hours = [to_datetime(e.onset).hour + to_datetime(e.onset).minute / 60 for e in events]
+    zone = str(period.zone)
+    ax1.set_title(f"Seizures per day ({zone})")
+    local = [dt.datetime.fromtimestamp(e.onset, period.zone) for e in events]
+    hours = [t.hour + t.minute / 60 for t in local]
     ax2.hist(hours, bins=np.arange(25), color="tab:blue")
     ax2.set_xlim(0, 24)
     ax2.set_xticks([0, 6, 12, 18, 24])
-    ax2.set_xlabel("hour of day (UTC)")
+    ax2.set_xlabel(f"hour of day ({zone})")
     ax2.set_title("Time of day")
     fig.tight_layout()
     buf = io.BytesIO()
@@ -101,19 +100,24 @@ def export_summary(archive: Archive, folder: str | os.PathLike, *, stem: str = "
     folder.mkdir(parents=True, exist_ok=True)
     rows = summary_table(archive)
     events = reviewed_events(archive)
-    png = _figure_png(rows, events)
+    period = _period(archive)
+    png = _figure_png(rows, events, period)
     png_path, html_path = folder / f"{stem}.png", folder / f"{stem}.html"
     png_path.write_bytes(png)
     reviewers = Counter(e.reviewer for e in [*archive.detections(), *archive.annotations()] if e.reviewer)
     head = ["day", "hours", "seizures", "confirmed", "rejected", "unreviewed"]
     body = "\n".join("<tr>" + "".join(f"<td>{r[h]:.1f}</td>" if h == "hours" else f"<td>{r[h]}</td>" for h in head)
                      + "</tr>" for r in rows)
+
+    def local(t: float) -> dt.datetime:
+        return dt.datetime.fromtimestamp(t, period.zone)
+
     doc = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Review summary: {html.escape(str(archive.path))}</title>
 <style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;text-align:right}}</style></head><body>
 <h1>Review summary</h1>
-<p>Archive {html.escape(str(archive.path))}; recording {to_datetime(archive.start):%Y-%m-%d %H:%M} to
-{to_datetime(archive.stop):%Y-%m-%d %H:%M} UTC; {len(events)} confirmed seizure(s);
+<p>Archive {html.escape(str(archive.path))}; recording {local(archive.start):%Y-%m-%d %H:%M} to
+{local(archive.stop):%Y-%m-%d %H:%M} ({html.escape(str(period.zone))}); {len(events)} confirmed seizure(s);
 reviewers: {html.escape(', '.join(f'{k} ({v})' for k, v in reviewers.items()) or 'none')}.</p>
 <img alt="seizures per day and time of day" src="data:image/png;base64,{base64.b64encode(png).decode()}">
 <table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>

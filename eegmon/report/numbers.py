@@ -64,8 +64,8 @@ def report_period(archive, month: str | None, zone: ZoneInfo) -> Period:
     return Period(start.timestamp(), stop.timestamp(), f"{start:%B %Y}", zone)
 
 
-def _coverage(archive, period: Period) -> dict:
-    """Hours recorded per local day, and the gaps."""
+def hours_per_day(archive, period: Period) -> dict[dt.date, float]:
+    """Hours of signal the archive holds on each local day of ``period``."""
     per_day = dict.fromkeys(period.days(), 0.0)
     for seg in archive.segments:
         t, end = max(seg.start, period.start), min(seg.stop, period.stop)
@@ -74,6 +74,12 @@ def _coverage(archive, period: Period) -> dict:
             nxt = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), period.zone).timestamp()
             per_day[day] += (min(end, nxt) - t) / 3600
             t = min(end, nxt)
+    return per_day
+
+
+def _coverage(archive, period: Period) -> dict:
+    """Hours recorded per local day, and the gaps."""
+    per_day = hours_per_day(archive, period)
     recorded = sum(per_day.values())
     span_h = (min(period.stop, archive.stop) - max(period.start, archive.start)) / 3600
     gaps = [(max(a, period.start), min(b, period.stop)) for a, b in archive.gaps
