@@ -6,7 +6,6 @@ Uses matplotlib's Agg backend only (no Qt, no screen).
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import html
 import io
 import os
@@ -18,7 +17,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from ..archive import Archive
-from ..archive.review import review_items, seizures
+from ..archive.review import ReviewItem, review_items, seizures
 from ..events import Annotation
 from ..io import write_events_tsv
 from ..report.numbers import Period, hours_per_day
@@ -52,10 +51,12 @@ def summary_table(archive: Archive) -> list[dict]:
 
     Counts are of review items: an event found by several detectors counts once.
     """
-    period = _period(archive)
+    return _summary_rows(archive, _period(archive), review_items(archive))
+
+
+def _summary_rows(archive: Archive, period: Period, items: list[ReviewItem]) -> list[dict]:
     rows = {d: {"day": d.isoformat(), "seizures": 0, "confirmed": 0, "rejected": 0, "unreviewed": 0,
                 "hours": h} for d, h in hours_per_day(archive, period).items()}
-    items = review_items(archive)
     for ev in seizures(items):
         rows[period.day(ev.onset)]["seizures"] += 1
     for item in items:
@@ -80,7 +81,7 @@ def _figure_png(rows: list[dict], events: Iterable[Annotation], period: Period) 
     ax1.set_ylabel("confirmed seizures")
     zone = str(period.zone)
     ax1.set_title(f"Seizures per day ({zone})")
-    local = [dt.datetime.fromtimestamp(e.onset, period.zone) for e in events]
+    local = [period.local(e.onset) for e in events]
     hours = [t.hour + t.minute / 60 for t in local]
     ax2.hist(hours, bins=np.arange(25), color="tab:blue")
     ax2.set_xlim(0, 24)
@@ -98,9 +99,10 @@ def export_summary(archive: Archive, folder: str | os.PathLike, *, stem: str = "
     the per-day table) into ``folder``; return both paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    rows = summary_table(archive)
-    events = reviewed_events(archive)
     period = _period(archive)
+    items = review_items(archive)  # grouped once for the table and the seizures
+    rows = _summary_rows(archive, period, items)
+    events = seizures(items)
     png = _figure_png(rows, events, period)
     png_path, html_path = folder / f"{stem}.png", folder / f"{stem}.html"
     png_path.write_bytes(png)
@@ -109,15 +111,12 @@ def export_summary(archive: Archive, folder: str | os.PathLike, *, stem: str = "
     body = "\n".join("<tr>" + "".join(f"<td>{r[h]:.1f}</td>" if h == "hours" else f"<td>{r[h]}</td>" for h in head)
                      + "</tr>" for r in rows)
 
-    def local(t: float) -> dt.datetime:
-        return dt.datetime.fromtimestamp(t, period.zone)
-
     doc = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>Review summary: {html.escape(str(archive.path))}</title>
 <style>body{{font-family:sans-serif}} td,th{{padding:2px 8px;text-align:right}}</style></head><body>
 <h1>Review summary</h1>
-<p>Archive {html.escape(str(archive.path))}; recording {local(archive.start):%Y-%m-%d %H:%M} to
-{local(archive.stop):%Y-%m-%d %H:%M} ({html.escape(str(period.zone))}); {len(events)} confirmed seizure(s);
+<p>Archive {html.escape(str(archive.path))}; recording {period.local(archive.start):%Y-%m-%d %H:%M} to
+{period.local(archive.stop):%Y-%m-%d %H:%M} ({html.escape(str(period.zone))}); {len(events)} confirmed seizure(s);
 reviewers: {html.escape(', '.join(f'{k} ({v})' for k, v in reviewers.items()) or 'none')}.</p>
 <img alt="seizures per day and time of day" src="data:image/png;base64,{base64.b64encode(png).decode()}">
 <table><tr>{''.join(f'<th>{h}</th>' for h in head)}</tr>

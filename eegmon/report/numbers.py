@@ -35,9 +35,13 @@ class Period:
     label: str
     zone: ZoneInfo
 
+    def local(self, t: float) -> dt.datetime:
+        """``t`` (seconds since the epoch) as an aware datetime in the period's zone."""
+        return dt.datetime.fromtimestamp(t, self.zone)
+
     def day(self, t: float) -> dt.date:
         """The local date of ``t``."""
-        return dt.datetime.fromtimestamp(t, self.zone).date()
+        return self.local(t).date()
 
     def days(self) -> list[dt.date]:
         """Every local date of the span."""
@@ -114,7 +118,7 @@ def _diary(items: list[ReviewItem], entries: list[float], period: Period, segmen
     alone = [t for t in entries if not any(near(t, it) for it in eeg)]
 
     def iso(ts: list[float]) -> list[str]:
-        return [dt.datetime.fromtimestamp(t, period.zone).isoformat(timespec="minutes") for t in ts]
+        return [period.local(t).isoformat(timespec="minutes") for t in ts]
     return {"entries": len(entries), "not_recorded": n_all - len(entries), "tolerance_min": DIARY_TOLERANCE_MIN,
             "matched": len(entries) - len(alone),
             "unnoticed": len(unnoticed), "unnoticed_onsets": iso(unnoticed),
@@ -182,16 +186,16 @@ def report_numbers(archive, month: str | None = None, *, time_zone: str = "UTC",
         per_day[period.day(it.onset)][it.status] += 1
     confirmed = [it for it in items if it.status == "confirmed"]
     durations = np.array([it.duration for it in confirmed])
-    hours = Counter(dt.datetime.fromtimestamp(it.onset, zone).hour for it in confirmed)
+    hours = Counter(period.local(it.onset).hour for it in confirmed)
     reviewed = [it for it in items if it.status != "unreviewed"]
     reviewers = Counter(it.reviewer for it in reviewed if it.reviewer)
     entries = [ev.onset for ev in archive.annotations(period.start, period.stop)
                if ev.source == "diary" and ev.is_seizure and ev.status != "rejected"] + list(diary or [])
     return {
-        "archive": str(archive.path.name), "month": f"{dt.datetime.fromtimestamp(period.start, zone):%Y-%m}",
+        "archive": str(archive.path.name), "month": f"{period.local(period.start):%Y-%m}",
         "title": period.label, "time_zone": time_zone,
-        "span": {"start": dt.datetime.fromtimestamp(period.start, zone).isoformat(),
-                 "stop": dt.datetime.fromtimestamp(period.stop, zone).isoformat(), "days": len(period.days())},
+        "span": {"start": period.local(period.start).isoformat(),
+                 "stop": period.local(period.stop).isoformat(), "days": len(period.days())},
         "coverage": coverage,
         "seizures": {
             "confirmed": len(confirmed), "unreviewed": sum(it.status == "unreviewed" for it in items),
