@@ -39,6 +39,13 @@ Real data (skipped when absent; citations in docs/detection-benchmark.md):
   false alarms per subject recording (its files one after another, 60 s apart) and
   ``musefiles``: each ~2-min file alone (a cold start: the detector's warm-up is 120 s, so
   little of a file can alarm). Montages ``full`` (TP9 AF7 AF8 TP10) and ``2ch`` (TP9, TP10).
+- ``musejoined`` (not in ``--quick``): the odd-numbered and the even-numbered subjects' files
+  each joined end to end into one contiguous recording (two streams, no gap, so the warm-up
+  hold never restarts at a new file): montages ``full`` (4 channels, 256 Hz), ``offhead``
+  (the same with 400 s of constant 100 uV between files: the headband off the head, longer
+  than the detector's ``rewarm_gap_s``, excluded from the hours) and ``19ch_160hz`` /
+  ``64ch_160hz`` (the four channels resampled to 160 Hz and stacked as rolled copies). Each
+  stream is scored on the held-out model that did not see its subjects.
 - ``dog`` (Kaggle/UPenn-Mayo Dog_1, intracranial, 16 contacts, 400 Hz): the seizure files
   start AT the marked onset (no pre-ictal lead-in in the source), so each of the 5 seizure
   recordings is the six interictal runs joined end to end followed by the seizure
@@ -108,6 +115,7 @@ CHUNK_S = 600.0  # samples are pushed in chunks of at most this many seconds
 HIT_LEVEL = 0.5  # a labelled window is a "hit" when its trace reaches this
 CACHE_ENV = "EEGMON_BENCH_CACHE"
 RECIPE_FILES = ("generic.py", "features.py", "training.py")
+OFFHEAD_S = 400.0  # lost contact between joined Muse files: longer than the model's rewarm_gap_s (300 s)
 HOLDOUTS = {"A": "the dog and the odd-numbered Muse subjects", "B": "the dog and the even-numbered Muse subjects"}
 GOTMAN = "gotman-style"
 PEER = "brainmaze-eeg-models"
@@ -262,6 +270,8 @@ def heldout_split(dataset: str, subject: str) -> str:
     """Which held-out model scores a recording: the dog and odd Muse subjects on A, even ones on B."""
     if dataset == "muse":
         return "A" if subject_number(subject) % 2 else "B"
+    if dataset == "musejoined":  # one stream of every odd- or every even-numbered subject
+        return "A" if subject == "odd" else "B"
     return "A"
 
 
@@ -585,7 +595,7 @@ def _generic_fns(ctx: Context, dataset: str) -> dict[str, Any]:
             raise RuntimeError(note)
         return run_model(m, r)[0]
 
-    needed = {"A", "B"} if dataset == "muse" else {"A"}
+    needed = {"A", "B"} if dataset in ("muse", "musejoined") else {"A"}
     miss = [ctx.models[s][1] for s in sorted(needed) if ctx.models[s][0] is None]
     out["generic_heldout"] = "; ".join(miss) if miss else heldout
     ll, lnote = ctx.models["line-length"]
@@ -616,6 +626,67 @@ def muse(ctx: Context) -> None:
                  for r in rs for k, seg in enumerate(r.segments)]
         _continuous(ctx, "musefiles", montage, {"background": files}, fns, {"background": FP_METRICS}, why,
                     {**notes, **{k: "each file alone: a cold start (120-s warm-up)" for k in fns}})
+
+
+#: Joined-Muse montages: name -> (channels, rate in Hz, seconds of lost contact between files).
+JOINED = {"full": (4, None, 0.0), "offhead": (4, None, OFFHEAD_S), "19ch_160hz": (19, 160, 0.0),
+          "64ch_160hz": (64, 160, 0.0)}
+
+
+def joined_muse(recs, parity: str, n_ch: int = 4, fs: int | None = None, offhead_s: float = 0.0):
+    """Every file of the ``parity`` ("odd"/"even") Muse subjects joined end to end into one stream.
+
+    With no gap between files, a change of volunteer or of headband placement comes in the
+    middle of a stream; ``offhead_s`` > 0 puts that many seconds of lost contact (the constant
+    value a disconnected lead reads) between files instead, as a headband taken off and put
+    back while it records. ``n_ch`` > 4: ``ceil(n_ch / 4)`` copies side by side, copy j rolled
+    by j/16 of the stream (independent real EEG on every channel), cut to ``n_ch``; ``fs``
+    resamples (polyphase) from 256 Hz.
+    """
+    from math import ceil, gcd
+
+    from eegmon.detectors import corpus
+    from scipy.signal import resample_poly
+
+    picked = [r for r in recs if subject_number(r.subject) % 2 == {"odd": 1, "even": 0}[parity]]
+    parts = []
+    for r in picked:
+        for _, x in r.segments:
+            parts.append(x)
+            if offhead_s:
+                parts.append(np.full((int(offhead_s * r.fs), x.shape[1]), 100.0, np.float32))
+    x = np.concatenate(parts[:-1] if offhead_s else parts)
+    rate = picked[0].fs
+    if fs is not None and fs != rate:
+        g = gcd(int(fs), int(rate))
+        x = resample_poly(x, int(fs) // g, int(rate) // g, axis=0).astype(np.float32)
+        rate = float(fs)
+    names = picked[0].channels
+    if n_ch > x.shape[1]:
+        n = x.shape[0]
+        copies = ceil(n_ch / x.shape[1])
+        x = np.concatenate([np.roll(x, j * n // 16, axis=0) for j in range(copies)], axis=1)[:, :n_ch]
+        names = tuple(f"{c}.{j}" for j in range(copies) for c in picked[0].channels)[:n_ch]
+    lost = offhead_s * (len(parts) // 2 - 1) if offhead_s else 0.0
+    return corpus.CorpusRecording(f"musejoined/{parity}", "musejoined", parity, rate, names,
+                                  ((picked[0].start, x),), lost_s=lost)
+
+
+def musejoined(ctx: Context) -> None:
+    from eegmon.detectors import corpus
+
+    recs = corpus.muse_recordings(ctx.root)
+    if ctx.quick:
+        return  # hours of signal per montage: the full run only
+    notes = {"generic_bundled_insample": ctx.models["bundled"][1],
+             "generic_heldout": f"odd subjects on {ctx.model_note('A')}; even on {ctx.model_note('B')}"}
+    for montage, (n_ch, fs, off) in JOINED.items():
+        rs = [joined_muse(recs, parity, n_ch, fs, off) for parity in ("odd", "even")]
+        log(f"musejoined/{montage}: {len(rs[0].channels)} channels at {rs[0].fs:.0f} Hz, "
+            f"{sum(r.hours for r in rs):.2f} h recorded")
+        _continuous(ctx, "musejoined", montage, {"background": rs}, _generic_fns(ctx, "musejoined"),
+                    {"background": FP_METRICS}, "not run on the joined streams (a test of the baseline and "
+                    "the vote; the peer's rows are on the simulation)", notes)
 
 
 def patient_specific_dog(recs) -> dict[str, Any]:
@@ -845,7 +916,7 @@ def realdata(args, models: dict, results: list[dict], summary: list[dict]) -> No
         log("realdata folder not found (set EEGMON_REALDATA): real-data rows skipped")
         return
     ctx = Context(args.quick, root, models, postprocess_params(models["bundled"][0], models["A"][0]))
-    for section in (muse, dog, chbmit, bonn):
+    for section in (muse, musejoined, dog, chbmit, bonn):
         t0 = time.perf_counter()
         try:
             section(ctx)

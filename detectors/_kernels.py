@@ -86,7 +86,7 @@ def forest_sum_parallel(X, left, right, feature, threshold, nan_left, leaf_p, ro
 
 @jit()
 def detector_rows(values, times, amp_idx, shape_idx, abs_idx, quality_idx, max_flat, max_clip,  # pragma: no cover
-                  max_line, state, count, alpha, step_max, prior, prior_windows, warm_windows, fresh, last_time,
+                  max_line, state, count, alpha, step_max, prior, prior_windows, warm_windows, fresh, last_good,
                   rewarm_gap_s, tail, n_tail, ctx_idx, long_idx, rfreq, rel_ll, rise_log10, lengths, tiny, out):
     """The detector rows of ``values`` (n_win, n_ch, n_feat) into ``out``, window by window.
 
@@ -100,9 +100,12 @@ def detector_rows(values, times, amp_idx, shape_idx, abs_idx, quality_idx, max_f
     means over the last ``lengths`` = (context, long, rise) rows of each channel's own columns
     (with ``tail``, a ring of the last ``n_tail`` earlier rows, updated in place; returns the new
     ``n_tail``), the spatial rise fraction and median, the prior weight, quality and warm flag.
-    A channel is warm once ``fresh`` (its good windows since the start or since the last gap
-    between window ``times`` longer than ``rewarm_gap_s``; updated in place, with ``last_time``)
-    reaches ``warm_windows``; the baseline itself carries over every gap.
+    A channel is warm once ``fresh`` (its good windows since the start) reaches ``warm_windows``.
+    A channel that went more than ``rewarm_gap_s`` without a good window (a gap in the data, or
+    a stretch that fails the gate, such as a device taken off while it records; ``last_good``
+    holds each channel's latest good window time, updated in place) starts again as at the
+    start of a recording: ``fresh`` and its baseline counts go to 0, so the prior comes back
+    and the baseline is learnt afresh.
     """
     n_win, n_ch = values.shape[0], values.shape[1]
     n_amp = amp_idx.shape[0]
@@ -124,11 +127,13 @@ def detector_rows(values, times, amp_idx, shape_idx, abs_idx, quality_idx, max_f
     rise = np.empty(n_ch)
     k_short, k_long, k_rise = lengths[0], lengths[1], lengths[2]
     for i in range(n_win):
-        if times[i] - last_time[0] > rewarm_gap_s:
-            for c in range(n_ch):
-                fresh[c] = 0.0
-        last_time[0] = times[i]
         for c in range(n_ch):
+            if times[i] - last_good[c] > rewarm_gap_s:
+                # the device may sit differently now: start again as at the start of a recording
+                fresh[c] = 0.0
+                seen[c] = 0.0
+                for j in range(n_amp):
+                    count[c * n_amp + j] = 0.0
             q0 = values[i, c, quality_idx[0]]
             q1 = values[i, c, quality_idx[1]]
             q2 = values[i, c, quality_idx[2]]
@@ -167,6 +172,7 @@ def detector_rows(values, times, amp_idx, shape_idx, abs_idx, quality_idx, max_f
             if g:
                 seen[c] += 1.0
                 fresh[c] += 1.0
+                last_good[c] = times[i]
             rise[c] = row[rel_ll] if g else math.nan
             # causal means over this row and the last earlier ones (the ring holds cap rows)
             for j in range(n_ctx):

@@ -64,6 +64,9 @@ class CorpusRecording:
         Contiguous runs: absolute start (s since the epoch) and samples (n, n_channels) in µV.
     seizures : tuple of (float, float)
         Seizure onsets and offsets, absolute seconds.
+    lost_s : float
+        Seconds of the segments that hold no EEG (lost contact written into a joined stream):
+        left out of ``hours``.
     """
 
     name: str
@@ -73,11 +76,12 @@ class CorpusRecording:
     channels: tuple[str, ...]
     segments: tuple[tuple[float, np.ndarray], ...]
     seizures: tuple[tuple[float, float], ...] = field(default_factory=tuple)
+    lost_s: float = 0.0
 
     @property
     def hours(self) -> float:
-        """Recorded hours (gaps excluded)."""
-        return sum(x.shape[0] for _, x in self.segments) / self.fs / 3600.0
+        """Recorded hours of EEG (gaps and ``lost_s`` excluded)."""
+        return (sum(x.shape[0] for _, x in self.segments) / self.fs - self.lost_s) / 3600.0
 
     @property
     def start(self) -> float:

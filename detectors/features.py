@@ -98,9 +98,10 @@ class AdaptiveFeatures:
     warmup_s : float
         Seconds of good signal after which a channel's baseline counts as warm.
     rewarm_gap_s : float
-        After a gap between windows longer than this, a channel counts as warm again only after
-        ``warmup_s`` more seconds of good signal (the device may have been taken off and put
-        back); the baseline carries over.
+        When a channel has gone longer than this without a good window (a gap in the data, or
+        signal that fails the gate all that time), the device may have been taken off and put
+        back: the channel starts again as at the start of a recording (its baseline is learnt
+        afresh from the prior, and it is warm after ``warmup_s`` more seconds of good signal).
     """
 
     def __init__(self, channel_names, *, gate: dict[str, float], baseline_minutes: float = 30.0,
@@ -117,8 +118,8 @@ class AdaptiveFeatures:
         self._prior_windows = 0.0 if prior is None else prior_minutes * 60.0 / hop_s
         self._warm_windows = warmup_s / hop_s
         self._rewarm_gap_s = float(rewarm_gap_s)
-        self._fresh = np.zeros(n_ch)  # good windows since the start or the last long gap
-        self._last_time = np.array([-np.inf])
+        self._fresh = np.zeros(n_ch)  # good windows since the start or the last long stretch without one
+        self._last_good = np.full(n_ch, -np.inf)
         # a ring of the last LONG_WINDOWS - 1 rows of each channel's own columns, for the context
         self._tail = np.zeros((LONG_WINDOWS - 1, n_ch, len(_OWN)))
         self._n_tail = 0
@@ -140,7 +141,7 @@ class AdaptiveFeatures:
 
     @property
     def windows_since_gap(self) -> np.ndarray:
-        """Per channel: good windows since the start or the last gap longer than ``rewarm_gap_s``."""
+        """Per channel: good windows since the start or since it last went ``rewarm_gap_s`` without one."""
         return self._fresh.copy()
 
     def transform(self, table: FeatureTable) -> np.ndarray:
@@ -155,6 +156,6 @@ class AdaptiveFeatures:
             values, np.ascontiguousarray(table.times, dtype=np.float64), self._amp_idx, self._shape_idx,
             self._abs_idx, self._quality_idx, float(gate["max_flat"]), float(gate["max_clip"]),
             float(gate["max_line_noise"]), self._state, self._count, self._alpha, 0.3, self._prior,
-            float(self._prior_windows), float(self._warm_windows), self._fresh, self._last_time, self._rewarm_gap_s,
+            float(self._prior_windows), float(self._warm_windows), self._fresh, self._last_good, self._rewarm_gap_s,
             self._tail, self._n_tail, _CTX_IDX, _LONG_IDX, _RFREQ, _REL_LL, RISE_LOG10, _LENGTHS, _TINY, out)
         return out

@@ -70,8 +70,10 @@ class DetectionModel:
     warmup_s : float
         Seconds of good signal a channel's baseline needs before the channel can raise events.
     rewarm_gap_s : float
-        After a recording gap longer than this, the warm-up applies again (the device may have
-        been taken off and put back; the baseline carries over). Shorter gaps (dropouts) do not.
+        A channel that goes longer than this without good signal (a gap in the recording, or
+        signal that fails the quality gate all that time: the device taken off and put back)
+        starts again as at the start of a recording: its baseline is learnt afresh and the
+        warm-up applies. Shorter gaps and stretches (dropouts) leave it as it was.
     channels_per_vote : int
         One channel's probability decides for up to this many good channels; k channels must
         agree for up to k times as many (see :func:`eegmon.detectors.runner.vote`).

@@ -188,8 +188,9 @@ class StreamingDetector:
     -----
     Warm-up: a channel takes part in the vote that makes events only once its adaptive baseline
     has seen ``model.warmup_s`` seconds of good signal, so the first minutes of a recording (and
-    of a channel that was flat or disconnected until then, and those after a gap longer than
-    ``model.rewarm_gap_s``) never alarm. Its probability is still
+    of a channel that was flat or disconnected until then, and those after a gap or a stretch of
+    bad signal longer than ``model.rewarm_gap_s``, after which the baseline is learnt afresh)
+    never alarm. Its probability is still
     computed then, against a population prior, and shown in ``DetectionChunk.proba``.
 
     Filters: a notch at or above the Nyquist frequency of the processing rate is left out (and

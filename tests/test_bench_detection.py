@@ -191,6 +191,45 @@ def test_heldout_models_both_leave_out_the_dog_and_keep_the_rest():
     assert bench.heldout_split("dog", "Dog_1") == "A"
 
 
+def _muse_like(subject: str, n_files: int, rng, fs: float = 256.0):
+    from eegmon.detectors import corpus
+
+    segs, t = [], T0
+    for _ in range(n_files):
+        x = rng.normal(0, 10, (int(30 * fs), 4)).astype(np.float32)
+        segs.append((t, x))
+        t += 30.0 + 60.0
+    return corpus.CorpusRecording(f"muse/{subject}", "muse", subject, fs, ("TP9", "AF7", "AF8", "TP10"),
+                                  tuple(segs))
+
+
+def test_joined_muse_streams_keep_every_sample_and_count_only_eeg_hours(rng):
+    recs = [_muse_like("subject1", 2, rng), _muse_like("subject2", 3, rng), _muse_like("subject3", 1, rng)]
+    odd = bench.joined_muse(recs, "odd")
+    assert odd.subject == "odd" and bench.heldout_split(odd.dataset, odd.subject) == "A"
+    (t0, x), = odd.segments  # one contiguous stream: no gap between files
+    np.testing.assert_array_equal(x, np.concatenate([seg for r in (recs[0], recs[2]) for _, seg in r.segments]))
+    assert odd.hours == pytest.approx(3 * 30.0 / HOUR)
+    off = bench.joined_muse(recs, "odd", offhead_s=400.0)
+    (_, y), = off.segments
+    assert y.shape[0] == x.shape[0] + 2 * int(400.0 * 256.0)  # lost contact between the 3 files
+    assert np.ptp(y[int(30 * 256.0):int(30 * 256.0) + int(400 * 256.0)], axis=0).max() == 0.0
+    assert off.hours == pytest.approx(odd.hours)
+    even = bench.heldout_split("musejoined", bench.joined_muse(recs, "even").subject)
+    assert even == "B"
+
+
+def test_joined_muse_stacks_shifted_copies_at_another_rate(rng):
+    recs = [_muse_like("subject1", 2, rng)]
+    big = bench.joined_muse(recs, "odd", n_ch=19, fs=160)
+    (_, x), = big.segments
+    assert big.fs == 160.0 and len(big.channels) == 19 == x.shape[1] == len(set(big.channels))
+    assert x.shape[0] == int(60 * 160)
+    n = x.shape[0]
+    np.testing.assert_array_equal(x[:, 4:8], np.roll(x[:, 0:4], n // 16, axis=0))  # copy 1: copy 0 rolled
+    assert big.hours == pytest.approx(60.0 / HOUR)
+
+
 def test_recipe_hash_changes_with_the_source(tmp_path):
     for n in ("a.py", "b.py"):
         (tmp_path / n).write_text("x = 1\n")

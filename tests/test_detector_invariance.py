@@ -206,8 +206,8 @@ def test_a_real_seizure_is_found_the_same_under_offsets_flips_and_any_channel_or
 @pytest.mark.parametrize("gap_s", [60.0, 3600.0])
 def test_a_long_gap_brings_the_warm_up_back_and_a_short_one_does_not(recording, gap_s):
     # the second seizure (at 620 s) comes 10 s after a gap: a dropout of a minute leaves the
-    # detector warm; an hour (a charge, the device taken off and put back) holds events for the
-    # warm-up again, as at the start of a recording
+    # detector warm; after an hour (a charge, the device taken off and put back) it starts again
+    # as at the start of a recording: the baseline learnt afresh, events held for the warm-up
     x, seizures = recording
     cut = int(610.0 * FS)
     det = StreamingDetector(MODEL, FS, ("ch0", "ch1"), clip_level=1e6)
@@ -216,8 +216,37 @@ def test_a_long_gap_brings_the_warm_up_back_and_a_short_one_does_not(recording, 
     events += det.push(x[cut:], resume).events + det.flush()
     after = [ev for ev in events if ev.onset >= resume]
     assert len(events) - len(after) == 1  # the first seizure, before the gap
+    learnt = det.stream.features.windows_seen
     if gap_s < MODEL.rewarm_gap_s:
         assert len(after) == 1 and after[0].onset - resume <= 30.0
+        assert (learnt > 600.0 / MODEL.hop_s).all()  # the baseline carried over
     else:
         assert all(ev.onset >= resume + WARMUP - MODEL.hop_s for ev in after)
         assert det.warmup_left_s == 0.0
+        assert (learnt <= (x.shape[0] - cut) / FS / MODEL.hop_s + 1).all()  # learnt afresh
+
+
+@pytest.mark.parametrize("off_s", [60.0, 400.0])
+def test_a_long_stretch_off_the_head_brings_the_warm_up_back_as_a_gap_does(recording, off_s):
+    # a headband taken off while it records gives no gap but a disconnected signal (mains hum),
+    # which fails the quality gate: after more than rewarm_gap_s of it the channel starts again
+    # as at the start of a recording (baseline learnt afresh, the warm-up hold), as after a gap
+    # of that length; a minute of it changes nothing
+    x, seizures = recording
+    cut = int(610.0 * FS)
+    t = np.arange(int(off_s * FS)) / FS
+    hum = 200.0 * np.sin(2 * np.pi * 50.0 * t)[:, None] + np.random.default_rng(1).normal(0, 0.5, (t.size, 2))
+    det = StreamingDetector(MODEL, FS, ("ch0", "ch1"), clip_level=1e6)
+    events = det.push(np.concatenate([x[:cut], hum, x[cut:]]), START).events + det.flush()
+    resume = START + 610.0 + off_s
+    after = [ev for ev in events if ev.onset >= resume]
+    assert len(events) - len(after) == 1  # the first seizure, before the headband came off
+    learnt = det.stream.features.windows_seen  # good windows the baseline now rests on
+    if off_s < MODEL.rewarm_gap_s:
+        assert len(after) == 1 and after[0].onset - resume <= 30.0
+        assert (learnt > 600.0 / MODEL.hop_s).all()
+    else:
+        assert all(ev.onset >= resume + WARMUP - MODEL.hop_s for ev in after)
+        assert det.warmup_left_s == 0.0
+        # learnt afresh: only from the signal after the headband came back
+        assert (learnt <= (x.shape[0] - cut) / FS / MODEL.hop_s + 1).all()

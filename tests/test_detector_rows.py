@@ -37,7 +37,7 @@ class Reference:
         self.prior = np.tile(prior, n_ch)
         self.prior_windows, self.alpha, self.warm_windows = prior_windows, alpha, warm_windows
         self.tail = np.zeros((0, n_ch, len(_OWN)))
-        self.rewarm_gap_s, self.last_time, self.fresh = rewarm_gap_s, -np.inf, np.zeros(n_ch)
+        self.rewarm_gap_s, self.last_good, self.fresh = rewarm_gap_s, np.full(n_ch, -np.inf), np.zeros(n_ch)
 
     def baseline(self, x):
         out = np.empty_like(x)
@@ -66,17 +66,22 @@ class Reference:
         with np.errstate(invalid="ignore"):
             amp = np.log10(np.maximum(values[:, :, [pos[n] for n in AMPLITUDE]], 1e-12))
         amp[~good] = np.nan
-        seen0 = self.count.reshape(n_ch, len(AMPLITUDE))[:, 0].copy()
         flat = amp.reshape(n_win, -1)
-        base = self.baseline(flat)
-        seen = seen0[None, :] + np.cumsum(good, axis=0) - good
+        base = np.empty_like(flat)
+        seen = np.empty((n_win, n_ch))
         warm = np.empty_like(good)
-        for i, t in enumerate(times):  # good windows since the start or the last long gap
-            if t - self.last_time > self.rewarm_gap_s:
-                self.fresh[:] = 0
-            self.last_time = t
+        good_seen = self.count.reshape(n_ch, len(AMPLITUDE))[:, 0].copy()
+        for i, t in enumerate(times):
+            restart = t - self.last_good > self.rewarm_gap_s  # a long stretch without a good window
+            self.fresh[restart] = 0
+            good_seen[restart] = 0
+            self.count.reshape(n_ch, len(AMPLITUDE))[restart] = 0
+            seen[i] = good_seen
+            base[i] = self.baseline(flat[i:i + 1])[0]
             warm[i] = self.fresh >= self.warm_windows
             self.fresh += good[i]
+            good_seen += good[i]
+            self.last_good[good[i]] = t
         prior_weight = np.exp(-seen / self.prior_windows) if self.prior_windows > 0 else np.zeros(seen.shape)
         rel = (flat - base).reshape(n_win, n_ch, len(AMPLITUDE))
         shape = values[:, :, [pos["skewness" if n == "abs_skewness" else n] for n in SHAPE]].copy()
@@ -123,12 +128,15 @@ class Reference:
 @given(seed=st.integers(0, 2**31 - 1), n_win=st.integers(1, 90), n_ch=st.integers(1, 5),
        cuts=st.lists(st.integers(1, 89), max_size=4), bad_share=st.sampled_from([0.0, 0.2, 1.0]),
        with_prior=st.booleans(), gaps=st.lists(st.tuples(st.integers(1, 89), st.sampled_from([5.0, 50.0])),
-                                               max_size=3))
-def test_kernel_rows_equal_the_numpy_formulation(seed, n_win, n_ch, cuts, bad_share, with_prior, gaps):
+                                               max_size=3),
+       bad_run=st.tuples(st.integers(0, 89), st.integers(0, 40)))
+def test_kernel_rows_equal_the_numpy_formulation(seed, n_win, n_ch, cuts, bad_share, with_prior, gaps, bad_run):
     rng = np.random.default_rng(seed)
     values = rng.lognormal(0.0, 1.0, (n_win, n_ch, len(FEATURE_NAMES)))
     for name in QUALITY:
         values[:, :, FEATURE_NAMES.index(name)] = np.where(rng.uniform(size=(n_win, n_ch)) < bad_share, 0.9, 0.0)
+    start, length = bad_run  # one channel failing the gate for a stretch shorter or longer than rewarm_gap_s
+    values[start:start + length, 0, FEATURE_NAMES.index("line_noise_ratio")] = 0.9
     values[:, :, FEATURE_NAMES.index("skewness")] = rng.normal(size=(n_win, n_ch))
     values[rng.uniform(size=values.shape) < 0.03] = np.nan  # missing features
     values[rng.uniform(size=values.shape) < 0.01] = np.inf  # a flat window's infinite moment
