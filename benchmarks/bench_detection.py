@@ -649,13 +649,9 @@ def joined_muse(recs, parity: str, n_ch: int = 4, fs: int | None = None, offhead
     from scipy.signal import resample_poly
 
     picked = [r for r in recs if subject_number(r.subject) % 2 == {"odd": 1, "even": 0}[parity]]
-    parts = []
-    for r in picked:
-        for _, x in r.segments:
-            parts.append(x)
-            if offhead_s:
-                parts.append(np.full((int(offhead_s * r.fs), x.shape[1]), 100.0, np.float32))
-    x = np.concatenate(parts[:-1] if offhead_s else parts)
+    files = [x for r in picked for _, x in r.segments]
+    off = np.full((int(offhead_s * picked[0].fs), files[0].shape[1]), 100.0, np.float32)
+    x = np.concatenate([p for f in files for p in (off, f)][1:] if offhead_s else files)
     rate = picked[0].fs
     if fs is not None and fs != rate:
         g = gcd(int(fs), int(rate))
@@ -667,17 +663,16 @@ def joined_muse(recs, parity: str, n_ch: int = 4, fs: int | None = None, offhead
         copies = ceil(n_ch / x.shape[1])
         x = np.concatenate([np.roll(x, j * n // 16, axis=0) for j in range(copies)], axis=1)[:, :n_ch]
         names = tuple(f"{c}.{j}" for j in range(copies) for c in picked[0].channels)[:n_ch]
-    lost = offhead_s * (len(parts) // 2 - 1) if offhead_s else 0.0
     return corpus.CorpusRecording(f"musejoined/{parity}", "musejoined", parity, rate, names,
-                                  ((picked[0].start, x),), lost_s=lost)
+                                  ((picked[0].start, x),), lost_s=offhead_s * (len(files) - 1))
 
 
 def musejoined(ctx: Context) -> None:
     from eegmon.detectors import corpus
 
-    recs = corpus.muse_recordings(ctx.root)
     if ctx.quick:
         return  # hours of signal per montage: the full run only
+    recs = corpus.muse_recordings(ctx.root)
     notes = {"generic_bundled_insample": ctx.models["bundled"][1],
              "generic_heldout": f"odd subjects on {ctx.model_note('A')}; even on {ctx.model_note('B')}"}
     for montage, (n_ch, fs, off) in JOINED.items():
