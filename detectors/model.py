@@ -76,7 +76,8 @@ class DetectionModel:
         warm-up applies. Shorter gaps and stretches (dropouts) leave it as it was.
     channels_per_vote : int
         One channel's probability decides for up to this many good channels; k channels must
-        agree for up to k times as many (see :func:`eegmon.detectors.runner.vote`).
+        agree for up to k times as many (see :func:`eegmon.detectors.runner.vote`). 10: one
+        channel for a subscalp device, two for a 19-channel 10-20 montage, seven for 64.
     quality : dict
         Signal-quality gate: a channel's window with more than ``max_flat`` flat samples,
         ``max_clip`` clipped samples, a mains share above ``max_line_noise`` (a disconnected
@@ -97,7 +98,7 @@ class DetectionModel:
     prior_minutes: float = 0.25
     warmup_s: float = 120.0
     rewarm_gap_s: float = 300.0
-    channels_per_vote: int = 8
+    channels_per_vote: int = 10
     quality: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_QUALITY))
     training: dict[str, Any] = field(default_factory=dict)
 

@@ -230,6 +230,23 @@ def test_joined_muse_stacks_shifted_copies_at_another_rate(rng):
     assert big.hours == pytest.approx(60.0 / HOUR)
 
 
+def test_large_montage_streams_get_seizures_every_step_inside_the_stream(rng):
+    recs = [_muse_like("subject1", 60, rng)]  # 30 min of EEG
+    big = bench.joined_muse(recs, "odd", n_ch=19, fs=160)
+    sz = bench.with_seizures(big, seed=3)
+    (t0, x), (_, y) = big.segments[0], sz.segments[0]
+    assert y.shape == x.shape and sz.channels == big.channels and sz.hours == pytest.approx(big.hours)
+    onsets = np.array([on for on, _ in sz.seizures]) - t0
+    np.testing.assert_allclose(onsets, bench.SZ_FIRST_S + bench.SZ_STEP_S * np.arange(len(onsets)))
+    assert len(onsets) == 2 and all(off - t0 <= x.shape[0] / sz.fs for _, off in sz.seizures)
+    changed = np.any(y != x, axis=1)  # the signal changes only where a seizure is
+    inside = np.zeros(x.shape[0], bool)
+    for on, off in sz.seizures:
+        inside[int((on - t0) * sz.fs):int(np.ceil((off - t0) * sz.fs))] = True
+    assert changed.any() and not changed[~inside].any()
+    assert bench.with_seizures(big, seed=3).seizures == sz.seizures  # reproducible
+
+
 def test_recipe_hash_changes_with_the_source(tmp_path):
     for n in ("a.py", "b.py"):
         (tmp_path / n).write_text("x = 1\n")

@@ -284,26 +284,40 @@ def test_fast_forest_path_equals_scikit_learn(rng_seed):
         np.testing.assert_allclose(est.seizure_proba(chunk), expected[:, 1], rtol=0, atol=1e-12)
 
 
-@given(n=st.integers(1, 64), seed=st.integers(0, 2**16))
+@given(n=st.integers(1, 64), per_vote=st.integers(1, 16), seed=st.integers(0, 2**16))
 @settings(max_examples=60, deadline=None)
-def test_the_vote_needs_one_agreeing_channel_per_eight(n, seed):
+def test_the_vote_needs_one_agreeing_channel_per_channels_per_vote(n, per_vote, seed):
     from eegmon.detectors.runner import vote
 
     rng = np.random.default_rng(seed)
-    k = -(-n // 8)
+    k = -(-n // per_vote)
     p = np.zeros((3, n))
     hot = rng.permutation(n)
     p[0, hot[:k]] = 0.9  # k channels agree
     p[1, hot[:k - 1]] = 0.9  # one fewer
     p[2] = rng.uniform(size=n)
     eligible = np.ones((3, n), bool)
-    out = vote(p, eligible, 8)
+    out = vote(p, eligible, per_vote)
     assert out[0] == pytest.approx(0.9) and out[1] == 0.0
     assert out[2] == pytest.approx(np.sort(p[2])[::-1][k - 1])
-    assert np.all(vote(p, np.zeros((3, n), bool), 8) == 0.0)  # no eligible channel, no probability
+    assert np.all(vote(p, np.zeros((3, n), bool), per_vote) == 0.0)  # no eligible channel, no probability
     # permuting the channels changes nothing
     order = rng.permutation(n)
-    np.testing.assert_array_equal(vote(p[:, order], eligible[:, order], 8), out)
+    np.testing.assert_array_equal(vote(p[:, order], eligible[:, order], per_vote), out)
+
+
+def test_the_bundled_model_votes_with_one_channel_for_a_subscalp_device_and_two_for_a_10_20_montage():
+    from eegmon.detectors.generic import bundled_model
+    from eegmon.detectors.runner import vote
+
+    model = bundled_model()
+    assert model.channels_per_vote == DetectionModel("classifier", None).channels_per_vote
+    for n, k in ((2, 1), (4, 1), (16, 2), (19, 2), (23, 3), (64, 7)):
+        p = np.zeros((1, n))
+        p[0, :k] = 0.9
+        assert vote(p, np.ones((1, n), bool), model.channels_per_vote)[0] == pytest.approx(0.9)
+        p[0, k - 1] = 0.0
+        assert vote(p, np.ones((1, n), bool), model.channels_per_vote)[0] == 0.0
 
 
 def test_population_prior_gives_each_group_one_vote():
